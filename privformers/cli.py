@@ -1,0 +1,71 @@
+"""The ``privformers`` command line.
+
+Subcommands are discovered, not listed here: every subpackage ``privformers.<area>``
+may hold a module ``commands`` with ``register(subparsers)``, and ``bench`` targets
+are found the same way in ``privformers.<area>.bench_commands`` (``register_bench``).
+Adding a command touches one new file and nothing else.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import pkgutil
+import sys
+from collections.abc import Callable, Iterator
+
+import privformers
+
+
+def _area_modules(name: str) -> Iterator[object]:
+    """Import ``privformers.<area>.<name>`` for every area that has one."""
+    for info in sorted(pkgutil.iter_modules(privformers.__path__), key=lambda i: i.name):
+        if not info.ispkg:
+            continue
+        modname = f"privformers.{info.name}.{name}"
+        try:
+            spec = importlib.util.find_spec(modname)
+        except ModuleNotFoundError:
+            spec = None
+        if spec is None:
+            continue
+        yield importlib.import_module(modname)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The full argument parser with every registered subcommand."""
+    parser = argparse.ArgumentParser(
+        prog="privformers",
+        description="Privacy-preserving transformers: private inference and generation under "
+        "two-party computation, and differentially private fine-tuning.",
+    )
+    parser.add_argument("--version", action="version", version=f"privformers {privformers.__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    bench = sub.add_parser("bench", help="benchmarks that print JSON (see `privformers bench --help`)")
+    bench_sub = bench.add_subparsers(dest="bench_target", metavar="TARGET")
+    for mod in _area_modules("bench_commands"):
+        mod.register_bench(bench_sub)
+    bench.set_defaults(func=lambda a: bench.print_help() or 2)
+    for mod in _area_modules("commands"):
+        mod.register(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the ``privformers`` script."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    func: Callable[[argparse.Namespace], int | None] | None = getattr(args, "func", None)
+    if func is None:
+        parser.print_help()
+        return 2
+    try:
+        code = func(args)
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+    return int(code or 0)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

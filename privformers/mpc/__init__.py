@@ -1,0 +1,1 @@
+"""Secure two-party computation engine: ring, shares, dealer, protocols, transport, meter."""
