@@ -1,1 +1,1 @@
-"""mpc/transport."""
+"""Links between parties: in-process (tests) and TCP (separate processes or hosts)."""

@@ -1,0 +1,132 @@
+"""A party of a session: its role, links to the others, shared PRG streams, meter and mode.
+
+There are no globals: every protocol receives the Party (through the shares it computes on).
+Client and server are the computing parties (index 0 and 1); the dealer supplies correlated
+randomness and runs the same program on shape-only ("meta") tensors.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+
+import torch
+
+from privformers.mpc.meter import Meter
+from privformers.mpc.prg import AesCtrPrg, new_seed
+from privformers.mpc.ring import FixedPoint
+from privformers.mpc.transport.base import Channel, TransportError
+
+CLIENT, SERVER, DEALER = "client", "server", "dealer"
+ROLES = (CLIENT, SERVER, DEALER)
+MODES = ("setup", "offline", "online")
+
+
+class Party:
+    """One of client, server, dealer, with its links and PRG streams (set up by ``handshake``)."""
+
+    def __init__(self, role: str, links: dict[str, Channel], fp: FixedPoint | None = None,
+                 meter: Meter | None = None) -> None:
+        if role not in ROLES:
+            raise ValueError(f"role must be one of {ROLES}, got {role!r}")
+        self.role = role
+        self.links = links
+        self.fp = fp or FixedPoint()
+        self.meter = meter or Meter()
+        self.local_prg = AesCtrPrg.from_os()
+        self.prg: dict[str, AesCtrPrg] = {}
+        self.store: deque = deque()
+        self.mode = "setup"
+        self.meter.phase = "setup"
+        self._counter = 0
+
+    # -- identity -------------------------------------------------------------
+    @property
+    def is_dealer(self) -> bool:
+        return self.role == DEALER
+
+    @property
+    def index(self) -> int:
+        """0 for the client, 1 for the server (the dealer has no share index)."""
+        return {CLIENT: 0, SERVER: 1}[self.role]
+
+    @property
+    def peer(self) -> str:
+        """The other computing party."""
+        return SERVER if self.role == CLIENT else CLIENT
+
+    @property
+    def symbolic(self) -> bool:
+        """True when shares are shape-only: always on the dealer, and in every offline pass."""
+        return self.is_dealer or self.mode == "offline"
+
+    def set_mode(self, mode: str) -> None:
+        if mode not in MODES:
+            raise ValueError(mode)
+        self.mode = mode
+        self.meter.phase = mode
+
+    def next_id(self) -> int:
+        """A per-party counter that advances identically on every party (SPMD programs)."""
+        self._counter += 1
+        return self._counter
+
+    # -- messaging ------------------------------------------------------------
+    def send(self, to: str, msg: torch.Tensor | bytes) -> None:
+        """Send to a party; the meter charges the bytes to the current phase and op class."""
+        self.meter.record_send(self._link(to).send(msg))
+
+    def recv(self, frm: str) -> torch.Tensor | bytes:
+        return self._link(frm).recv()
+
+    def recv_tensor(self, frm: str) -> torch.Tensor:
+        msg = self.recv(frm)
+        if not isinstance(msg, torch.Tensor):
+            raise TransportError(f"expected a tensor from {frm}, got {type(msg).__name__}")
+        return msg
+
+    def exchange(self, msg: torch.Tensor) -> torch.Tensor:
+        """Send msg to the other computing party and receive its counterpart: one round."""
+        self.send(self.peer, msg)
+        self.meter.add_round()
+        other = self.recv_tensor(self.peer)
+        if other.shape != msg.shape:
+            raise TransportError(f"{self.peer} sent shape {tuple(other.shape)}, expected {tuple(msg.shape)}")
+        return other
+
+    def _link(self, role: str) -> Channel:
+        try:
+            return self.links[role]
+        except KeyError:
+            raise TransportError(f"{self.role} has no link to {role}") from None
+
+    # -- setup ----------------------------------------------------------------
+    def handshake(self) -> None:
+        """Agree pairwise PRG seeds: dealer->client, dealer->server, client->server."""
+        if self.is_dealer:
+            for role in (CLIENT, SERVER):
+                seed = new_seed()
+                self.send(role, seed)
+                self.prg[role] = AesCtrPrg(seed)
+            return
+        self.prg[DEALER] = AesCtrPrg(self._recv_seed(DEALER))
+        if self.role == CLIENT:
+            seed = new_seed()
+            self.send(SERVER, seed)
+        else:
+            seed = self._recv_seed(CLIENT)
+        self.prg[self.peer] = AesCtrPrg(seed)
+
+    def _recv_seed(self, frm: str) -> bytes:
+        msg = self.recv(frm)
+        if not isinstance(msg, bytes) or len(msg) != 32:
+            raise TransportError(f"bad seed message from {frm}")
+        return msg
+
+    def close(self) -> None:
+        for link in self.links.values():
+            link.close()
+
+
+def meta_like(t: torch.Tensor) -> torch.Tensor:
+    """A shape-only copy of t."""
+    return torch.empty(t.shape, dtype=t.dtype, device="meta")

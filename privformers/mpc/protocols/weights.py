@@ -1,0 +1,84 @@
+"""Products with a matrix the server holds in plaintext (model weights), masked once per session.
+
+Setup, once: the server sends the client F = W - B, where B comes from the stream the server
+shares with the dealer (the client never learns B; the dealer never sees F).
+Each product x @ W with x = x_c + x_s shared, and a dealer mask A known to client and dealer:
+  offline  dealer -> client: A@B - C_s  (C_s from the dealer-server stream);
+           client keeps z_c = A@F + A@B - C_s = A@W - C_s
+  online   client -> server: x_c - A            (activation-sized, one flight)
+           server: z_s = (x_c - A + x_s) @ W + C_s
+so z_c + z_s = x @ W. Online cost: 8 bytes per input element from the client, 1 round, and one
+plaintext-weight product on the server; the weight matrix never travels again.
+"""
+
+from __future__ import annotations
+
+import torch
+
+from privformers.mpc.material import take
+from privformers.mpc.party import CLIENT, DEALER, SERVER, Party, meta_like
+from privformers.mpc.ringmath import PlainMatrix, ring_matmul
+from privformers.mpc.ringmath import _apply as apply_product
+from privformers.mpc.shares import AShare
+
+
+def _ring_product(x: torch.Tensor, w: torch.Tensor, op: str) -> torch.Tensor:
+    if op == "mul":
+        return x * w
+    return ring_matmul(x, w.transpose(-1, -2) if op == "matmul_t" else w)
+
+
+class ServerWeight:
+    """A server-owned plaintext tensor usable in many secure products at activation-sized cost."""
+
+    def __init__(self, party: Party, value: torch.Tensor | None, shape: tuple[int, ...], name: str = "",
+                 frac_bits: int | None = None) -> None:
+        """Mask and send the weight (setup phase). value: the real tensor on the server, None elsewhere."""
+        self.party, self.shape, self.name = party, tuple(shape), name
+        self.frac_bits = party.fp.frac_bits if frac_bits is None else frac_bits
+        self.plain: PlainMatrix | None = None
+        self.masked: torch.Tensor | None = None   # F = W - B, on the client
+        self.mask: torch.Tensor | None = None     # B, on the dealer
+        if party.role == SERVER:
+            if value is None or tuple(value.shape) != self.shape:
+                raise ValueError(f"server weight {name!r}: expected a tensor of shape {self.shape}")
+            w = party.fp.encode(value.detach(), self.frac_bits)
+            b = party.prg[DEALER].ring(self.shape)
+            party.send(CLIENT, w - b)
+            self.plain = PlainMatrix(w)
+        elif party.role == CLIENT:
+            self.masked = party.recv_tensor(SERVER)
+            if tuple(self.masked.shape) != self.shape:
+                raise ValueError(f"weight {name!r}: server sent shape {tuple(self.masked.shape)}")
+        else:
+            self.mask = party.prg[SERVER].ring(self.shape)
+
+    def product(self, x: AShare, op: str = "matmul") -> AShare:
+        """Shares of x @ W ('matmul'), x @ W.T ('matmul_t') or x * W ('mul'), at scale f + frac_bits."""
+        p = x.party
+        out_meta = apply_product(torch.empty(x.shape, dtype=torch.int64, device="meta"),
+                                 torch.empty(self.shape, dtype=torch.int64, device="meta"), op)
+
+        def produce() -> tuple:
+            if p.role == DEALER:
+                a = p.prg[CLIENT].ring(x.shape)
+                c_s = p.prg[SERVER].ring(out_meta.shape)
+                p.send(CLIENT, _ring_product(a, self.mask, op) - c_s)
+                return (meta_like(a), meta_like(c_s))
+            if p.role == CLIENT:
+                a = p.prg[DEALER].ring(x.shape)
+                d = p.recv_tensor(DEALER)
+                return (a, _ring_product(a, self.masked, op) + d)
+            return (p.prg[DEALER].ring(out_meta.shape),)
+
+        item = take(p, produce)
+        if p.symbolic:
+            return AShare(p, meta_like(out_meta))
+        p.meter.add_round()
+        if p.role == CLIENT:
+            a, z_c = item
+            p.send(SERVER, x.data - a)
+            return AShare(p, z_c)
+        (c_s,) = item
+        y = p.recv_tensor(CLIENT) + x.data
+        return AShare(p, self.plain.rmatmul(y, op) + c_s)

@@ -1,0 +1,23 @@
+"""Shared test setup: single-threaded torch (parties share two cores) and the data folder."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+import torch
+
+torch.set_num_threads(1)
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED_DATA = next((p for p in (REPO.parent / "shared" / "data", Path("/work/shared/data")) if p.is_dir()), None)
+
+
+@pytest.fixture
+def shared_data() -> Path:
+    """The real data sets (../shared/data); tests that need them skip when absent."""
+    if SHARED_DATA is None:
+        pytest.skip("../shared/data is absent: real-data test skipped")
+    return SHARED_DATA

@@ -1,0 +1,64 @@
+"""Products with server-held weights: correct, and activation-sized online traffic."""
+
+import torch
+
+from privformers.mpc.meter import diff
+from privformers.mpc.party import CLIENT, SERVER, Party
+from privformers.mpc.protocols.inputs import reveal_to, share_input
+from privformers.mpc.protocols.trunc import trunc
+from privformers.mpc.protocols.weights import ServerWeight
+from privformers.mpc.session import Program, run_local
+
+
+def test_weight_products_match_float():
+    g = torch.Generator().manual_seed(0)
+    w = torch.randn(12, 20, generator=g, dtype=torch.float64)
+    v = torch.randn(20, generator=g, dtype=torch.float64)
+    x = torch.randn(3, 12, generator=g, dtype=torch.float64)
+    x2 = torch.randn(3, 20, generator=g, dtype=torch.float64)
+
+    def setup(party: Party):
+        own = party.role == SERVER
+        return (ServerWeight(party, w if own else None, tuple(w.shape)),
+                ServerWeight(party, v if own else None, tuple(v.shape)))
+
+    def run(party: Party, state):
+        W, V = state
+        a = share_input(party, CLIENT, x, tuple(x.shape))
+        b = share_input(party, CLIENT, x2, tuple(x2.shape))
+        return (reveal_to(trunc(W.product(a)), CLIENT), reveal_to(trunc(W.product(b, "matmul_t")), CLIENT),
+                reveal_to(trunc(V.product(b, "mul")), CLIENT))
+
+    r1, r2, r3 = run_local(Program(run=run, setup=setup)).results["client"]
+    assert (r1 - x @ w).abs().max() < 1e-3
+    assert (r2 - x2 @ w.T).abs().max() < 1e-3
+    assert (r3 - x2 * v).abs().max() < 1e-3
+
+
+def test_fixed_weight_online_bytes_are_activation_sized():
+    """Acceptance 3: (1x768)(768x3072) x100; per product per party <= 2*8*(768+3072) online."""
+    g = torch.Generator().manual_seed(0)
+    w = torch.randn(768, 3072, generator=g, dtype=torch.float64) * 0.05
+    xs = torch.randn(100, 1, 768, generator=g, dtype=torch.float64)
+    costs: dict = {}
+
+    def setup(party: Party):
+        return ServerWeight(party, w if party.role == SERVER else None, (768, 3072))
+
+    def run(party: Party, W):
+        outs = []
+        for i in range(100):
+            a = share_input(party, CLIENT, xs[i], (1, 768))
+            before = party.meter.snapshot()
+            outs.append(trunc(W.product(a)))
+            if party.mode == "online":
+                d = diff(party.meter.snapshot(), before)
+                costs.setdefault(party.role, []).append(sum(d["bytes"].values()))
+        return reveal_to(outs[-1], CLIENT)
+
+    out = run_local(Program(run=run, setup=setup)).results["client"]
+    assert (out - xs[-1] @ w).abs().max() < 1e-3
+    limit = 2 * 8 * (768 + 3072)
+    for role in ("client", "server"):
+        assert len(costs[role]) == 100
+        assert max(costs[role][1:]) <= limit, (role, max(costs[role]))
