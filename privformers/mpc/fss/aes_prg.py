@@ -30,7 +30,7 @@ class FixedKeyAES:
         self._enc = _encryptor()
 
     def mmo_(self, blocks: np.ndarray) -> np.ndarray:
-        """In place: blocks <- AES_k(blocks) ^ blocks for C-contiguous (M, 2) uint64 blocks; returns blocks."""
+        """In place: blocks <- AES_k(blocks) ^ blocks for C-contiguous (M, 2) uint64; returns blocks."""
         if blocks.dtype != U64 or not blocks.flags.c_contiguous or blocks.ndim != 2 or blocks.shape[1] != 2:
             raise ValueError("blocks must be a C-contiguous (M, 2) little-endian uint64 array")
         if blocks.shape[0] == 0:
