@@ -109,14 +109,6 @@ def _check_input(v: np.ndarray, n_bits: int, name: str) -> np.ndarray:
     return a
 
 
-def _split_seed_block(blk: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Split an expanded (N, 2) uint64 block into (seed with low bit cleared, t bit as uint64 0/1)."""
-    t = blk[:, 0] & _ONE
-    s = blk.copy()
-    s[:, 0] &= _CLEAR_T
-    return s, t
-
-
 def dcf_keygen(
     alpha: np.ndarray, beta: np.ndarray | int, n_bits: int, rng: Rng = os.urandom
 ) -> tuple[DCFKey, DCFKey]:
@@ -153,37 +145,40 @@ def dcf_keygen(
     for i in range(n_bits):
         ai = abits[i]
         amask = np.uint64(0) - ai  # all ones where alpha_i = 1 (Lose = L, Keep = R)
-        g = prg_expand(s, (0, 1, 2))  # (3, 2n, 2)
-        sl, tl = _split_seed_block(g[0])
-        sr, tr = _split_seed_block(g[1])
-        vl, vr = g[2][:, 0], g[2][:, 1]
-        m2 = np.concatenate([amask, amask])
-        # Lose = L where a_i = 1 else R ; Keep = the other one.
-        d = sl ^ sr
-        s_lose = sr ^ (d & m2[:, None])
-        s_keep = sl ^ (d & m2[:, None])
-        dv = vl ^ vr
-        v_lose = vr ^ (dv & m2)
-        v_keep = vl ^ (dv & m2)
-        dt = tl ^ tr
-        t_keep = tl ^ (dt & m2 & _ONE)
+        m2 = np.tile(amask, 2)
+        g = prg_expand(s, (0, 1, 2))  # (3, 2n, 2), freshly allocated: modified in place below
+        tl = g[0, :, 0] & _ONE
+        tr = g[1, :, 0] & _ONE
+        g[0:2, :, 0] &= _CLEAR_T
+        # Swap L/R where a_i = 1 so that g[0] = Keep and g[1] = Lose (and likewise for values and t).
+        d = g[0] ^ g[1]
+        d &= m2[:, None]
+        g[0] ^= d
+        g[1] ^= d
+        s_keep, s_lose = g[0], g[1]
+        dv = g[2, :, 0] ^ g[2, :, 1]
+        dv &= m2
+        v_keep = g[2, :, 0] ^ dv
+        v_lose = g[2, :, 1] ^ dv
+        t_keep = tl ^ ((tl ^ tr) & m2 & _ONE)
 
         s_cw = s_lose[:n] ^ s_lose[n:]
         sgn = _ONE - (t1 << _ONE)  # (-1)^{t1} in Z_{2^64}
-        v_cw = sgn * (v_lose[n:] - v_lose[:n] - v_alpha) + sgn * (beta_u & amask)
+        v_cw = sgn * (v_lose[n:] - v_lose[:n] - v_alpha + (beta_u & amask))
         v_alpha = v_alpha - v_keep[n:] + v_keep[:n] + sgn * v_cw
         t_cw_l = tl[:n] ^ tl[n:] ^ ai ^ _ONE
         t_cw_r = tr[:n] ^ tr[n:] ^ ai
         t_cw_keep = t_cw_l ^ ((t_cw_l ^ t_cw_r) & ai)
 
         scw[i] = s_cw
-        tcw[i] = (t_cw_l | (t_cw_r << _ONE)).astype(np.uint8)
+        tcw[i] = t_cw_l | (t_cw_r << _ONE)
         vcw[i] = v_cw
 
-        tt = np.concatenate([t0, t1])
-        s = s_keep ^ (np.tile(s_cw, (2, 1)) & (np.uint64(0) - tt)[:, None])
-        t_new = t_keep ^ (tt & np.concatenate([t_cw_keep, t_cw_keep]))
-        t0, t1 = t_new[:n], t_new[n:]
+        # s_b <- s_b^Keep ^ t_b * s_CW ; t_b <- t_b^Keep ^ t_b * t_CW^Keep
+        s_keep[:n] ^= s_cw & (np.uint64(0) - t0)[:, None]
+        s_keep[n:] ^= s_cw & (np.uint64(0) - t1)[:, None]
+        s = s_keep
+        t0, t1 = t_keep[:n] ^ (t0 & t_cw_keep), t_keep[n:] ^ (t1 & t_cw_keep)
 
     sgn = _ONE - (t1 << _ONE)
     fcw = sgn * (s[n:, 1] - s[:n, 1] - v_alpha)
@@ -201,17 +196,18 @@ def dcf_eval(party: int, key: DCFKey, x: np.ndarray) -> np.ndarray:
     """
     if party not in (0, 1):
         raise ValueError("party must be 0 or 1")
+    key.validate()
     nb, n = key.n_bits, key.n
     xs = _check_input(x, nb, "x")
     if xs.shape[0] != n:
         raise ValueError(f"x has {xs.shape[0]} elements but the key holds {n}")
     out_shape = np.shape(x)
 
-    scw = key.scw.view(U64).reshape(nb, n, 2)
+    scw = np.ascontiguousarray(key.scw).view(U64).reshape(nb, n, 2)
     vcw, tcw = key.vcw, key.tcw
     # Two ping-pong buffers of 2n blocks: rows [0:n] seed blocks (tweak x_i), [n:2n] value blocks (tweak 2).
     bufs = (np.empty((2 * n, 2), dtype=U64), np.empty((2 * n, 2), dtype=U64))
-    s = key.seed.view(U64).reshape(n, 2)
+    s = np.ascontiguousarray(key.seed).view(U64).reshape(n, 2)
     t = np.full(n, party, dtype=U64)
     acc = np.zeros(n, dtype=U64)
     mask = np.empty(n, dtype=U64)
@@ -277,3 +273,4 @@ def bench_dcf(n: int, n_bits: int, repeats: int = 3) -> dict[str, float]:
         "key_bytes_per_element": k0.nbytes / n,
         "correct": float(ok),
     }
+

@@ -178,9 +178,16 @@ def test_tests_can_fail_on_broken_keys() -> None:
     want = _plain(alpha, np.uint64(1), x)
     assert np.array_equal(_reconstruct(k0, k1, x), want)
     assert not np.array_equal(dcf_eval(1, k0, x) + dcf_eval(0, k1, x), want)
-    k0.vcw[nb // 2] += np.uint64(1)
-    k1.vcw[nb // 2] += np.uint64(1)
-    assert not np.array_equal(_reconstruct(k0, k1, x), want)
+    # level 0 is on every element's evaluation path with t0 != t1, so this corrupts every output
+    k0.vcw[0] += np.uint64(1)
+    k1.vcw[0] += np.uint64(1)
+    assert not np.any(_reconstruct(k0, k1, x) == want)
+    k0.vcw[0] -= np.uint64(1)
+    k1.vcw[0] -= np.uint64(1)
+    # a final-correction error is only visible at x == alpha
+    k0.fcw += np.uint64(1)
+    k1.fcw += np.uint64(1)
+    assert not np.array_equal(_reconstruct(k0, k1, alpha), _plain(alpha, np.uint64(1), alpha))
 
 
 def test_input_validation() -> None:
