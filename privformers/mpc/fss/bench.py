@@ -14,7 +14,8 @@ def main(argv: list[str] | None = None) -> None:
     for nb in [int(a) for a in args[1:]] or [40, 63]:
         r = bench_dcf(n, nb)
         print(
-            f"N={n} n_bits={nb}: keygen {r['keygen_s']:.3f} s (both keys), eval {r['eval_s']:.3f} s per party, "
+            f"N={n} n_bits={nb}: keygen {r['keygen_s']:.3f} s (both keys), "
+            f"eval {r['eval_s']:.3f} s per party, "
             f"{r['key_bytes_per_element']:.0f} B/element/key, correct={bool(r['correct'])}"
         )
 
