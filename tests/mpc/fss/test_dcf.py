@@ -211,3 +211,11 @@ def test_bench_small() -> None:
     """The micro-benchmark runs and self-checks correctness."""
     r = bench_dcf(500, 40, repeats=1)
     assert r["correct"] == 1.0 and r["key_bytes_per_element"] == 24 + 25 * 40
+
+
+def test_empty_batch_and_python_lists() -> None:
+    """N = 0 works, and plain Python int lists are accepted for alpha, beta and x."""
+    k0, k1 = dcf_keygen(np.zeros(0, np.uint64), 1, 8)
+    assert dcf_eval(0, k0, np.zeros(0, np.uint64)).shape == (0,)
+    k0, k1 = dcf_keygen([3, 5], [1, 2], 4)
+    assert (dcf_eval(0, k0, [4, 4]) + dcf_eval(1, k1, [4, 4])).tolist() == [0, 2]
