@@ -31,25 +31,51 @@ def _combine(parts: list[torch.Tensor], bits: int) -> torch.Tensor:
     return out
 
 
-def ring_matmul(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+def ring_matmul(a: torch.Tensor, b: torch.Tensor | RingMatrix) -> torch.Tensor:
     """a @ b mod 2^64 for int64 tensors of any values (torch.matmul broadcasting)."""
+    if isinstance(b, RingMatrix):
+        return b.rmatmul(a)
     k = a.shape[-1]
     if a.is_meta or b.is_meta:
         return torch.matmul(a, b)
     work = a.numel() * (b.shape[-1] if b.dim() > 1 else 1)
     if work < _SMALL or k >= 1 << 18:
         return torch.matmul(a, b)
-    al = _limbs(a, LIMB_BITS, N_LIMBS)
-    bl = _limbs(b, LIMB_BITS, N_LIMBS)
+    return _limb_product(_limbs(a, LIMB_BITS, N_LIMBS), _limbs(b, LIMB_BITS, N_LIMBS))
+
+
+def _limb_product(al: torch.Tensor, bl: torch.Tensor) -> torch.Tensor:
+    """Combine limb products a_i b_j with i + j < 4 (higher ones vanish mod 2^64)."""
     parts = []
-    for total in range(N_LIMBS):  # weight 2^(16*total): sum of a_i b_j with i + j = total
+    for total in range(N_LIMBS):
         acc = None
         for i in range(total + 1):
             prod = _mm(al[i], bl[total - i])
             acc = prod if acc is None else acc + prod
-        # each product < 2^32 * K; summing up to 4 of them stays exact for K < 2^19
-        parts.append(acc)
+        parts.append(acc)  # up to 4 products < 2^32 * K each: exact for K < 2^18
     return _combine(parts, LIMB_BITS)
+
+
+class RingMatrix:
+    """A ring-uniform matrix used in many products (a masked weight): its limbs are split once."""
+
+    def __init__(self, m: torch.Tensor) -> None:
+        self.int = m
+        self.limbs = _limbs(m, LIMB_BITS, N_LIMBS) if m.dim() == 2 and m.shape[0] < 1 << 18 else None
+
+    @property
+    def shape(self) -> torch.Size:
+        return self.int.shape
+
+    def rmatmul(self, a: torch.Tensor) -> torch.Tensor:
+        """a @ M mod 2^64."""
+        if self.limbs is None or a.is_meta or a.numel() * self.int.shape[-1] < _SMALL:
+            return torch.matmul(a, self.int)
+        return _limb_product(_limbs(a, LIMB_BITS, N_LIMBS), self.limbs)
+
+    def t(self) -> RingMatrix:
+        """The transpose (limbs re-split once)."""
+        return RingMatrix(self.int.t().contiguous())
 
 
 def plain_limb_bits(w: torch.Tensor) -> int:

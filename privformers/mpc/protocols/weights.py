@@ -17,15 +17,25 @@ import torch
 
 from privformers.mpc.material import take
 from privformers.mpc.party import CLIENT, DEALER, SERVER, Party, meta_like
-from privformers.mpc.ringmath import PlainMatrix, ring_matmul
+from privformers.mpc.ringmath import PlainMatrix, RingMatrix, ring_matmul
 from privformers.mpc.ringmath import _apply as apply_product
 from privformers.mpc.shares import AShare
 
 
-def _ring_product(x: torch.Tensor, w: torch.Tensor, op: str) -> torch.Tensor:
-    if op == "mul":
-        return x * w
-    return ring_matmul(x, w.transpose(-1, -2) if op == "matmul_t" else w)
+class _RingOperand:
+    """The client's F or the dealer's B, with limbs cached for each orientation used."""
+
+    def __init__(self, m: torch.Tensor) -> None:
+        self.m = m
+        self._by_op: dict[str, RingMatrix] = {}
+
+    def product(self, x: torch.Tensor, op: str) -> torch.Tensor:
+        if op == "mul":
+            return x * self.m
+        if op not in self._by_op:
+            m = self.m.t().contiguous() if op == "matmul_t" else self.m
+            self._by_op[op] = RingMatrix(m)
+        return ring_matmul(x, self._by_op[op])
 
 
 class ServerWeight:
@@ -37,8 +47,8 @@ class ServerWeight:
         self.party, self.shape, self.name = party, tuple(shape), name
         self.frac_bits = party.fp.frac_bits if frac_bits is None else frac_bits
         self.plain: PlainMatrix | None = None
-        self.masked: torch.Tensor | None = None   # F = W - B, on the client
-        self.mask: torch.Tensor | None = None     # B, on the dealer
+        self.masked: _RingOperand | None = None   # F = W - B, on the client
+        self.mask: _RingOperand | None = None     # B, on the dealer
         if party.role == SERVER:
             if value is None or tuple(value.shape) != self.shape:
                 raise ValueError(f"server weight {name!r}: expected a tensor of shape {self.shape}")
@@ -47,11 +57,12 @@ class ServerWeight:
             party.send(CLIENT, w - b)
             self.plain = PlainMatrix(w)
         elif party.role == CLIENT:
-            self.masked = party.recv_tensor(SERVER)
-            if tuple(self.masked.shape) != self.shape:
-                raise ValueError(f"weight {name!r}: server sent shape {tuple(self.masked.shape)}")
+            masked = party.recv_tensor(SERVER)
+            if tuple(masked.shape) != self.shape:
+                raise ValueError(f"weight {name!r}: server sent shape {tuple(masked.shape)}")
+            self.masked = _RingOperand(masked)
         else:
-            self.mask = party.prg[SERVER].ring(self.shape)
+            self.mask = _RingOperand(party.prg[SERVER].ring(self.shape))
 
     def product(self, x: AShare, op: str = "matmul") -> AShare:
         """Shares of x @ W ('matmul'), x @ W.T ('matmul_t') or x * W ('mul'), at scale f + frac_bits."""
@@ -63,12 +74,12 @@ class ServerWeight:
             if p.role == DEALER:
                 a = p.prg[CLIENT].ring(x.shape)
                 c_s = p.prg[SERVER].ring(out_meta.shape)
-                p.send(CLIENT, _ring_product(a, self.mask, op) - c_s)
+                p.send(CLIENT, self.mask.product(a, op) - c_s)
                 return (meta_like(a), meta_like(c_s))
             if p.role == CLIENT:
                 a = p.prg[DEALER].ring(x.shape)
                 d = p.recv_tensor(DEALER)
-                return (a, _ring_product(a, self.masked, op) + d)
+                return (a, self.masked.product(a, op) + d)
             return (p.prg[DEALER].ring(out_meta.shape),)
 
         item = take(p, produce)
