@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Sequence
 
 import numpy as np
@@ -41,7 +42,14 @@ class FixedKeyAES:
         return blocks
 
 
-_AES = FixedKeyAES()
+class _ThreadLocalAES(threading.local):
+    """One OpenSSL context per thread: contexts are not safe to share (parties may be threads)."""
+
+    def __init__(self) -> None:
+        self.aes = FixedKeyAES()
+
+
+_LOCAL = _ThreadLocalAES()
 
 
 def as_u64_blocks(seeds: np.ndarray) -> np.ndarray:
@@ -66,10 +74,10 @@ def prg_expand(seeds: np.ndarray, tweaks: Sequence[int]) -> np.ndarray:
     for j, tw in enumerate(tweaks):
         if tw:
             buf[j, :, 1] ^= np.uint64(tw)
-    _AES.mmo_(buf.reshape(-1, 2))
+    _LOCAL.aes.mmo_(buf.reshape(-1, 2))
     return buf
 
 
 def mmo_inplace(blocks: np.ndarray) -> np.ndarray:
     """In-place MMO over caller-built (M, 2) uint64 blocks (tweaks already applied); DCF hot-loop entry."""
-    return _AES.mmo_(blocks)
+    return _LOCAL.aes.mmo_(blocks)
