@@ -1,0 +1,76 @@
+"""Every function against a float64 reference on its stated domain, with the stated bound."""
+
+import math
+
+import pytest
+import torch
+
+from privformers.mpc.functions import exp, gelu, layer_norm, reciprocal, rsqrt, sigmoid, softmax, tanh
+from tests.mpc.helpers import run_on_secret
+
+
+def _grid(lo, hi, n=2001):
+    return torch.linspace(lo, hi, n, dtype=torch.float64)
+
+
+def test_exp_on_domain():
+    x = _grid(-60, 0)
+    out, _ = run_on_secret(lambda a: exp(a), x)
+    assert (out - torch.exp(x)).abs().max() < 1e-4
+
+
+def test_reciprocal_and_rsqrt():
+    x = torch.logspace(-3, 11, 500, base=2, dtype=torch.float64)
+    out, _ = run_on_secret(lambda a: reciprocal(a, lo=-4, hi=12), x)
+    ref = 1 / x
+    assert ((out - ref).abs() / ref.clamp(min=1)).max() < 2e-4  # a few units of 2^-16
+    small = x <= 64
+    assert ((out - 1 / x) * x)[small].abs().max() < 1e-3
+    x = torch.logspace(-10, 15, 500, base=2, dtype=torch.float64)
+    out, _ = run_on_secret(lambda a: rsqrt(a, lo=-12, hi=16), x)
+    assert ((out - x.rsqrt()).abs() / x.rsqrt().clamp(min=1)).max() < 2e-4
+    small = x <= 256
+    assert ((out - x.rsqrt()) / x.rsqrt())[small].abs().max() < 1e-3
+
+
+def test_gelu_error_bound_on_minus8_to_8():
+    x = _grid(-8, 8, 4001)
+    out, _ = run_on_secret(lambda a: gelu(a), x)
+    ref = x * 0.5 * (1 + torch.erf(x / math.sqrt(2)))
+    assert (out - ref).abs().max() <= 1e-2
+
+
+def test_sigmoid_tanh():
+    x = _grid(-20, 20)
+    out, _ = run_on_secret(lambda a: sigmoid(a), x)
+    assert (out - torch.sigmoid(x)).abs().max() < 1e-3
+    out, _ = run_on_secret(lambda a: tanh(a), x)
+    assert (out - torch.tanh(x)).abs().max() < 2e-3
+
+
+@pytest.mark.parametrize("n", [7, 1024])
+def test_softmax_rows_up_to_1024(n):
+    g = torch.Generator().manual_seed(n)
+    x = (torch.rand(4, n, generator=g, dtype=torch.float64) * 60) - 30
+    out, _ = run_on_secret(lambda a: softmax(a, dim=-1), x)
+    assert (out - torch.softmax(x, -1)).abs().max() <= 1e-3
+
+
+def test_softmax_with_public_causal_mask():
+    g = torch.Generator().manual_seed(0)
+    x = torch.randn(5, 5, generator=g, dtype=torch.float64) * 4
+    mask = torch.tril(torch.ones(5, 5, dtype=torch.bool))
+    out, _ = run_on_secret(lambda a: softmax(a, dim=-1, mask=mask), x)
+    ref = torch.softmax(x.masked_fill(~mask, float("-inf")), -1)
+    assert (out - ref).abs().max() <= 1e-3
+    assert torch.all(out[~mask] == 0)
+
+
+def test_layernorm():
+    g = torch.Generator().manual_seed(0)
+    x = torch.randn(3, 64, generator=g, dtype=torch.float64) * 3 + 1
+    w = torch.randn(64, generator=g, dtype=torch.float64)
+    b = torch.randn(64, generator=g, dtype=torch.float64)
+    out, _ = run_on_secret(lambda a: layer_norm(a, w, b), x)
+    ref = torch.nn.functional.layer_norm(x, (64,), w, b)
+    assert (out - ref).abs().max() < 1e-2
