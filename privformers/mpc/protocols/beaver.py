@@ -10,8 +10,8 @@ from __future__ import annotations
 from privformers.mpc.material import correlated
 from privformers.mpc.protocols.open import open_, open_many
 from privformers.mpc.protocols.trunc import trunc
-from privformers.mpc.shares import AShare
 from privformers.mpc.ringmath import ring_matmul
+from privformers.mpc.shares import AShare
 
 
 def mul(x: AShare, y: AShare, truncate: bool = True) -> AShare:
