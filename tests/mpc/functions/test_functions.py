@@ -74,4 +74,4 @@ def test_layernorm():
     b = torch.randn(64, generator=g, dtype=torch.float64)
     out, _ = run_on_secret(lambda a: layer_norm(a, w, b), x)
     ref = torch.nn.functional.layer_norm(x, (64,), w, b)
-    assert (out - ref).abs().max() < 1e-2
+    assert (out - ref).abs().max() < 2e-3
