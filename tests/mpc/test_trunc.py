@@ -43,3 +43,22 @@ def test_truncation_handles_extremes():
         got = run_local(program).results["client"]
         exact = torch.div(vals, 1 << 16, rounding_mode="floor")
         assert int((got - exact).abs().max()) <= 1
+
+
+def test_trunc_square_gives_truncation_and_its_square_in_one_round():
+    from privformers.mpc.protocols.trunc_square import trunc_square
+    from tests.mpc.helpers import cost_of
+
+    x = torch.randn(1000, dtype=torch.float64) * 3
+    xe = torch.round(x * 2**16).long() * (1 << 16)  # at scale 2^32: truncating by 16 gives x again
+
+    def program(party: Party, _):
+        s = share_input(party, CLIENT, xe, (1000,), encode=False)
+        z, z_sq = trunc_square(s, 16)
+        return open_to(z, CLIENT), open_to(z_sq, CLIENT)
+
+    z, z_sq = run_local(program).results["client"]
+    assert int((z - xe // (1 << 16)).abs().max()) <= 1
+    assert torch.equal(z_sq, z * z)
+    cost = cost_of(lambda a: trunc_square(a.lshift(16), 16)[1], x)
+    assert cost["client"]["rounds"] == 1 and cost["client"]["bytes"] == 8 * 1000
