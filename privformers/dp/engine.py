@@ -115,9 +115,8 @@ class PrivacyEngine:
         std = self.noise_multiplier * self.max_grad_norm
         for param in self.params:
             total = self.summed.get(param)
-            if total is None:
-                param.grad = None  # not used by the model: its gradient is data-independent zero
-                continue
+            if total is None:  # unused by the batch (or empty Poisson batch): the sum is zero
+                total = torch.zeros_like(param)
             param.grad = ((total + gaussian_like(total, std)) / self.batch_size).to(param.dtype)
         self.summed = {}
         self.steps_taken += 1
@@ -129,9 +128,7 @@ class PrivacyEngine:
         original_step = optimizer.step
 
         def step(self, *args, loss: Tensor | None = None, **kwargs):
-            if loss is None:
-                raise ValueError("pass the per-example loss: optimizer.step(loss=per_example_loss)")
-            engine.private_gradients(loss)
+            engine.private_gradients(loss)  # loss=None releases the virtual steps accumulated so far
             return original_step(*args, **kwargs)
 
         def virtual_step(self, loss: Tensor) -> None:
