@@ -1,0 +1,57 @@
+"""``privformers dp-train``: differentially private fine-tuning of a Hugging Face model."""
+
+from __future__ import annotations
+
+import argparse
+import json
+
+from privformers.dp.clipping import CLIPPING_MODES
+
+
+def _run(args: argparse.Namespace) -> int:
+    from privformers.dp.train import train
+
+    if not args.non_private and (args.target_epsilon is None) == (args.noise_multiplier is None):
+        raise SystemExit("dp-train: give exactly one of --target-epsilon and --noise-multiplier "
+                         "(or --non-private)")
+    if (args.steps is None) == (args.epochs is None):
+        raise SystemExit("dp-train: give exactly one of --steps and --epochs")
+    final = train(args)
+    print(json.dumps({k: v for k, v in final.items() if k != "training"}, indent=1))
+    return 0
+
+
+def register(subparsers) -> None:
+    """Add the ``dp-train`` subcommand."""
+    p = subparsers.add_parser("dp-train", help="differentially private fine-tuning (DP-Adam)",
+                              description="Fine-tune a Hugging Face model with DP-Adam; Poisson sampling, "
+                              "per-example clipping, Gaussian noise, RDP and PLD accounting.")
+    p.add_argument("--model", required=True, help="folder loadable with from_pretrained")
+    p.add_argument("--tokenizer", help="tokenizer folder (default: --model)")
+    p.add_argument("--random-init", action="store_true", help="random weights from the model's config")
+    p.add_argument("--data", required=True, help="training file: TSV sentence,label or CSV mr,ref")
+    p.add_argument("--eval-data", help="validation file in the same format")
+    p.add_argument("--task", required=True, choices=["lm", "classification"])
+    p.add_argument("--target-epsilon", type=float)
+    p.add_argument("--noise-multiplier", type=float)
+    p.add_argument("--target-delta", type=float, help="default 1 / N^1.1")
+    p.add_argument("--non-private", action="store_true", help="baseline: no clipping, no noise")
+    p.add_argument("--batch-size", type=int, default=256, help="expected (logical) batch size")
+    p.add_argument("--max-physical-batch-size", type=int, default=32)
+    p.add_argument("--steps", type=int)
+    p.add_argument("--epochs", type=float)
+    p.add_argument("--lr", type=float, default=5e-4)
+    p.add_argument("--max-grad-norm", type=float, default=0.1)
+    p.add_argument("--clipping-mode", default="bk", choices=CLIPPING_MODES)
+    p.add_argument("--accounting-mode", default="rdp", choices=["rdp", "pld"],
+                   help="accountant used to find the noise multiplier (both are reported)")
+    p.add_argument("--max-length", type=int, default=64)
+    p.add_argument("--max-train-examples", type=int)
+    p.add_argument("--max-eval-examples", type=int)
+    p.add_argument("--eval-batch-size", type=int, default=64)
+    p.add_argument("--log-every", type=int, default=50, help="steps between epsilon/eval reports")
+    p.add_argument("--save-every", type=int, default=0, help="steps between checkpoints (0: final only)")
+    p.add_argument("--output-dir", default="dp-train-out")
+    p.add_argument("--threads", type=int, default=1)
+    p.add_argument("--seed", type=int, default=0, help="seed of the non-private baseline's batches")
+    p.set_defaults(func=_run)

@@ -1,0 +1,153 @@
+"""The dp-train loop: Poisson-sampled logical batches, physical batches, private steps, checkpoints.
+
+Also trains non-privately (``--non-private``) with the same step budget and batch size, as the
+baseline the utility numbers are compared with.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import random
+from pathlib import Path
+
+import torch
+from tqdm import tqdm
+
+from privformers.dp import datasets, losses
+from privformers.dp.engine import PrivacyEngine
+from privformers.dp.sampling import PoissonBatchSampler, physical_batches
+
+
+def load_tokenizer(path: str):
+    """AutoTokenizer from ``path``, or GPT-2 BPE from a folder with only vocab.json and merges.txt."""
+    from transformers import AutoTokenizer, GPT2TokenizerFast
+
+    folder = Path(path)
+    if (folder / "vocab.json").exists() and (folder / "merges.txt").exists() \
+            and not (folder / "tokenizer_config.json").exists():
+        tokenizer = GPT2TokenizerFast(vocab_file=str(folder / "vocab.json"),
+                                      merges_file=str(folder / "merges.txt"))
+    else:
+        tokenizer = AutoTokenizer.from_pretrained(path)
+    if tokenizer.pad_token is None:
+        tokenizer.pad_token = tokenizer.eos_token
+    return tokenizer
+
+
+def load_model(args, num_labels: int | None):
+    """The model to fine-tune: pretrained weights, or random weights from the config (``--random-init``)."""
+    from transformers import AutoConfig, AutoModelForCausalLM, AutoModelForSequenceClassification
+
+    auto = AutoModelForSequenceClassification if args.task == "classification" else AutoModelForCausalLM
+    kwargs = {"num_labels": num_labels} if num_labels else {}
+    if args.random_init:
+        return auto.from_config(AutoConfig.from_pretrained(args.model, **kwargs))
+    return auto.from_pretrained(args.model, **kwargs)
+
+
+def load_examples(args, tokenizer, path: str) -> list[dict]:
+    """Tokenised examples of ``path`` for the task."""
+    if args.task == "classification":
+        texts, labels = datasets.read_classification_tsv(path)
+        return datasets.encode_classification(tokenizer, texts, labels, args.max_length)
+    return datasets.encode_table_to_text(tokenizer, datasets.read_table_to_text_csv(path), args.max_length)
+
+
+@torch.no_grad()
+def evaluate(model, examples: list[dict], collate, batch_size: int, task: str) -> dict:
+    """Accuracy (classification) or mean per-token loss (lm) on ``examples``."""
+    model.eval()
+    correct, total, loss_sum = 0, 0, 0.0
+    for i in range(0, len(examples), batch_size):
+        batch = collate(examples[i:i + batch_size])
+        labels = batch.pop("labels")
+        logits = model(**batch).logits
+        if task == "classification":
+            correct += (logits.argmax(-1) == labels).sum().item()
+        else:
+            loss_sum += losses.lm_loss(logits, labels).sum().item()
+        total += len(labels)
+    model.train()
+    return {"accuracy": correct / total} if task == "classification" else {"loss": loss_sum / total}
+
+
+def save_checkpoint(model, tokenizer, folder: Path, report: dict) -> None:
+    """``save_pretrained`` weights and tokenizer plus ``privacy_report.json``."""
+    folder.mkdir(parents=True, exist_ok=True)
+    model.save_pretrained(folder)
+    tokenizer.save_pretrained(folder)
+    (folder / "privacy_report.json").write_text(json.dumps(report, indent=1))
+
+
+def train(args) -> dict:
+    """Run dp-train with parsed ``args``; return the final report."""
+    torch.set_num_threads(args.threads)
+    tokenizer = load_tokenizer(args.tokenizer or args.model)
+    train_set = load_examples(args, tokenizer, args.data)
+    if args.max_train_examples:
+        train_set = train_set[:args.max_train_examples]
+    eval_set = load_examples(args, tokenizer, args.eval_data) if args.eval_data else []
+    if args.max_eval_examples:
+        eval_set = eval_set[:args.max_eval_examples]
+    num_labels = len({e["labels"] for e in train_set}) if args.task == "classification" else None
+    model = load_model(args, num_labels).train()
+    if model.config.pad_token_id is None:
+        model.config.pad_token_id = tokenizer.pad_token_id
+    collate = datasets.pad_collate(tokenizer.pad_token_id)
+    n = len(train_set)
+    steps = args.steps or math.ceil(args.epochs * n / args.batch_size)
+    trainable = [p for p in model.parameters() if p.requires_grad]
+    optimizer = torch.optim.AdamW(trainable, lr=args.lr, weight_decay=0)
+    engine = None
+    if not args.non_private:
+        engine = PrivacyEngine(model, batch_size=args.batch_size, sample_size=n, steps=steps,
+                               max_grad_norm=args.max_grad_norm, target_epsilon=args.target_epsilon,
+                               noise_multiplier=args.noise_multiplier, target_delta=args.target_delta,
+                               clipping_mode=args.clipping_mode, accounting_mode=args.accounting_mode)
+        engine.attach(optimizer)
+        batches = PoissonBatchSampler(n, args.batch_size / n, steps)
+    else:
+        rng = random.Random(args.seed)
+        batches = [rng.sample(range(n), args.batch_size) for _ in range(steps)]
+    out = Path(args.output_dir)
+    history = []
+
+    def report(step: int) -> dict:
+        r = {"step": step, "task": args.task, "model": args.model, "private": engine is not None}
+        if engine is not None:
+            r.update(engine.get_privacy_spent(step, "all"), accountant="dp-accounting (rdp, pld)",
+                     **{"training": engine.get_training_stats()})
+        if eval_set:
+            r["eval"] = evaluate(model, eval_set, collate, args.eval_batch_size, args.task)
+        return r
+
+    bar = tqdm(batches, total=steps, desc="dp-train" if engine else "train")
+    for step, indices in enumerate(bar, start=1):
+        chunks = physical_batches(indices, args.max_physical_batch_size)
+        if engine is not None and not chunks:
+            optimizer.step()  # empty Poisson batch: noise only
+        for k, chunk in enumerate(chunks):
+            batch = collate([train_set[i] for i in chunk])
+            labels = batch.pop("labels")
+            loss = losses.per_example_loss(model(**batch).logits, labels)
+            if engine is None:
+                (loss.sum() / args.batch_size).backward()
+                if k == len(chunks) - 1:
+                    optimizer.step()
+            elif k == len(chunks) - 1:
+                optimizer.step(loss=loss)
+            else:
+                optimizer.virtual_step(loss=loss)
+            bar.set_postfix(loss=f"{loss.mean().item():.3f}")
+        optimizer.zero_grad(set_to_none=True)
+        if step % args.log_every == 0 or step == steps:
+            r = report(step)
+            history.append(r)
+            tqdm.write(json.dumps({k: v for k, v in r.items() if k != "training"}))
+        if args.save_every and step % args.save_every == 0:
+            latest = history[-1] if history and history[-1]["step"] == step else report(step)
+            save_checkpoint(model, tokenizer, out / f"checkpoint-{step}", latest)
+    final = history[-1]
+    save_checkpoint(model, tokenizer, out / "final", final)
+    return final
