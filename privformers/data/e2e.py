@@ -3,17 +3,22 @@
 from __future__ import annotations
 
 import csv
+import re
 from pathlib import Path
 
 from privformers.data.errors import DataFormatError, bad_line, existing_file
 from privformers.data.examples import TextPair
 
 
+SLOT = re.compile(r"\s*([^,\[\]]+?)\s*\[([^\]]*)\]")
+
+
 def linearise_e2e_mr(mr: str) -> str:
     """Normalise an E2E meaning representation to ``slot[value], slot[value]`` with single spaces."""
-    slots = [part.strip() for part in mr.split("],")]
-    slots = [s if s.endswith("]") else s + "]" for s in slots if s]
-    return ", ".join(slots)
+    slots = SLOT.findall(mr)
+    if not slots:
+        raise ValueError(f"not an E2E meaning representation (slot[value], ...): {mr!r}")
+    return ", ".join(f"{slot}[{value.strip()}]" for slot, value in slots)
 
 
 def read_e2e(path: str | Path) -> list[TextPair]:
@@ -29,7 +34,10 @@ def read_e2e(path: str | Path) -> list[TextPair]:
             mr, ref = (row.get("mr") or "").strip(), (row.get("ref") or "").strip()
             if not mr or not ref:
                 raise bad_line(path, line_number, "empty mr or ref")
-            pairs.append(TextPair(linearise_e2e_mr(mr), ref))
+            try:
+                pairs.append(TextPair(linearise_e2e_mr(mr), ref))
+            except ValueError as error:
+                raise bad_line(path, line_number, str(error)) from None
     if not pairs:
         raise DataFormatError(f"{path}: no rows")
     return pairs
