@@ -1,4 +1,4 @@
-"""Classification readers: SST-2 / GLUE TSV (``sentence<TAB>label`` header) and IMDb (``label text`` lines)."""
+"""Classification readers: SST-2 / GLUE TSV (``sentence<TAB>label`` header) and IMDb (``label text``)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,9 @@ from privformers.data.errors import DataFormatError, bad_line, existing_file
 from privformers.data.examples import LabelledText
 
 
-def read_glue_tsv(path: str | Path, text_column: str = "sentence", label_column: str = "label") -> list[LabelledText]:
+def read_glue_tsv(
+    path: str | Path, text_column: str = "sentence", label_column: str = "label"
+) -> list[LabelledText]:
     """Read a GLUE-style TSV with a header naming ``text_column`` and ``label_column`` (integer labels)."""
     path = existing_file(path)
     with path.open(newline="", encoding="utf-8") as handle:
@@ -28,7 +30,9 @@ def read_glue_tsv(path: str | Path, text_column: str = "sentence", label_column:
             try:
                 items.append(LabelledText(row[text_at].strip(), int(row[label_at])))
             except (IndexError, ValueError):
-                raise bad_line(path, line_number, f"expected {len(header)} columns with an integer label") from None
+                raise bad_line(
+                    path, line_number, f"expected {len(header)} columns with an integer label"
+                ) from None
     if not items:
         raise DataFormatError(f"{path}: no rows")
     return items

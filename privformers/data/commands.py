@@ -17,10 +17,12 @@ def register(subparsers) -> None:
     p = subparsers.add_parser(
         "evaluate",
         help="generate for a data split (plaintext, greedy) and print BLEU, chrF++, ROUGE-L, NIST, ...",
-        description="Split the data by source exactly as `privformers train-lm` does (same fractions and seed), "
+        description="Split the data by source as `privformers train-lm` does (same fractions and seed), "
         "greedy-generate one text per source, and score it against all references of that source.",
     )
-    p.add_argument("--model", default=None, help="model folder (save_pretrained form); default: built-in E2E model")
+    p.add_argument(
+        "--model", default=None, help="model folder (save_pretrained form); default: built-in E2E model"
+    )
     p.add_argument("--data", required=True, help="data file, e.g. e2e/devset.csv")
     p.add_argument("--task", default="e2e", choices=sorted(READERS), help="data set reader (default e2e)")
     p.add_argument("--split", default="test", choices=["train", "validation", "test", "all"])
@@ -29,9 +31,14 @@ def register(subparsers) -> None:
     p.add_argument("--split-seed", type=int, default=0)
     p.add_argument("--limit", type=int, default=None, help="evaluate only the first N sources of the split")
     p.add_argument("--max-new-tokens", type=int, default=96)
-    p.add_argument("--metrics", default=",".join(DEFAULT_METRICS),
-                   help=f"comma-separated, from {', '.join(ALL_METRICS)} (default {','.join(DEFAULT_METRICS)})")
-    p.add_argument("--bertscore-model", default=None, help="local encoder folder for BERTScore (adds bertscore)")
+    p.add_argument(
+        "--metrics",
+        default=",".join(DEFAULT_METRICS),
+        help=f"comma-separated, from {', '.join(ALL_METRICS)} (default {','.join(DEFAULT_METRICS)})",
+    )
+    p.add_argument(
+        "--bertscore-model", default=None, help="local encoder folder for BERTScore (adds bertscore)"
+    )
     p.add_argument("--hypotheses-out", default=None, help="write the generated texts here, one a line")
     p.add_argument("--json", action="store_true", help="print JSON instead of a table")
     p.set_defaults(func=run_evaluate)
@@ -39,8 +46,12 @@ def register(subparsers) -> None:
 
 def format_table(result: EvaluationResult) -> str:
     """A plain-text table of the scores and the metrics that could not run."""
-    lines = [f"model   {result.model}", f"data    {result.task} / {result.split}: {result.sources} sources, "
-             f"{result.references} references", "", f"{'metric':<10} {'score':>8}"]
+    lines = [
+        f"model   {result.model}",
+        f"data    {result.task} / {result.split}: {result.sources} sources, {result.references} references",
+        "",
+        f"{'metric':<10} {'score':>8}",
+    ]
     lines += [f"{name:<10} {value:>8.2f}" for name, value in result.scores.items()]
     lines += [f"{name:<10} {'n/a':>8}  ({why})" for name, why in result.unavailable.items()]
     return "\n".join(lines)
@@ -56,8 +67,17 @@ def run_evaluate(args: argparse.Namespace) -> int:
     try:
         model = args.model or str(builtin_model_path())
         result = evaluate_generation(
-            model, args.data, args.task, args.split, args.validation_fraction, args.test_fraction,
-            args.split_seed, args.limit, args.max_new_tokens, metrics, args.bertscore_model,
+            model,
+            args.data,
+            args.task,
+            args.split,
+            args.validation_fraction,
+            args.test_fraction,
+            args.split_seed,
+            args.limit,
+            args.max_new_tokens,
+            metrics,
+            args.bertscore_model,
         )
     except (FileNotFoundError, ValueError, RuntimeError) as error:
         print(f"privformers evaluate: error: {error}", file=sys.stderr)

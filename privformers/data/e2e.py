@@ -9,7 +9,6 @@ from pathlib import Path
 from privformers.data.errors import DataFormatError, bad_line, existing_file
 from privformers.data.examples import TextPair
 
-
 SLOT = re.compile(r"\s*([^,\[\]]+?)\s*\[([^\]]*)\]")
 
 

@@ -68,7 +68,9 @@ def evaluate_generation(
     if not groups:
         raise ValueError(f"split {split!r} of {data} is empty")
     model, tokenizer = load_causal_lm(model_path)
-    hypotheses = (generate or generate_texts)(model, tokenizer, [s for s, _ in groups], max_new_tokens=max_new_tokens)
+    hypotheses = (generate or generate_texts)(
+        model, tokenizer, [s for s, _ in groups], max_new_tokens=max_new_tokens
+    )
     references = [refs for _, refs in groups]
     scores, unavailable = compute_metrics(hypotheses, references, metrics, bertscore_model)
     return EvaluationResult(

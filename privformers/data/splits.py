@@ -16,7 +16,9 @@ def split_sources(
     sources: Sequence[str], validation_fraction: float = 0.05, test_fraction: float = 0.10, seed: int = 0
 ) -> dict[str, set[str]]:
     """Assign each distinct source to train, validation or test by a seeded shuffle of the sources."""
-    if not (0 <= validation_fraction < 1 and 0 <= test_fraction < 1 and validation_fraction + test_fraction < 1):
+    if not (
+        0 <= validation_fraction < 1 and 0 <= test_fraction < 1 and validation_fraction + test_fraction < 1
+    ):
         raise ValueError("validation and test fractions must be in [0, 1) and sum to less than 1")
     unique = sorted(set(sources))
     random.Random(seed).shuffle(unique)

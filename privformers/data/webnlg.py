@@ -11,7 +11,7 @@ from privformers.data.jsonl import read_jsonl
 
 
 def linearise_triples(triples: list[str]) -> str:
-    """``Aarhus_Airport | runwayLength | 2702.0`` -> ``Aarhus Airport | runwayLength | 2702.0``, joined by ``; ``."""
+    """``A_B | p | C_D`` -> ``A B | p | C D`` (underscores to spaces); triples joined by ``; ``."""
     cleaned = []
     for triple in triples:
         parts = [part.strip().replace("_", " ") for part in triple.split("|")]

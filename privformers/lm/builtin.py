@@ -11,5 +11,7 @@ def builtin_model_path() -> Path:
     """Folder of the shipped model (``save_pretrained`` form, loadable by ``AutoModelForCausalLM``)."""
     path = Path(__file__).resolve().parent.parent / "assets" / BUILTIN_MODEL_NAME
     if not (path / "config.json").is_file():
-        raise FileNotFoundError(f"built-in model missing at {path}; rebuild it with `privformers train-lm` (see docs)")
+        raise FileNotFoundError(
+            f"built-in model missing at {path}; rebuild it with `privformers train-lm` (see docs)"
+        )
     return path

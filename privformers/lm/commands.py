@@ -12,9 +12,13 @@ def register(subparsers) -> None:
     """Add the ``train-lm`` subcommand."""
     defaults = TrainConfig(data="", out="")
     shape = ModelShape()
-    p = subparsers.add_parser("train-lm", help="train a small GPT-2 data-to-text model (e.g. the built-in E2E model)")
+    p = subparsers.add_parser(
+        "train-lm", help="train a small GPT-2 data-to-text model (e.g. the built-in E2E model)"
+    )
     p.add_argument("--data", required=True, help="data file, e.g. e2e/devset.csv")
-    p.add_argument("--task", default=defaults.task, help="data set reader (see `privformers evaluate --help`)")
+    p.add_argument(
+        "--task", default=defaults.task, help="data set reader (see `privformers evaluate --help`)"
+    )
     p.add_argument("--out", required=True, help="output folder (save_pretrained form)")
     p.add_argument("--validation-fraction", type=float, default=defaults.validation_fraction)
     p.add_argument("--test-fraction", type=float, default=defaults.test_fraction)
@@ -38,12 +42,21 @@ def register(subparsers) -> None:
 def run_train_lm(args: argparse.Namespace) -> int:
     """Build a TrainConfig from the arguments and train."""
     config = TrainConfig(
-        data=args.data, out=args.out, task=args.task,
-        validation_fraction=args.validation_fraction, test_fraction=args.test_fraction,
-        split_seed=args.split_seed, vocab_size=args.vocab_size,
+        data=args.data,
+        out=args.out,
+        task=args.task,
+        validation_fraction=args.validation_fraction,
+        test_fraction=args.test_fraction,
+        split_seed=args.split_seed,
+        vocab_size=args.vocab_size,
         shape=ModelShape(args.layers, args.hidden, args.heads, args.context, args.dropout),
-        epochs=args.epochs, batch_size=args.batch_size, learning_rate=args.lr,
-        warmup_steps=args.warmup_steps, eval_every=args.eval_every, seed=args.seed, threads=args.threads,
+        epochs=args.epochs,
+        batch_size=args.batch_size,
+        learning_rate=args.lr,
+        warmup_steps=args.warmup_steps,
+        eval_every=args.eval_every,
+        seed=args.seed,
+        threads=args.threads,
     )
     train_lm(config)
     return 0

@@ -1,4 +1,4 @@
-"""The text format of a data-to-text example: ``<source> = <target><eos>``; generation continues after ``=``."""
+"""Text format of a data-to-text example: ``<source> = <target><eos>``; generation continues after ``=``."""
 
 from __future__ import annotations
 

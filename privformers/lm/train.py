@@ -1,4 +1,4 @@
-"""Train a small GPT-2 on a data-to-text set split by source, keeping the checkpoint with best validation BLEU."""
+"""Train a small GPT-2 on a data-to-text set split by source; keep the best-validation-BLEU checkpoint."""
 
 from __future__ import annotations
 
@@ -65,22 +65,31 @@ def train_lm(config: TrainConfig) -> dict:
     torch.manual_seed(config.seed)
     rng = random.Random(config.seed)
     splits = split_by_source(
-        read_pairs(config.task, config.data), config.validation_fraction, config.test_fraction, config.split_seed
+        read_pairs(config.task, config.data),
+        config.validation_fraction,
+        config.test_fraction,
+        config.split_seed,
     )
     train_pairs, validation_groups = splits["train"], group_references(splits["validation"])
-    print(f"train pairs {len(train_pairs)} over {len(group_references(train_pairs))} sources; "
-          f"validation sources {len(validation_groups)}; test sources {len(group_references(splits['test']))}")
+    print(
+        f"train pairs {len(train_pairs)} over {len(group_references(train_pairs))} sources; "
+        f"validation sources {len(validation_groups)}; test sources {len(group_references(splits['test']))}"
+    )
 
     texts = [format_prompt(p.source) + format_target(p.target) for p in train_pairs]
     tokenizer = train_bpe_tokenizer(texts, config.vocab_size)
     encoded = [encode_pair(tokenizer, p, config.shape.n_positions) for p in train_pairs]
-    longest = max(len(p[0]) + len(tokenizer(format_target(p[1]))["input_ids"]) for p in
-                  [(tokenizer(format_prompt(x.source))["input_ids"], x.target) for x in train_pairs])
+    longest = max(
+        len(p[0]) + len(tokenizer(format_target(p[1]))["input_ids"])
+        for p in [(tokenizer(format_prompt(x.source))["input_ids"], x.target) for x in train_pairs]
+    )
     print(f"vocab {len(tokenizer)}; longest example {longest} tokens (context {config.shape.n_positions})")
 
     model = build_gpt2(config.shape, len(tokenizer), tokenizer.eos_token_id)
     print(f"parameters {sum(p.numel() for p in model.parameters()):,}")
-    optimizer = torch.optim.AdamW(model.parameters(), lr=config.learning_rate, weight_decay=config.weight_decay)
+    optimizer = torch.optim.AdamW(
+        model.parameters(), lr=config.learning_rate, weight_decay=config.weight_decay
+    )
     steps_per_epoch = math.ceil(len(encoded) / config.batch_size)
     total_steps = steps_per_epoch * config.epochs
     best = {"bleu": -1.0, "epoch": 0, "state": None}
@@ -91,9 +100,13 @@ def train_lm(config: TrainConfig) -> dict:
         order = list(range(len(encoded)))
         rng.shuffle(order)
         losses = []
-        bar = tqdm(range(0, len(order), config.batch_size), desc=f"epoch {epoch}", unit="batch", mininterval=10)
+        bar = tqdm(
+            range(0, len(order), config.batch_size), desc=f"epoch {epoch}", unit="batch", mininterval=10
+        )
         for first in bar:
-            batch = collate([encoded[i] for i in order[first : first + config.batch_size]], tokenizer.pad_token_id)
+            batch = collate(
+                [encoded[i] for i in order[first : first + config.batch_size]], tokenizer.pad_token_id
+            )
             for group in optimizer.param_groups:
                 group["lr"] = learning_rate_at(step, total_steps, config)
             loss = model(**batch).loss
@@ -103,11 +116,21 @@ def train_lm(config: TrainConfig) -> dict:
             optimizer.step()
             losses.append(loss.item())
             step += 1
-        record = {"epoch": epoch, "train_loss": sum(losses) / len(losses), "elapsed_s": round(time.time() - start)}
+        record = {
+            "epoch": epoch,
+            "train_loss": sum(losses) / len(losses),
+            "elapsed_s": round(time.time() - start),
+        }
         if epoch % config.eval_every == 0 or epoch == config.epochs:
-            record["validation_bleu"] = validation_bleu(model, tokenizer, validation_groups, config.max_new_tokens)
+            record["validation_bleu"] = validation_bleu(
+                model, tokenizer, validation_groups, config.max_new_tokens
+            )
             if record["validation_bleu"] > best["bleu"]:
-                best = {"bleu": record["validation_bleu"], "epoch": epoch, "state": copy.deepcopy(model.state_dict())}
+                best = {
+                    "bleu": record["validation_bleu"],
+                    "epoch": epoch,
+                    "state": copy.deepcopy(model.state_dict()),
+                }
         history.append(record)
         print(json.dumps(record), flush=True)
 

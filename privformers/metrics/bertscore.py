@@ -1,4 +1,4 @@
-"""BERTScore (Zhang et al. 2020) by greedy cosine matching of contextual token embeddings from a local encoder.
+"""BERTScore (Zhang et al. 2020): greedy cosine matching of contextual token embeddings, local encoder.
 
 For hypothesis tokens x and reference tokens y (unit-normalised embeddings, special tokens dropped):
 P = mean_i max_j x_i.y_j, R = mean_j max_i x_i.y_j, F = 2PR/(P+R). No idf weighting, no baseline
@@ -21,7 +21,7 @@ class BertScorer:
     """Holds a local encoder (``AutoModel`` folder) and scores sentence pairs with BERTScore F1."""
 
     def __init__(self, model_path: str | Path, layer: int | None = None) -> None:
-        """Load the encoder and tokenizer from ``model_path``; ``layer`` picks a hidden layer (default last)."""
+        """Load encoder and tokenizer from ``model_path``; ``layer`` picks a hidden layer (default last)."""
         if not Path(model_path).is_dir():
             raise FileNotFoundError(f"BERTScore encoder folder not found: {model_path}")
         self.tokenizer = AutoTokenizer.from_pretrained(model_path)
@@ -48,7 +48,9 @@ class BertScorer:
         f1 = 2 * precision * recall / (precision + recall) if precision + recall > 0 else 0.0
         return precision, recall, f1
 
-    def corpus_f1(self, hypotheses: Sequence[str], references: Sequence[Sequence[str]], progress: bool = True) -> float:
+    def corpus_f1(
+        self, hypotheses: Sequence[str], references: Sequence[Sequence[str]], progress: bool = True
+    ) -> float:
         """Mean over hypotheses of the best BERTScore F1 over its references, on a 0-100 scale."""
         check_lengths(hypotheses, references)
         pairs = tqdm(list(zip(hypotheses, references)), desc="BERTScore", disable=not progress)

@@ -13,5 +13,8 @@ def corpus_rouge_l(hypotheses: Sequence[str], references: Sequence[Sequence[str]
     """Mean over hypotheses of the max ROUGE-L F1 against its references, on a 0-100 scale."""
     check_lengths(hypotheses, references)
     scorer = rouge_scorer.RougeScorer(["rougeL"], use_stemmer=False)
-    best = [max(scorer.score(ref, hyp)["rougeL"].fmeasure for ref in refs) for hyp, refs in zip(hypotheses, references)]
+    best = [
+        max(scorer.score(ref, hyp)["rougeL"].fmeasure for ref in refs)
+        for hyp, refs in zip(hypotheses, references)
+    ]
     return 100.0 * sum(best) / len(best)

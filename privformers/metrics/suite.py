@@ -27,7 +27,12 @@ def compute_metrics(
         raise ValueError(f"unknown metric(s) {', '.join(unknown)}; choose from {', '.join(ALL_METRICS)}")
     scores: dict[str, float] = {}
     unavailable: dict[str, str] = {}
-    simple = {"bleu": corpus_bleu, "chrf++": corpus_chrf_plus_plus, "rouge-l": corpus_rouge_l, "nist": corpus_nist}
+    simple = {
+        "bleu": corpus_bleu,
+        "chrf++": corpus_chrf_plus_plus,
+        "rouge-l": corpus_rouge_l,
+        "nist": corpus_nist,
+    }
     for name in names:
         if name in simple:
             scores[name] = simple[name](hypotheses, references)

@@ -29,9 +29,14 @@ def test_imdb_fixture_and_error(tmp_path):
         read_imdb(path)
 
 
-@pytest.mark.parametrize("task,relative,rows", [
-    ("sst2", "sst2/train.tsv", 60614), ("sst2", "sst2/dev.tsv", 6735), ("imdb", "imdb/imdb_1000.txt", 1000),
-])
+@pytest.mark.parametrize(
+    "task,relative,rows",
+    [
+        ("sst2", "sst2/train.tsv", 60614),
+        ("sst2", "sst2/dev.tsv", 6735),
+        ("imdb", "imdb/imdb_1000.txt", 1000),
+    ],
+)
 def test_real_files(shared_file, task, relative, rows):
     items = read_labelled(task, shared_file(relative))
     assert len(items) == rows

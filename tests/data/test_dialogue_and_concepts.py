@@ -11,13 +11,18 @@ from privformers.data.multiwoz import linearise_acts, read_multiwoz_nlg
 
 def test_commongen_fixture(tmp_path):
     path = tmp_path / "c.jsonl"
-    path.write_text('{"concepts": ["dog", "run"], "target": "A dog runs."}\n'
-                    '{"concepts": ["dog", "run"], "target": "The dog is running."}\n')
+    path.write_text(
+        '{"concepts": ["dog", "run"], "target": "A dog runs."}\n'
+        '{"concepts": ["dog", "run"], "target": "The dog is running."}\n'
+    )
     assert group_references(read_commongen(path)) == [("dog, run", ["A dog runs.", "The dog is running."])]
 
 
 def test_multiwoz_linearisation():
-    acts = {"Hotel-Inform": [["Price", "cheap"], ["Name", "Allenbell"]], "general-reqmore": [["none", "none"]]}
+    acts = {
+        "Hotel-Inform": [["Price", "cheap"], ["Name", "Allenbell"]],
+        "general-reqmore": [["none", "none"]],
+    }
     assert linearise_acts(acts) == "Hotel-Inform(Price=cheap, Name=Allenbell); general-reqmore(none=none)"
 
 
@@ -34,7 +39,8 @@ def test_dailydialog_context_window(tmp_path):
     path = tmp_path / "d.txt"
     path.write_text("Hi . __eou__ Hello ! __eou__ How are you ? __eou__\n")
     assert read_dailydialog(path) == [
-        TextPair("Hi .", "Hello !"), TextPair("Hi . __eou__ Hello !", "How are you ?"),
+        TextPair("Hi .", "Hello !"),
+        TextPair("Hi . __eou__ Hello !", "How are you ?"),
     ]
 
 

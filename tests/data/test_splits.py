@@ -25,5 +25,7 @@ def test_bad_fractions():
 def test_real_e2e_split_sizes(shared_file):
     splits = split_by_source(read_pairs("e2e", shared_file("e2e/devset.csv")))
     assert {k: len({p.source for p in v}) for k, v in splits.items()} == {
-        "train": 465, "validation": 27, "test": 55,
+        "train": 465,
+        "validation": 27,
+        "test": 55,
     }

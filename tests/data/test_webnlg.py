@@ -34,8 +34,10 @@ def test_xml_fixture(tmp_path):
     path = tmp_path / "w.xml"
     path.write_text(XML)
     assert group_references(read_webnlg(path)) == [
-        ("Aarhus | leaderName | Jacob Bundsgaard",
-         ["The leader of Aarhus is Jacob Bundsgaard.", "Jacob Bundsgaard leads Aarhus."])
+        (
+            "Aarhus | leaderName | Jacob Bundsgaard",
+            ["The leader of Aarhus is Jacob Bundsgaard.", "Jacob Bundsgaard leads Aarhus."],
+        )
     ]
 
 

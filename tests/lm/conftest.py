@@ -33,9 +33,17 @@ def tiny_data(tmp_path_factory):
 def tiny_model(tiny_data, tmp_path_factory):
     out = tmp_path_factory.mktemp("model")
     config = TrainConfig(
-        data=str(tiny_data), out=str(out), vocab_size=300, shape=ModelShape(1, 32, 2, 64, 0.0),
-        epochs=2, batch_size=8, warmup_steps=2, eval_every=1, max_new_tokens=12,
-        validation_fraction=0.125, test_fraction=0.125,
+        data=str(tiny_data),
+        out=str(out),
+        vocab_size=300,
+        shape=ModelShape(1, 32, 2, 64, 0.0),
+        epochs=2,
+        batch_size=8,
+        warmup_steps=2,
+        eval_every=1,
+        max_new_tokens=12,
+        validation_fraction=0.125,
+        test_fraction=0.125,
     )
     summary = train_lm(config)
     return out, summary

@@ -14,16 +14,35 @@ def test_tiny_training_saves_loadable_model(tiny_model):
     assert json.loads((out / "training_args.json").read_text())["best_epoch"] == summary["best_epoch"]
     model = AutoModelForCausalLM.from_pretrained(out)
     tokenizer = AutoTokenizer.from_pretrained(out)
-    texts = generate_texts(model, tokenizer, ["name[Zizzi], area[riverside]"], max_new_tokens=5, progress=False)
+    texts = generate_texts(
+        model, tokenizer, ["name[Zizzi], area[riverside]"], max_new_tokens=5, progress=False
+    )
     assert len(texts) == 1 and isinstance(texts[0], str)
     assert len(tokenizer(texts[0])["input_ids"]) <= 6
 
 
 def test_evaluate_command_json(tiny_model, tiny_data, capsys):
     out, _ = tiny_model
-    code = main(["evaluate", "--model", str(out), "--data", str(tiny_data), "--split", "all",
-                 "--validation-fraction", "0.125", "--test-fraction", "0.125", "--max-new-tokens", "8",
-                 "--metrics", "bleu,rouge-l,chrf++", "--json"])
+    code = main(
+        [
+            "evaluate",
+            "--model",
+            str(out),
+            "--data",
+            str(tiny_data),
+            "--split",
+            "all",
+            "--validation-fraction",
+            "0.125",
+            "--test-fraction",
+            "0.125",
+            "--max-new-tokens",
+            "8",
+            "--metrics",
+            "bleu,rouge-l,chrf++",
+            "--json",
+        ]
+    )
     assert code == 0
     report = json.loads(capsys.readouterr().out)
     assert report["sources"] == 16 and report["references"] == 32
