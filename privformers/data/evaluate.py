@@ -1,0 +1,78 @@
+"""Plaintext evaluation of a generation model on one split of a data set: generate, then score."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from privformers.data.examples import group_references
+from privformers.data.registry import read_pairs
+from privformers.data.splits import SPLIT_NAMES, split_by_source
+from privformers.metrics import DEFAULT_METRICS, compute_metrics
+
+
+@dataclass
+class EvaluationResult:
+    """Scores of one model on one split, with the generated texts and the metrics that could not run."""
+
+    model: str
+    task: str
+    split: str
+    sources: int
+    references: int
+    scores: dict[str, float]
+    unavailable: dict[str, str]
+    hypotheses: list[str] = field(repr=False)
+
+
+def load_causal_lm(model_path: str | Path):
+    """Load a ``save_pretrained`` causal LM and its tokenizer from a local folder."""
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    if not (Path(model_path) / "config.json").is_file():
+        raise FileNotFoundError(f"model folder not found or has no config.json: {model_path}")
+    return AutoModelForCausalLM.from_pretrained(model_path).eval(), AutoTokenizer.from_pretrained(model_path)
+
+
+def select_groups(
+    task: str, data: str | Path, split: str, validation_fraction: float, test_fraction: float, split_seed: int
+) -> list[tuple[str, list[str]]]:
+    """The (source, references) groups of one split (``all`` for the whole file)."""
+    if split not in (*SPLIT_NAMES, "all"):
+        raise ValueError(f"unknown split {split!r}; choose one of {', '.join((*SPLIT_NAMES, 'all'))}")
+    pairs = read_pairs(task, data)
+    if split != "all":
+        pairs = split_by_source(pairs, validation_fraction, test_fraction, split_seed)[split]
+    return group_references(pairs)
+
+
+def evaluate_generation(
+    model_path: str | Path,
+    data: str | Path,
+    task: str = "e2e",
+    split: str = "test",
+    validation_fraction: float = 0.05,
+    test_fraction: float = 0.10,
+    split_seed: int = 0,
+    limit: int | None = None,
+    max_new_tokens: int = 96,
+    metrics: Sequence[str] = DEFAULT_METRICS,
+    bertscore_model: str | Path | None = None,
+    generate: Callable[..., list[str]] | None = None,
+) -> EvaluationResult:
+    """Greedy-generate for every source of the split (``generate`` can swap in another runtime) and score."""
+    from privformers.lm.generate import generate_texts
+
+    groups = select_groups(task, data, split, validation_fraction, test_fraction, split_seed)[:limit]
+    if not groups:
+        raise ValueError(f"split {split!r} of {data} is empty")
+    model, tokenizer = load_causal_lm(model_path)
+    hypotheses = (generate or generate_texts)(
+        model, tokenizer, [s for s, _ in groups], max_new_tokens=max_new_tokens
+    )
+    references = [refs for _, refs in groups]
+    scores, unavailable = compute_metrics(hypotheses, references, metrics, bertscore_model)
+    return EvaluationResult(
+        str(model_path), task, split, len(groups), sum(map(len, references)), scores, unavailable, hypotheses
+    )

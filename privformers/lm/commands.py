@@ -1,0 +1,62 @@
+"""CLI: ``privformers train-lm`` trains the small data-to-text GPT-2 (how the built-in model is rebuilt)."""
+
+from __future__ import annotations
+
+import argparse
+
+from privformers.lm.model import ModelShape
+from privformers.lm.train import TrainConfig, train_lm
+
+
+def register(subparsers) -> None:
+    """Add the ``train-lm`` subcommand."""
+    defaults = TrainConfig(data="", out="")
+    shape = ModelShape()
+    p = subparsers.add_parser(
+        "train-lm", help="train a small GPT-2 data-to-text model (e.g. the built-in E2E model)"
+    )
+    p.add_argument("--data", required=True, help="data file, e.g. e2e/devset.csv")
+    p.add_argument(
+        "--task", default=defaults.task, help="data set reader (see `privformers evaluate --help`)"
+    )
+    p.add_argument("--out", required=True, help="output folder (save_pretrained form)")
+    p.add_argument("--validation-fraction", type=float, default=defaults.validation_fraction)
+    p.add_argument("--test-fraction", type=float, default=defaults.test_fraction)
+    p.add_argument("--split-seed", type=int, default=defaults.split_seed)
+    p.add_argument("--vocab-size", type=int, default=defaults.vocab_size)
+    p.add_argument("--layers", type=int, default=shape.n_layer)
+    p.add_argument("--hidden", type=int, default=shape.n_embd)
+    p.add_argument("--heads", type=int, default=shape.n_head)
+    p.add_argument("--context", type=int, default=shape.n_positions)
+    p.add_argument("--dropout", type=float, default=shape.dropout)
+    p.add_argument("--epochs", type=int, default=defaults.epochs)
+    p.add_argument("--batch-size", type=int, default=defaults.batch_size)
+    p.add_argument("--lr", type=float, default=defaults.learning_rate)
+    p.add_argument("--warmup-steps", type=int, default=defaults.warmup_steps)
+    p.add_argument("--eval-every", type=int, default=defaults.eval_every)
+    p.add_argument("--seed", type=int, default=defaults.seed)
+    p.add_argument("--threads", type=int, default=defaults.threads, help="torch CPU threads")
+    p.set_defaults(func=run_train_lm)
+
+
+def run_train_lm(args: argparse.Namespace) -> int:
+    """Build a TrainConfig from the arguments and train."""
+    config = TrainConfig(
+        data=args.data,
+        out=args.out,
+        task=args.task,
+        validation_fraction=args.validation_fraction,
+        test_fraction=args.test_fraction,
+        split_seed=args.split_seed,
+        vocab_size=args.vocab_size,
+        shape=ModelShape(args.layers, args.hidden, args.heads, args.context, args.dropout),
+        epochs=args.epochs,
+        batch_size=args.batch_size,
+        learning_rate=args.lr,
+        warmup_steps=args.warmup_steps,
+        eval_every=args.eval_every,
+        seed=args.seed,
+        threads=args.threads,
+    )
+    train_lm(config)
+    return 0

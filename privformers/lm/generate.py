@@ -1,0 +1,47 @@
+"""Greedy generation after the separator: the boundary where plaintext and secure runtimes plug in."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import torch
+from tqdm import tqdm
+
+from privformers.lm.prompt import format_prompt
+
+
+@torch.no_grad()
+def greedy_continue(model, prompt_ids: list[int], eos_token_id: int, max_new_tokens: int) -> list[int]:
+    """Greedy decode one prompt with the KV cache; return the new token ids without the EOS."""
+    input_ids = torch.tensor([prompt_ids])
+    past = None
+    new_ids: list[int] = []
+    limit = model.config.n_positions if hasattr(model.config, "n_positions") else None
+    for _ in range(max_new_tokens):
+        if limit is not None and len(prompt_ids) + len(new_ids) >= limit:
+            break
+        out = model(input_ids=input_ids, past_key_values=past, use_cache=True)
+        past = out.past_key_values
+        next_id = int(out.logits[0, -1].argmax())
+        if next_id == eos_token_id:
+            break
+        new_ids.append(next_id)
+        input_ids = torch.tensor([[next_id]])
+    return new_ids
+
+
+def generate_texts(
+    model,
+    tokenizer,
+    sources: Sequence[str],
+    max_new_tokens: int = 96,
+    progress: bool = True,
+) -> list[str]:
+    """Greedy-generate one text per linearised source with a causal LM trained on ``format_prompt``."""
+    model.eval()
+    texts = []
+    for source in tqdm(sources, desc="generating", unit="src", disable=not progress):
+        prompt_ids = tokenizer(format_prompt(source), add_special_tokens=False)["input_ids"]
+        new_ids = greedy_continue(model, prompt_ids, tokenizer.eos_token_id, max_new_tokens)
+        texts.append(tokenizer.decode(new_ids, skip_special_tokens=True).strip())
+    return texts

@@ -1,0 +1,49 @@
+"""Compute a named set of metrics at once, reporting those that cannot run offline and why."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+from privformers.metrics.bertscore import BertScorer
+from privformers.metrics.meteor import corpus_meteor, wordnet_available
+from privformers.metrics.ngram import corpus_bleu, corpus_chrf_plus_plus
+from privformers.metrics.nist import corpus_nist
+from privformers.metrics.rouge import corpus_rouge_l
+
+DEFAULT_METRICS = ("bleu", "chrf++", "rouge-l", "nist", "meteor")
+ALL_METRICS = (*DEFAULT_METRICS, "bertscore")
+
+
+def compute_metrics(
+    hypotheses: Sequence[str],
+    references: Sequence[Sequence[str]],
+    names: Sequence[str] = DEFAULT_METRICS,
+    bertscore_model: str | Path | None = None,
+) -> tuple[dict[str, float], dict[str, str]]:
+    """Return (scores, unavailable) where ``unavailable`` maps a metric name to the reason it was skipped."""
+    unknown = [n for n in names if n not in ALL_METRICS]
+    if unknown:
+        raise ValueError(f"unknown metric(s) {', '.join(unknown)}; choose from {', '.join(ALL_METRICS)}")
+    scores: dict[str, float] = {}
+    unavailable: dict[str, str] = {}
+    simple = {
+        "bleu": corpus_bleu,
+        "chrf++": corpus_chrf_plus_plus,
+        "rouge-l": corpus_rouge_l,
+        "nist": corpus_nist,
+    }
+    for name in names:
+        if name in simple:
+            scores[name] = simple[name](hypotheses, references)
+        elif name == "meteor":
+            if wordnet_available():
+                scores[name] = corpus_meteor(hypotheses, references)
+            else:
+                unavailable[name] = "nltk WordNet data not installed (not downloadable offline)"
+        elif name == "bertscore":
+            if bertscore_model is None:
+                unavailable[name] = "no local encoder given (--bertscore-model PATH)"
+            else:
+                scores[name] = BertScorer(bertscore_model).corpus_f1(hypotheses, references)
+    return scores, unavailable
