@@ -34,13 +34,16 @@ def register(sub: argparse._SubParsersAction) -> None:
                        "listens on its address for the client; the client connects to both.")
     p.add_argument("--role", choices=ROLES, required=True)
     p.add_argument("--program", required=True, help="a registered program, e.g. linear-demo, echo")
-    p.add_argument("--session", type=_session, required=True, help="session id: 32 hex digits, the same for all")
+    p.add_argument("--session", type=_session, required=True,
+                   help="session id: 32 hex digits, the same for all three")
     for role in ROLES:
-        p.add_argument(f"--{role}", type=_addr, required=True, metavar="HOST:PORT", help=f"the {role}'s address")
+        p.add_argument(f"--{role}", type=_addr, required=True, metavar="HOST:PORT",
+                       help=f"the {role}'s address")
     p.add_argument("--args", default="{}", help="program arguments as a JSON object")
     p.add_argument("--frac-bits", type=int, default=16)
     p.add_argument("--timeout", type=float, default=60.0, help="seconds to wait for any message from a peer")
-    p.add_argument("--connect-timeout", type=float, default=30.0, help="seconds to wait for the peers to connect")
+    p.add_argument("--connect-timeout", type=float, default=30.0,
+                   help="seconds to wait for the peers to connect")
     p.add_argument("--json", action="store_true", help="print the report as one JSON line")
     p.set_defaults(func=cmd_party)
 

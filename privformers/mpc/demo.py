@@ -44,7 +44,8 @@ def run_demo(seed: int = 0, timeout: float = 60.0) -> int:
         for seen in rep["saw"]:
             print(f"    from {seen['from']:<6} {seen['message']:<22} {seen['first_bytes']}")
     print("\nCost (bytes each party sent; rounds and network estimates from the online phase)")
-    print(f"  {'party':<7} {'setup':>8} {'offline':>8} {'online':>8} {'rounds':>6} {'LAN est':>9} {'WAN est':>9}")
+    print(f"  {'party':<7} {'setup':>8} {'offline':>8} {'online':>8} {'rounds':>6} "
+          f"{'LAN est':>9} {'WAN est':>9}")
     for role in ("client", "server", "dealer"):
         m = reports[role]["meter"]
         est = m["estimated_seconds"]

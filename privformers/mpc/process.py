@@ -50,7 +50,8 @@ def run_party(role: str, program: str, args: dict, session: bytes, addrs: dict[s
     built = spec.build(args)
     links = connect_party(role, session, addrs, connect_timeout, io_timeout)
     saw: list[dict] = []
-    party = Party(role, {peer: RecordingChannel(link, saw) for peer, link in links.items()}, FixedPoint(frac_bits))
+    recorded: dict[str, Channel] = {peer: RecordingChannel(link, saw) for peer, link in links.items()}
+    party = Party(role, recorded, FixedPoint(frac_bits))
     try:
         party.handshake()
         result = execute(party, built)

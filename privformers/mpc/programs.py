@@ -84,7 +84,8 @@ def _format_linear(role: str, result: Any) -> dict:
     what = {CLIENT: "learns y = x @ W + b; never sees W or b",
             SERVER: "holds W and b; learns nothing about x or y",
             DEALER: "supplies correlated randomness; sees no input or output"}[role]
-    return {"role_view": what, "result": to_json(result.reshape(-1) if isinstance(result, torch.Tensor) else None)}
+    flat = result.reshape(-1) if isinstance(result, torch.Tensor) else None
+    return {"role_view": what, "result": to_json(flat)}
 
 
 @register_program("linear-demo", _format_linear)
@@ -108,7 +109,7 @@ def linear_demo(args: dict) -> Program:
 # -- transport self-tests ------------------------------------------------------
 @register_program("echo")
 def echo(args: dict) -> Program:
-    """Each party sends every peer one tensor of each wire dtype and some bytes; returns what came back intact."""
+    """Every party sends each peer a tensor of each wire dtype and bytes; reports which arrived intact."""
     n = int(args.get("n", 1000))
     dtypes = (torch.int64, torch.int32, torch.int16, torch.int8, torch.uint8, torch.float64, torch.float32,
               torch.bool)
