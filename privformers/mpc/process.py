@@ -6,6 +6,8 @@ first bytes of every message it received, to show that shares and masks look ran
 
 from __future__ import annotations
 
+import sys
+
 import torch
 
 from privformers.mpc.party import Party
@@ -49,6 +51,7 @@ def run_party(role: str, program: str, args: dict, session: bytes, addrs: dict[s
     spec = get_program(program)
     built = spec.build(args)
     links = connect_party(role, session, addrs, connect_timeout, io_timeout)
+    print(f"[{role}] connected to {', '.join(sorted(links))}", file=sys.stderr, flush=True)
     saw: list[dict] = []
     recorded: dict[str, Channel] = {peer: RecordingChannel(link, saw) for peer, link in links.items()}
     party = Party(role, recorded, FixedPoint(frac_bits))

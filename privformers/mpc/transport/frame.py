@@ -47,7 +47,7 @@ def tensor_frame(session: bytes, seq: int, t: torch.Tensor) -> tuple[bytes, memo
     if code is None:
         raise TransportError(f"dtype {t.dtype} cannot be sent; supported: {sorted(map(str, DTYPE_CODES))}")
     data = t.detach().contiguous().clone()
-    payload = memoryview(data.view(torch.uint8).numpy()).cast("B") if data.numel() else memoryview(b"")
+    payload = memoryview(data.reshape(-1).view(torch.uint8).numpy()).cast("B") if data.numel() else memoryview(b"")
     return encode_header(session, seq, KIND_TENSOR, code, tuple(t.shape), len(payload)), payload
 
 
