@@ -16,7 +16,8 @@ from privformers.mpc.transport.connect import _dial, connect_party
 from privformers.mpc.transport.frame import KIND_BYTES, encode_header
 from privformers.mpc.transport.tcp import TcpChannel
 
-DTYPES = (torch.int64, torch.int32, torch.int16, torch.int8, torch.uint8, torch.float64, torch.float32, torch.bool)
+DTYPES = (torch.int64, torch.int32, torch.int16, torch.int8, torch.uint8, torch.float64, torch.float32,
+          torch.bool)
 
 
 def raw_pair() -> tuple[socket.socket, socket.socket]:
@@ -27,7 +28,8 @@ def raw_pair() -> tuple[socket.socket, socket.socket]:
     return a, b
 
 
-def tcp_pair(sid_a: bytes, sid_b: bytes | None = None, timeout: float = 10.0) -> tuple[TcpChannel, TcpChannel]:
+def tcp_pair(sid_a: bytes, sid_b: bytes | None = None,
+             timeout: float = 10.0) -> tuple[TcpChannel, TcpChannel]:
     """The client's end (peer "server") and the server's end (peer "client") of one link."""
     a, b = raw_pair()
     return TcpChannel(a, "server", sid_a, timeout), TcpChannel(b, "client", sid_b or sid_a, timeout)
@@ -159,7 +161,8 @@ def test_connect_party_links_all_three():
 def test_missing_peer_is_a_clear_error_not_a_hang():
     addrs = addrs_of(free_ports(3))
     t0 = time.perf_counter()
-    with pytest.raises(TransportError, match=r"client at 127.0.0.1:\d+ and server at .* did not connect within 1 s"):
+    missing = r"client at 127.0.0.1:\d+ and server at .* did not connect within 1 s"
+    with pytest.raises(TransportError, match=missing):
         connect_party("dealer", os.urandom(16), addrs, connect_timeout=1.0)
     with pytest.raises(TransportError, match=r"could not reach server at 127.0.0.1:\d+ within 1 s"):
         connect_party("client", os.urandom(16), addrs, connect_timeout=1.0)
@@ -175,6 +178,7 @@ def test_wrong_session_or_role_fails_on_both_sides():
 
     sid = os.urandom(16)
     dealer, impostor = run_threads(lambda: connect_party("dealer", sid, addrs, 5),
-                                   lambda: _dial("dealer", "dealer", sid, addrs["dealer"], time.monotonic() + 5, 5))
+                                   lambda: _dial("dealer", "dealer", sid, addrs["dealer"],
+                                                 time.monotonic() + 5, 5))
     assert isinstance(dealer, TransportError) and "claims to be 'dealer'" in str(dealer)
     assert isinstance(impostor, TransportError) and "unexpected role" in str(impostor)

@@ -47,7 +47,8 @@ def tensor_frame(session: bytes, seq: int, t: torch.Tensor) -> tuple[bytes, memo
     if code is None:
         raise TransportError(f"dtype {t.dtype} cannot be sent; supported: {sorted(map(str, DTYPE_CODES))}")
     data = t.detach().contiguous().clone()
-    payload = memoryview(data.reshape(-1).view(torch.uint8).numpy()).cast("B") if data.numel() else memoryview(b"")
+    raw = data.reshape(-1).view(torch.uint8).numpy() if data.numel() else b""
+    payload = memoryview(raw).cast("B")
     return encode_header(session, seq, KIND_TENSOR, code, tuple(t.shape), len(payload)), payload
 
 
