@@ -1,0 +1,139 @@
+"""Running the three parties as separate local processes over TCP, and collecting their reports.
+
+Each party is ``privformers party ... --json`` in its own process; its stdout is one JSON line,
+its stderr its log. If one fails or exits, the others are given a moment to notice, then killed,
+and the error names every party's last message. Every wait has a deadline.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import privformers
+from privformers.mpc.party import ROLES
+
+GRACE_S = 5.0
+
+
+class LaunchError(RuntimeError):
+    """A party failed, or the session ran out of time."""
+
+
+@dataclass
+class PartyProcess:
+    """A started party process and the files its output goes to."""
+
+    role: str
+    proc: subprocess.Popen
+    stdout: Path
+    stderr: Path
+
+    def last_error(self) -> str:
+        lines = [ln for ln in self.stderr.read_text(errors="replace").splitlines() if ln.strip()]
+        return lines[-1] if lines else "(no message)"
+
+
+def free_ports(n: int, host: str = "127.0.0.1") -> list[int]:
+    """n ports free right now on host (the OS picks them)."""
+    socks = [socket.socket() for _ in range(n)]
+    try:
+        for s in socks:
+            s.bind((host, 0))
+        return [s.getsockname()[1] for s in socks]
+    finally:
+        for s in socks:
+            s.close()
+
+
+def party_command(role: str, program: str, args: dict, session: str, addrs: dict[str, str], frac_bits: int,
+                  timeout: float, connect_timeout: float) -> list[str]:
+    """The command line that runs one party."""
+    cmd = [sys.executable, "-m", "privformers.cli", "party", "--role", role, "--program", program,
+           "--session", session, "--args", json.dumps(args), "--frac-bits", str(frac_bits),
+           "--timeout", str(timeout), "--connect-timeout", str(connect_timeout), "--json"]
+    for r in ROLES:
+        cmd += [f"--{r}", addrs[r]]
+    return cmd
+
+
+def _env() -> dict[str, str]:
+    """Our environment, with this checkout of privformers importable by the children."""
+    env = dict(os.environ)
+    root = str(Path(privformers.__file__).resolve().parents[1])
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (root, env.get("PYTHONPATH")) if p)
+    env.setdefault("OMP_NUM_THREADS", "1")
+    return env
+
+
+def start_parties(program: str, args: dict, workdir: Path, frac_bits: int = 16, timeout: float = 60.0,
+                  connect_timeout: float = 30.0) -> dict[str, PartyProcess]:
+    """Start client, server and dealer on fresh localhost ports with a fresh session id."""
+    ports = free_ports(len(ROLES))
+    addrs = {r: f"127.0.0.1:{p}" for r, p in zip(ROLES, ports)}
+    session = secrets.token_hex(16)
+    procs: dict[str, PartyProcess] = {}
+    env = _env()
+    for role in ROLES:
+        out, err = workdir / f"{role}.out", workdir / f"{role}.err"
+        with out.open("wb") as fo, err.open("wb") as fe:
+            proc = subprocess.Popen(party_command(role, program, args, session, addrs, frac_bits, timeout,
+                                                  connect_timeout),
+                                    stdin=subprocess.DEVNULL, stdout=fo, stderr=fe, env=env)
+        procs[role] = PartyProcess(role, proc, out, err)
+    return procs
+
+
+def wait_parties(procs: dict[str, PartyProcess], timeout: float) -> dict[str, dict]:
+    """Wait for all parties; their JSON reports, or LaunchError (after killing the rest)."""
+    deadline = time.monotonic() + timeout
+    try:
+        while True:
+            codes = {r: p.proc.poll() for r, p in procs.items()}
+            failed = [r for r, c in codes.items() if c not in (None, 0)]
+            if failed:
+                grace = time.monotonic() + GRACE_S
+                while time.monotonic() < grace and any(p.proc.poll() is None for p in procs.values()):
+                    time.sleep(0.05)
+                raise LaunchError(_describe(procs, f"{failed[0]} failed"))
+            if all(c == 0 for c in codes.values()):
+                break
+            if time.monotonic() > deadline:
+                raise LaunchError(_describe(procs, f"session did not finish within {timeout:g} s"))
+            time.sleep(0.02)
+    finally:
+        for p in procs.values():
+            if p.proc.poll() is None:
+                p.proc.kill()
+                p.proc.wait(5)
+    reports = {}
+    for role, p in procs.items():
+        try:
+            reports[role] = json.loads(p.stdout.read_text())
+        except json.JSONDecodeError as exc:
+            raise LaunchError(f"{role} printed no JSON report ({exc})") from None
+    return reports
+
+
+def _describe(procs: dict[str, PartyProcess], headline: str) -> str:
+    lines = [headline + ":"]
+    for role, p in procs.items():
+        code = p.proc.poll()
+        state = "still running (killed)" if code is None else f"exit {code}"
+        lines.append(f"  {role}: {state}: {p.last_error()}")
+    return "\n".join(lines)
+
+
+def launch_local(program: str, args: dict | None = None, timeout: float = 60.0, frac_bits: int = 16) -> dict:
+    """Run a registered program with three local processes; each role's JSON report."""
+    with tempfile.TemporaryDirectory(prefix="privformers-") as tmp:
+        procs = start_parties(program, args or {}, Path(tmp), frac_bits, timeout, min(30.0, timeout))
+        return wait_parties(procs, timeout)

@@ -1,0 +1,67 @@
+"""One party as its own process: connect over TCP, run a named program, report JSON.
+
+The report holds the party's formatted result, its meter summary, and "what it saw": the
+first bytes of every message it received, to show that shares and masks look random.
+"""
+
+from __future__ import annotations
+
+import sys
+
+import torch
+
+from privformers.mpc.party import Party
+from privformers.mpc.programs import get_program
+from privformers.mpc.ring import FixedPoint
+from privformers.mpc.session import execute
+from privformers.mpc.transport.base import Channel, Message
+from privformers.mpc.transport.connect import Addr, connect_party
+
+
+class RecordingChannel:
+    """A Channel that notes the start of each received message (as hex) before passing it on."""
+
+    def __init__(self, inner: Channel, log: list[dict], limit: int = 12, head: int = 16) -> None:
+        self.peer, self._inner, self._log, self._limit, self._head = inner.peer, inner, log, limit, head
+        self._count = 0
+
+    def send(self, msg: Message) -> int:
+        return self._inner.send(msg)
+
+    def recv(self) -> Message:
+        msg = self._inner.recv()
+        self._count += 1
+        if self._count <= self._limit:
+            if isinstance(msg, torch.Tensor):
+                raw = msg.contiguous().reshape(-1)[: self._head].numpy().tobytes()[: self._head]
+                kind = f"tensor {str(msg.dtype).removeprefix('torch.')}{list(msg.shape)}"
+            else:
+                raw, kind = msg[: self._head], f"bytes[{len(msg)}]"
+            self._log.append({"from": self.peer, "message": kind, "first_bytes": raw.hex()})
+        return msg
+
+    def close(self) -> None:
+        self._inner.close()
+
+
+def run_party(role: str, program: str, args: dict, session: bytes, addrs: dict[str, Addr],
+              frac_bits: int = 16, io_timeout: float = 60.0, connect_timeout: float = 30.0) -> dict:
+    """Run one party of a session to the end; returns its JSON report (raises TransportError on failure)."""
+    torch.set_num_threads(1)   # three parties share few cores: OpenMP spinning makes small ops crawl
+    spec = get_program(program)
+    built = spec.build(args)
+    links = connect_party(role, session, addrs, connect_timeout, io_timeout)
+    print(f"[{role}] connected to {', '.join(sorted(links))}", file=sys.stderr, flush=True)
+    saw: list[dict] = []
+    recorded: dict[str, Channel] = {peer: RecordingChannel(link, saw) for peer, link in links.items()}
+    party = Party(role, recorded, FixedPoint(frac_bits))
+    try:
+        party.handshake()
+        result = execute(party, built)
+    except BaseException:
+        for link in links.values():
+            link.close(flush_timeout=0.5)
+        raise
+    party.close()
+    return {"role": role, "program": program, **spec.format_result(role, result),
+            "meter": party.meter.summary(), "saw": saw}
