@@ -63,7 +63,21 @@ def register_program(name: str, format_result: Callable[[str, Any], dict] = defa
     return deco
 
 
+def _discover() -> None:
+    """Import every ``privformers.<area>.programs`` module so its programs register themselves."""
+    import importlib
+    import pkgutil
+
+    import privformers
+
+    for info in pkgutil.iter_modules(privformers.__path__):
+        if info.ispkg and importlib.util.find_spec(f"privformers.{info.name}.programs") is not None:
+            importlib.import_module(f"privformers.{info.name}.programs")
+
+
 def get_program(name: str) -> NamedProgram:
+    if name not in PROGRAMS:
+        _discover()
     try:
         return PROGRAMS[name]
     except KeyError:
