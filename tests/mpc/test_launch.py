@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import os
+import threading
 import time
 from pathlib import Path
 
 import pytest
 import torch
 
-from privformers.mpc.launch import LaunchError, launch_local, start_parties, wait_parties
+from privformers.mpc.launch import LaunchError, free_ports, launch_local, start_parties, wait_parties
+from privformers.mpc.party import ROLES
+from privformers.mpc.process import run_party
 from privformers.mpc.programs import linear_demo, linear_demo_inputs
 from privformers.mpc.session import run_local
 
@@ -27,10 +31,23 @@ def test_linear_demo_over_processes_matches_run_local():
     assert reports["client"]["saw"] and all(len(s["first_bytes"]) <= 32 for s in reports["client"]["saw"])
 
 
-def test_echo_every_dtype_between_processes():
-    reports = launch_local("echo", {"n": 100_000}, timeout=60)
-    for role, rep in reports.items():
-        assert rep["result"] == {peer: True for peer in ("client", "server", "dealer") if peer != role}
+def test_echo_through_run_party_over_tcp_in_threads():
+    """The whole party path (connect, handshake, program, report) without process start-up cost."""
+    sid, ports = os.urandom(16), free_ports(3)
+    addrs = {r: ("127.0.0.1", p) for r, p in zip(ROLES, ports)}
+    reports: dict = {}
+
+    def party(role: str) -> None:
+        reports[role] = run_party(role, "echo", {"n": 100_000}, sid, addrs)
+
+    threads = [threading.Thread(target=party, args=(r,), daemon=True) for r in ROLES]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(30)
+    for role in ROLES:
+        assert reports[role]["result"] == {peer: True for peer in ROLES if peer != role}
+        assert reports[role]["meter"]["setup_bytes"] > 0
 
 
 def _wait_for(paths: list[Path], text: str, seconds: float) -> None:
