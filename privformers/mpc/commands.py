@@ -38,7 +38,8 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="session id: 32 hex digits, the same for all three")
     for role in ROLES:
         p.add_argument(f"--{role}", type=_addr, required=True, metavar="HOST:PORT",
-                       help=f"the {role}'s address")
+                       help=f"the {role}'s address" + (" (it listens nowhere; used in messages)"
+                                                       if role == "client" else " (it listens there)"))
     p.add_argument("--args", default="{}", help="program arguments as a JSON object")
     p.add_argument("--frac-bits", type=int, default=16)
     p.add_argument("--timeout", type=float, default=60.0, help="seconds to wait for any message from a peer")

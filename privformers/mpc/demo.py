@@ -42,7 +42,8 @@ def run_demo(seed: int = 0, timeout: float = 60.0) -> int:
         rep = reports[role]
         print(f"  {role}: {rep['role_view']}; result = {rep['result'] if role != 'client' else '(above)'}")
         for seen in rep["saw"]:
-            print(f"    from {seen['from']:<6} {seen['message']:<22} {seen['first_bytes']}")
+            note = "  (a PRG seed)" if seen["message"] == "bytes[32]" else ""
+            print(f"    from {seen['from']:<6} {seen['message']:<22} {seen['first_bytes']}{note}")
     print("\nCost (bytes each party sent; rounds and network estimates from the online phase)")
     print(f"  {'party':<7} {'setup':>8} {'offline':>8} {'online':>8} {'rounds':>6} "
           f"{'LAN est':>9} {'WAN est':>9}")

@@ -131,9 +131,7 @@ def echo(args: dict) -> Program:
     def message(role: str, dtype: torch.dtype) -> torch.Tensor:
         return (torch.arange(n) * (1 + len(role))).to(dtype)
 
-    def run(party: Party, _state: Any) -> dict | None:
-        if party.mode == "online":
-            return None
+    def setup(party: Party) -> dict[str, bool]:
         peers = [r for r in (CLIENT, SERVER, DEALER) if r != party.role]
         for peer in peers:
             for dt in dtypes:
@@ -145,7 +143,7 @@ def echo(args: dict) -> Program:
             ok[peer] = good and party.recv(peer) == f"hello from {peer}".encode()
         return ok
 
-    return Program(run=run)
+    return Program(run=lambda party, ok: ok, setup=setup)
 
 
 @register_program("stall")

@@ -33,7 +33,7 @@ from privformers.mpc.transport.frame import (
 )
 
 SOCKET_BUFFER = 4 << 20
-MAX_MESSAGE = 16 << 30
+MAX_MESSAGE = 4 << 30   # refuse larger frames before allocating for them
 _STOP = object()
 
 

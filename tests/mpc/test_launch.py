@@ -1,0 +1,80 @@
+"""Three party processes over TCP: same result as in-process threads; a killed party ends the rest."""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from pathlib import Path
+
+import pytest
+import torch
+
+from privformers.mpc.launch import LaunchError, free_ports, launch_local, start_parties, wait_parties
+from privformers.mpc.party import ROLES
+from privformers.mpc.process import run_party
+from privformers.mpc.programs import linear_demo, linear_demo_inputs
+from privformers.mpc.session import run_local
+
+
+def test_linear_demo_over_processes_matches_run_local():
+    reports = launch_local("linear-demo", {"seed": 1}, timeout=60)
+    remote = torch.tensor(reports["client"]["result"], dtype=torch.float64)
+    local = run_local(linear_demo({"seed": 1})).results["client"].reshape(-1)
+    x, w, b = linear_demo_inputs(1)
+    assert (remote - local).abs().max() <= 2 ** -15
+    assert (remote - (x @ w + b).reshape(-1)).abs().max() < 1e-3
+    assert reports["server"]["result"] is None and reports["dealer"]["result"] is None
+    for role in ("client", "server"):
+        meter = reports[role]["meter"]
+        assert meter["online_bytes"] > 0 and meter["online_rounds"] > 0
+    assert reports["client"]["saw"] and all(len(s["first_bytes"]) <= 32 for s in reports["client"]["saw"])
+
+
+def test_echo_through_run_party_over_tcp_in_threads():
+    """The whole party path (connect, handshake, program, report) without process start-up cost."""
+    sid, ports = os.urandom(16), free_ports(3)
+    addrs = {r: ("127.0.0.1", p) for r, p in zip(ROLES, ports)}
+    reports: dict = {}
+
+    def party(role: str) -> None:
+        reports[role] = run_party(role, "echo", {"n": 100_000}, sid, addrs)
+
+    threads = [threading.Thread(target=party, args=(r,), daemon=True) for r in ROLES]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(30)
+    for role in ROLES:
+        assert reports[role]["result"] == {peer: True for peer in ROLES if peer != role}
+        assert reports[role]["meter"]["setup_bytes"] > 0
+
+
+def _wait_for(paths: list[Path], text: str, seconds: float) -> None:
+    end = time.monotonic() + seconds
+    while time.monotonic() < end:
+        if all(text in p.read_text(errors="replace") for p in paths):
+            return
+        time.sleep(0.05)
+    pytest.fail(f"parties did not print {text!r} within {seconds} s")
+
+
+def test_killed_party_ends_the_others_with_a_clear_error(tmp_path):
+    procs = start_parties("stall", {"seconds": 120}, tmp_path, timeout=60, connect_timeout=30)
+    try:
+        _wait_for([p.stderr for p in procs.values()], "connected to", 40)
+        time.sleep(0.3)
+        procs["server"].proc.kill()
+        t0 = time.monotonic()
+        with pytest.raises(LaunchError) as err:
+            wait_parties(procs, timeout=30)
+        assert time.monotonic() - t0 < 10
+    finally:
+        for p in procs.values():
+            if p.proc.poll() is None:
+                p.proc.kill()
+    for role in ("client", "dealer"):
+        assert procs[role].proc.returncode == 1, procs[role].stderr.read_text()
+        last = procs[role].last_error()
+        assert last.startswith(f"{role} failed: server at 127.0.0.1:") and "disconnected" in last
+    assert "server" in str(err.value) and "client" in str(err.value)
