@@ -93,3 +93,15 @@ def cmd_demo(a: argparse.Namespace) -> int:
     from privformers.mpc.demo import run_demo
 
     return run_demo(a.seed, a.timeout)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Only the engine's commands: party processes start without importing the other areas."""
+    parser = argparse.ArgumentParser(prog="privformers")
+    register(parser.add_subparsers(dest="command", required=True))
+    args = parser.parse_args(argv)
+    return int(args.func(args) or 0)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -57,7 +57,7 @@ def free_ports(n: int, host: str = "127.0.0.1") -> list[int]:
 def party_command(role: str, program: str, args: dict, session: str, addrs: dict[str, str], frac_bits: int,
                   timeout: float, connect_timeout: float) -> list[str]:
     """The command line that runs one party."""
-    cmd = [sys.executable, "-m", "privformers.cli", "party", "--role", role, "--program", program,
+    cmd = [sys.executable, "-m", "privformers.mpc.commands", "party", "--role", role, "--program", program,
            "--session", session, "--args", json.dumps(args), "--frac-bits", str(frac_bits),
            "--timeout", str(timeout), "--connect-timeout", str(connect_timeout), "--json"]
     for r in ROLES:
