@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+import torch
+
 OPS: dict[Any, Callable[..., Any]] = {}
 
 
@@ -24,7 +26,6 @@ def register_op(*funcs: Any) -> Callable[[Callable[..., Any]], Callable[..., Any
 
 
 def op_name(func: Any) -> str:
-    """A readable name of a torch function or Tensor method."""
-    qual = getattr(func, "__qualname__", None) or getattr(func, "__name__", None) or repr(func)
-    module = getattr(func, "__module__", None)
-    return f"{module}.{qual}" if module and not qual.startswith("Tensor") else f"torch.{qual}"
+    """A readable name of a torch function or Tensor method (e.g. 'torch.cumsum', 'torch.Tensor.view')."""
+    name = torch.overrides.resolve_name(func)
+    return name or getattr(func, "__qualname__", None) or repr(func)

@@ -33,8 +33,9 @@ def secure_program(model_factory: Callable[[], torch.nn.Module], weights: dict[s
         model = model_factory().eval()
         if party.role == SERVER:
             model.load_state_dict(weights)
-        if hasattr(model.config, "use_cache"):
-            model.config.use_cache = False
+        for m in model.modules():  # no KV cache (encoder-decoder stacks keep their own config copies)
+            if hasattr(getattr(m, "config", None), "use_cache"):
+                m.config.use_cache = False
         protect_weights(model, party)
         tracking.track_modules(model)
         return model
