@@ -1,1 +1,17 @@
-"""secure."""
+"""Secure runtime for Hugging Face models: run ``transformers`` model objects unchanged on secret shares.
+
+Why a tensor subclass (``SecretTensor`` with ``__torch_function__``) and not module conversion:
+attention, residual adds, masks and activations in Hugging Face models are plain tensor code
+inside ``forward`` methods, not modules, so converting modules alone would still leave most of
+the computation to intercept. With a subclass, every torch call that touches a secret value or
+a server-held weight lands in one registry (``registry.py``), one secure implementation per op;
+the model code, masks and position ids run as written, and an op with no secure implementation
+fails loudly, naming the op and the module being executed.
+"""
+
+from privformers.secure.registry import UnsupportedOpError, register_op
+from privformers.secure.runtime import secure_forward, secure_program
+from privformers.secure.tensor import PrivateIds, SecretTensor, ServerParam
+
+__all__ = ["PrivateIds", "SecretTensor", "ServerParam", "UnsupportedOpError", "register_op", "secure_forward",
+           "secure_program"]

@@ -1,0 +1,133 @@
+"""Elementwise arithmetic: sums are local; products with secrets use the engine's protocols.
+
+Adding a public additive attention mask (entries near the float minimum) records the masked
+positions as a public keep-mask on the secret instead of adding huge values: softmax applies it.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+
+from privformers.mpc.functions.rsqrt import rsqrt
+from privformers.mpc.protocols.beaver import mul as beaver_mul
+from privformers.mpc.protocols.beaver import square
+from privformers.mpc.protocols.trunc import trunc
+from privformers.mpc.shares import AShare
+from privformers.secure.registry import UnsupportedOpError, register_op
+from privformers.secure.tensor import SecretTensor, ServerParam
+from privformers.secure.tracking import current_module, default_scope
+from privformers.secure.values import MASK_BELOW, as_share, encode_public, is_secret, mask_of, secret
+
+T = torch.Tensor
+EXTRA_BITS = 16  # 1/n for means at f + 16 bits (as in layer_norm)
+
+
+def _add_public(x: SecretTensor | ServerParam, value: Any) -> SecretTensor:
+    s, mask = as_share(x), mask_of(x)
+    if isinstance(value, torch.Tensor) and value.is_floating_point() and value.numel() and value.min() < MASK_BELOW:
+        keep = value > MASK_BELOW
+        value = value.masked_fill(~keep, 0.0)
+        mask = keep if mask is None else mask & keep
+    return secret(s.add_public(encode_public(s.party, value)), mask)
+
+
+@register_op(torch.add, T.add, T.__add__, T.__radd__, T.__iadd__, T.add_)
+def add(a: Any, b: Any, alpha: float = 1) -> SecretTensor:
+    """a + alpha b: local (a public addend is added by the client; a server weight by the server)."""
+    if alpha != 1:
+        b = mul(b, alpha)
+    if is_secret(a) and is_secret(b):
+        return secret(as_share(a) + as_share(b), mask_of(a, b))
+    return _add_public(a, b) if is_secret(a) else _add_public(b, a)
+
+
+@register_op(torch.neg, T.neg, T.__neg__)
+def neg(x: Any) -> SecretTensor:
+    return secret(-as_share(x), mask_of(x))
+
+
+@register_op(torch.sub, T.sub, T.__sub__, T.__isub__)
+def sub(a: Any, b: Any, alpha: float = 1) -> SecretTensor:
+    return add(a, neg(b) if is_secret(b) else -b, alpha)
+
+
+@register_op(T.__rsub__, torch.rsub)
+def rsub(a: Any, b: Any) -> SecretTensor:
+    return add(neg(a), b)
+
+
+def _mul_public(s: AShare, value: Any) -> AShare:
+    if isinstance(value, bool) or (isinstance(value, torch.Tensor) and not value.is_floating_point()):
+        return s.mul_public(value.to(torch.int64) if isinstance(value, torch.Tensor) else int(value))
+    if isinstance(value, (int, float)) and float(value).is_integer():
+        return s.mul_public(int(value))
+    return trunc(s.mul_public(encode_public(s.party, value)))
+
+
+@register_op(torch.mul, T.mul, T.__mul__, T.__rmul__, T.__imul__, T.mul_, torch.multiply)
+def mul(a: Any, b: Any) -> SecretTensor:
+    """a * b: by a public value locally (then truncation), by a server weight with its mask, else Beaver."""
+    if not is_secret(a):
+        a, b = b, a
+    with a.party.meter.scope(default_scope()):
+        if isinstance(b, ServerParam) and isinstance(a, SecretTensor):
+            return secret(trunc(b.weight.product(a.share, "mul")), mask_of(a))
+        if isinstance(a, ServerParam) and isinstance(b, SecretTensor):
+            return secret(trunc(a.weight.product(b.share, "mul")), mask_of(b))
+        if is_secret(b):
+            return secret(beaver_mul(as_share(a), as_share(b)), mask_of(a, b))
+        return secret(_mul_public(as_share(a), b), mask_of(a))
+
+
+@register_op(torch.div, T.div, T.__truediv__, T.__itruediv__, torch.true_divide)
+def div(a: Any, b: Any) -> SecretTensor:
+    """a / b for a public divisor."""
+    if is_secret(b):
+        raise UnsupportedOpError(f"division by a secret (in module {current_module()})")
+    return mul(a, 1.0 / b)
+
+
+@register_op(torch.pow, T.pow, T.__pow__)
+def pow_(x: Any, e: float) -> SecretTensor:
+    """x^2 (one square) or x^3 (square and product)."""
+    with x.party.meter.scope(default_scope()):
+        if e == 1:
+            return x
+        if e == 2:
+            return secret(square(as_share(x)))
+        if e == 3:
+            s = as_share(x)
+            return secret(beaver_mul(square(s), s))
+    raise UnsupportedOpError(f"torch.pow with exponent {e} (in module {current_module()})")
+
+
+@register_op(torch.rsqrt, T.rsqrt)
+def rsqrt_(x: Any) -> SecretTensor:
+    """1/sqrt(x) for x in [2^-12, 2^16] (the engine's domain)."""
+    with x.party.meter.scope(default_scope()):
+        return secret(rsqrt(as_share(x)))
+
+
+@register_op(torch.sum, T.sum)
+def sum_(x: Any, dim: Any = None, keepdim: bool = False, dtype: Any = None) -> SecretTensor:
+    s = as_share(x)
+    if isinstance(dim, (tuple, list)):
+        data = s.data.sum(tuple(dim), keepdim=keepdim)
+        return secret(AShare(s.party, data))
+    return secret(s.sum(dim, keepdim))
+
+
+@register_op(torch.mean, T.mean)
+def mean(x: Any, dim: Any = None, keepdim: bool = False, dtype: Any = None) -> SecretTensor:
+    """Sum, then 1/n at f + 16 fractional bits and one truncation."""
+    s = as_share(x)
+    dims = range(s.dim()) if dim is None else ([dim] if isinstance(dim, int) else dim)
+    n = 1
+    for d in dims:
+        n *= s.shape[d]
+    total = s.data.sum(tuple(dims), keepdim=keepdim)
+    f = s.party.fp.frac_bits
+    with s.party.meter.scope(default_scope()):
+        return secret(trunc(AShare(s.party, total).mul_public(round(2 ** (f + EXTRA_BITS) / n)), f + EXTRA_BITS))

@@ -1,0 +1,76 @@
+"""Shape ops (views, slicing, concatenation, dtype casts, dropout in eval mode): local, no communication."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+
+from privformers.mpc.shares import AShare
+from privformers.secure.ops.server_local import server_local
+from privformers.secure.registry import register_op
+from privformers.secure.tensor import SecretTensor, ServerParam
+from privformers.secure.values import as_share, secret
+
+T = torch.Tensor
+
+RESHAPES = [T.view, T.reshape, torch.reshape, T.transpose, torch.transpose, T.permute, torch.permute, T.unsqueeze,
+            torch.unsqueeze, T.squeeze, torch.squeeze, T.expand, T.flatten, torch.flatten, T.__getitem__,
+            T.split, torch.split, T.chunk, torch.chunk, T.t, T.narrow, T.select, T.unbind, torch.unbind,
+            T.expand_as, T.view_as, T.reshape_as, T.repeat, T.contiguous, T.clone]
+
+
+def _wrap(out: Any, like: SecretTensor, mask_out: Any) -> Any:
+    if isinstance(out, (tuple, list)):
+        masks = mask_out if mask_out is not None else [None] * len(out)
+        return type(out)(secret(AShare(like.party, o), m) for o, m in zip(out, masks))
+    return secret(AShare(like.party, out), mask_out)
+
+
+def reshape_like(func: Any, x: SecretTensor | ServerParam, *args: Any, **kwargs: Any) -> Any:
+    """Apply the view op to this party's share (and to the pending attention mask)."""
+    if isinstance(x, ServerParam):
+        return server_local(func, (x, *args), kwargs)
+    args = tuple(a.share.data if isinstance(a, SecretTensor) else a for a in args)  # expand_as, view_as
+    with torch._C.DisableTorchFunctionSubclass():
+        out = func(x.share.data, *args, **kwargs)
+        m = None if x.mask is None else func(x.mask.expand(x.shape), *args, **kwargs)
+    return _wrap(out, x, m)
+
+
+for _f in RESHAPES:
+    register_op(_f)(lambda *a, _f=_f, **k: reshape_like(_f, *a, **k))
+
+
+@register_op(T.to, T.type, T.float, T.double, T.type_as, T.detach, T.requires_grad_, T.cpu)
+def cast(x: SecretTensor, *args: Any, **kwargs: Any) -> SecretTensor:
+    """Dtype and device casts leave a fixed-point secret as it is."""
+    return x
+
+
+@register_op(F.dropout)
+def dropout(x: SecretTensor, p: float = 0.5, training: bool = False, inplace: bool = False) -> SecretTensor:
+    """Dropout in evaluation mode is the identity (training under MPC is not supported)."""
+    if training:
+        raise NotImplementedError("dropout in training mode: call model.eval()")
+    return x
+
+
+def _join(op: Any, tensors: list, dim: int) -> SecretTensor:
+    shares = [as_share(t) for t in tensors]
+    with torch._C.DisableTorchFunctionSubclass():
+        data = op([s.data for s in shares], dim)
+    return secret(AShare(shares[0].party, data))
+
+
+@register_op(torch.cat, torch.concat)
+def cat(tensors: list, dim: int = 0) -> SecretTensor:
+    """Concatenate secrets (server weights among them as server-only shares)."""
+    return _join(torch.cat, tensors, dim)
+
+
+@register_op(torch.stack)
+def stack(tensors: list, dim: int = 0) -> SecretTensor:
+    """Stack secrets."""
+    return _join(torch.stack, tensors, dim)

@@ -1,0 +1,130 @@
+"""Tensor subclasses that route torch calls on secrets to the op registry.
+
+SecretTensor: one party's share of a secret fixed-point tensor (an ``AShare``), plus an
+optional public keep-mask collected from additive attention masks (applied by softmax).
+ServerParam: a server-held weight: a ``ServerWeight`` (masked once) and, on the server only,
+the plaintext. PrivateIds: the client's token ids (placeholder zeros on the other parties).
+All three carry no storage the model could read: every op goes through ``dispatch``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+from torch.utils._pytree import tree_flatten
+
+from privformers.mpc.party import Party
+from privformers.mpc.protocols.weights import ServerWeight
+from privformers.mpc.shares import AShare
+from privformers.secure import tracking
+from privformers.secure.registry import OPS, UnsupportedOpError, op_name
+
+_GETTERS = ("shape", "dtype", "device", "ndim", "is_cuda", "is_meta", "requires_grad", "layout", "is_sparse",
+            "is_quantized", "is_nested", "grad_fn", "is_mps", "is_xpu", "names")
+PASSTHROUGH = {getattr(torch.Tensor, g).__get__ for g in _GETTERS if hasattr(torch.Tensor, g)} | {
+    torch.Tensor.size, torch.Tensor.dim, torch.Tensor.numel, torch.Tensor.__len__, torch.Tensor.ndimension,
+    torch.Tensor.is_floating_point, torch.Tensor.is_complex, torch.Tensor.element_size, torch.Tensor.nelement,
+    torch.Tensor.get_device, torch.Tensor.is_contiguous,
+}
+
+
+def _run_plain(func: Any, args: tuple, kwargs: dict) -> Any:
+    with torch._C.DisableTorchFunctionSubclass():
+        return func(*args, **kwargs)
+
+
+def _no_storage(func: Any) -> Any:
+    raise UnsupportedOpError(f"{func} reached the (empty) storage of a secret (in module {tracking.current_module()})")
+
+
+class SecretTensor(torch.Tensor):
+    """A secret float tensor held as additive shares (this party's share in ``.share``)."""
+
+    share: AShare
+    mask: torch.Tensor | None
+
+    @staticmethod
+    def __new__(cls, share: AShare, mask: torch.Tensor | None = None) -> SecretTensor:
+        t = torch.Tensor._make_wrapper_subclass(cls, tuple(share.shape), dtype=torch.float32, device="cpu")
+        t.share, t.mask = share, mask
+        return t
+
+    @property
+    def party(self) -> Party:
+        return self.share.party
+
+    def __repr__(self) -> str:  # noqa: D105
+        return f"SecretTensor({self.share.party.role}, shape={tuple(self.shape)})"
+
+    @classmethod
+    def __torch_function__(cls, func: Any, types: tuple, args: tuple = (), kwargs: dict | None = None) -> Any:
+        return dispatch(func, args, kwargs or {})
+
+    @classmethod
+    def __torch_dispatch__(cls, func: Any, types: tuple, args: tuple = (), kwargs: dict | None = None) -> Any:
+        return _no_storage(func)
+
+
+class ServerParam(torch.Tensor):
+    """A model weight the server holds: masked once for products; plaintext on the server only."""
+
+    weight: ServerWeight
+    plain: torch.Tensor | None
+    param_name: str
+
+    @staticmethod
+    def __new__(cls, weight: ServerWeight, plain: torch.Tensor | None, name: str, dtype: torch.dtype) -> ServerParam:
+        t = torch.Tensor._make_wrapper_subclass(cls, weight.shape, dtype=dtype, device="cpu")
+        t.weight, t.plain, t.param_name = weight, plain, name
+        return t
+
+    @property
+    def party(self) -> Party:
+        return self.weight.party
+
+    def __repr__(self) -> str:  # noqa: D105
+        return f"ServerParam({self.param_name!r}, shape={tuple(self.shape)})"
+
+    @classmethod
+    def __torch_function__(cls, func: Any, types: tuple, args: tuple = (), kwargs: dict | None = None) -> Any:
+        return dispatch(func, args, kwargs or {})
+
+    @classmethod
+    def __torch_dispatch__(cls, func: Any, types: tuple, args: tuple = (), kwargs: dict | None = None) -> Any:
+        return _no_storage(func)
+
+
+IDS_OPS = {torch.Tensor.view, torch.Tensor.reshape, torch.Tensor.unsqueeze, torch.Tensor.contiguous,
+           torch.Tensor.to, torch.Tensor.long}
+
+
+class PrivateIds(torch.Tensor):
+    """The client's token ids: real on the client, zeros elsewhere; only reshaped and embedded."""
+
+    @classmethod
+    def __torch_function__(cls, func: Any, types: tuple, args: tuple = (), kwargs: dict | None = None) -> Any:
+        kwargs = kwargs or {}
+        if func in PASSTHROUGH:
+            return _run_plain(func, args, kwargs)
+        if func in IDS_OPS:
+            out = _run_plain(func, args, kwargs)
+            return out.as_subclass(PrivateIds) if isinstance(out, torch.Tensor) else out
+        if func is torch.nn.functional.embedding:
+            return dispatch(func, args, kwargs)
+        raise UnsupportedOpError(f"{op_name(func)} would compute on the client's secret token ids "
+                                 f"(in module {tracking.current_module()})")
+
+
+def dispatch(func: Any, args: tuple, kwargs: dict) -> Any:
+    """Run the registered secure implementation of func; metadata queries run as usual."""
+    if func in PASSTHROUGH:
+        return _run_plain(func, args, kwargs)
+    impl = OPS.get(func)
+    if impl is not None:
+        return impl(*args, **kwargs)
+    leaves, _ = tree_flatten((args, kwargs))
+    if not any(isinstance(v, SecretTensor) for v in leaves) and any(isinstance(v, ServerParam) for v in leaves):
+        from privformers.secure.ops.server_local import server_local
+        return server_local(func, args, kwargs)
+    raise UnsupportedOpError(f"no secure implementation of {op_name(func)} (in module {tracking.current_module()})")

@@ -1,0 +1,34 @@
+"""Setup: every float parameter and buffer of a model becomes a server-held ``ServerParam``.
+
+The server passes its real model; the client and dealer build the same architecture with any
+placeholder values, which are never read (only shapes). Each weight is masked once
+(``ServerWeight``); the server also keeps its plaintext for biases and server-local lookups.
+Tied weights (GPT-2's LM head and token embedding) stay one object, masked once.
+"""
+
+from __future__ import annotations
+
+import torch
+
+from privformers.mpc.party import SERVER, Party
+from privformers.mpc.protocols.weights import ServerWeight
+from privformers.secure.tensor import ServerParam
+
+
+def protect_weights(model: torch.nn.Module, party: Party) -> dict[str, ServerParam]:
+    """Replace float parameters and buffers in place by ServerParams; returns them by name."""
+    made: dict[int, ServerParam] = {}
+    named: dict[str, ServerParam] = {}
+    for mod_name, module in model.named_modules():
+        for table in (module._parameters, module._buffers):
+            for name, t in table.items():
+                if t is None or not t.is_floating_point():
+                    continue
+                if id(t) not in made:
+                    full = f"{mod_name}.{name}" if mod_name else name
+                    plain = t.detach().to(torch.float64) if party.role == SERVER else None
+                    sw = ServerWeight(party, plain, tuple(t.shape), name=full)
+                    made[id(t)] = ServerParam(sw, plain, full, t.dtype)
+                    named[full] = made[id(t)]
+                table[name] = made[id(t)]
+    return named
