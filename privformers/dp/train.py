@@ -14,7 +14,7 @@ from pathlib import Path
 import torch
 from tqdm import tqdm
 
-from privformers.dp import datasets, losses
+from privformers.dp import bleu, datasets, losses
 from privformers.dp.engine import PrivacyEngine
 from privformers.dp.sampling import PoissonBatchSampler, physical_batches
 
@@ -72,6 +72,15 @@ def evaluate(model, examples: list[dict], collate, batch_size: int, task: str) -
     return {"accuracy": correct / total} if task == "classification" else {"loss": loss_sum / total}
 
 
+def table_to_text_bleu(model, tokenizer, path: str, count: int) -> dict:
+    """BLEU of greedy generations on the first ``count`` MRs of ``path``."""
+    refs = bleu.group_references(datasets.read_table_to_text_csv(path))
+    mrs = list(refs)[:count]
+    hypotheses = bleu.generate(model, tokenizer, mrs)
+    return {"bleu": bleu.corpus_bleu(hypotheses, [refs[m] for m in mrs]), "bleu_mrs": len(mrs),
+            "sample_generation": hypotheses[0]}
+
+
 def save_checkpoint(model, tokenizer, folder: Path, report: dict) -> None:
     """``save_pretrained`` weights and tokenizer plus ``privacy_report.json``."""
     folder.mkdir(parents=True, exist_ok=True)
@@ -120,6 +129,8 @@ def train(args) -> dict:
                      **{"training": engine.get_training_stats()})
         if eval_set:
             r["eval"] = evaluate(model, eval_set, collate, args.eval_batch_size, args.task)
+            if args.task == "lm" and args.bleu_mrs and step == steps:
+                r["eval"].update(table_to_text_bleu(model, tokenizer, args.eval_data, args.bleu_mrs))
         return r
 
     bar = tqdm(batches, total=steps, desc="dp-train" if engine else "train")
