@@ -46,6 +46,8 @@ def register(subparsers) -> None:
     p.add_argument("--accounting-mode", default="rdp", choices=["rdp", "pld"],
                    help="accountant used to find the noise multiplier (both are reported)")
     p.add_argument("--max-length", type=int, default=64)
+    p.add_argument("--freeze-embeddings", action="store_true",
+                   help="do not train the input token embeddings (fewer noised dimensions)")
     p.add_argument("--max-train-examples", type=int)
     p.add_argument("--max-eval-examples", type=int)
     p.add_argument("--eval-batch-size", type=int, default=64)

@@ -101,6 +101,9 @@ def train(args) -> dict:
         eval_set = eval_set[:args.max_eval_examples]
     num_labels = len({e["labels"] for e in train_set}) if args.task == "classification" else None
     model = load_model(args, num_labels).train()
+    if args.freeze_embeddings:
+        for p in model.get_input_embeddings().parameters():
+            p.requires_grad_(False)
     if model.config.pad_token_id is None:
         model.config.pad_token_id = tokenizer.pad_token_id
     collate = datasets.pad_collate(tokenizer.pad_token_id)
