@@ -19,11 +19,11 @@ def group_references(pairs: list[tuple[str, str]]) -> dict[str, list[str]]:
 
 @torch.no_grad()
 def generate(model, tokenizer, mrs: list[str], max_new_tokens: int = 40) -> list[str]:
-    """Greedy continuation of ``mr <eos>`` for each MR, cut at the next eos."""
+    """Greedy continuation of ``mr<eos>`` (the training prompt) for each MR, cut at the next eos."""
     model.eval()
     outputs = []
     for mr in tqdm(mrs, desc="generate", leave=False):
-        prompt = tokenizer(mr + " " + tokenizer.eos_token, return_tensors="pt")
+        prompt = tokenizer(mr + tokenizer.eos_token, return_tensors="pt")
         ids = model.generate(**prompt, max_new_tokens=max_new_tokens, do_sample=False,
                              pad_token_id=tokenizer.pad_token_id, eos_token_id=tokenizer.eos_token_id)
         new_tokens = ids[0, prompt["input_ids"].shape[1]:]

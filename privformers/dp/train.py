@@ -21,13 +21,12 @@ from privformers.dp.sampling import PoissonBatchSampler, physical_batches
 
 def load_tokenizer(path: str):
     """AutoTokenizer from ``path``, or GPT-2 BPE from a folder with only vocab.json and merges.txt."""
-    from transformers import AutoTokenizer, GPT2TokenizerFast
+    from transformers import AutoTokenizer, GPT2Tokenizer
 
     folder = Path(path)
     if (folder / "vocab.json").exists() and (folder / "merges.txt").exists() \
             and not (folder / "tokenizer_config.json").exists():
-        tokenizer = GPT2TokenizerFast(vocab_file=str(folder / "vocab.json"),
-                                      merges_file=str(folder / "merges.txt"))
+        tokenizer = GPT2Tokenizer(str(folder / "vocab.json"), str(folder / "merges.txt"))
     else:
         tokenizer = AutoTokenizer.from_pretrained(path)
     if tokenizer.pad_token is None:
