@@ -46,9 +46,13 @@ def register(subparsers) -> None:
     p.add_argument("--accounting-mode", default="rdp", choices=["rdp", "pld"],
                    help="accountant used to find the noise multiplier (both are reported)")
     p.add_argument("--max-length", type=int, default=64)
+    p.add_argument("--freeze-embeddings", action="store_true",
+                   help="do not train the input token embeddings (fewer noised dimensions)")
     p.add_argument("--max-train-examples", type=int)
     p.add_argument("--max-eval-examples", type=int)
     p.add_argument("--eval-batch-size", type=int, default=64)
+    p.add_argument("--bleu-mrs", type=int, default=0,
+                   help="lm task: BLEU of greedy generations on this many eval MRs at the end")
     p.add_argument("--log-every", type=int, default=50, help="steps between epsilon/eval reports")
     p.add_argument("--save-every", type=int, default=0, help="steps between checkpoints (0: final only)")
     p.add_argument("--output-dir", default="dp-train-out")

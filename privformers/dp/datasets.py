@@ -45,7 +45,7 @@ def encode_table_to_text(tokenizer, pairs: list[tuple[str, str]], max_length: in
     eos = tokenizer.eos_token or ""
     examples = []
     for mr, ref in pairs:
-        prompt = tokenizer(mr + " " + eos)["input_ids"]
+        prompt = tokenizer(mr + eos)["input_ids"]
         target = tokenizer(" " + ref + eos)["input_ids"]
         ids = (prompt + target)[:max_length]
         labels = ([-100] * len(prompt) + target)[:max_length]

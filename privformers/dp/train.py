@@ -14,20 +14,19 @@ from pathlib import Path
 import torch
 from tqdm import tqdm
 
-from privformers.dp import datasets, losses
+from privformers.dp import bleu, datasets, losses
 from privformers.dp.engine import PrivacyEngine
 from privformers.dp.sampling import PoissonBatchSampler, physical_batches
 
 
 def load_tokenizer(path: str):
     """AutoTokenizer from ``path``, or GPT-2 BPE from a folder with only vocab.json and merges.txt."""
-    from transformers import AutoTokenizer, GPT2TokenizerFast
+    from transformers import AutoTokenizer, GPT2Tokenizer
 
     folder = Path(path)
     if (folder / "vocab.json").exists() and (folder / "merges.txt").exists() \
             and not (folder / "tokenizer_config.json").exists():
-        tokenizer = GPT2TokenizerFast(vocab_file=str(folder / "vocab.json"),
-                                      merges_file=str(folder / "merges.txt"))
+        tokenizer = GPT2Tokenizer(str(folder / "vocab.json"), str(folder / "merges.txt"))
     else:
         tokenizer = AutoTokenizer.from_pretrained(path)
     if tokenizer.pad_token is None:
@@ -72,6 +71,15 @@ def evaluate(model, examples: list[dict], collate, batch_size: int, task: str) -
     return {"accuracy": correct / total} if task == "classification" else {"loss": loss_sum / total}
 
 
+def table_to_text_bleu(model, tokenizer, path: str, count: int) -> dict:
+    """BLEU of greedy generations on the first ``count`` MRs of ``path``."""
+    refs = bleu.group_references(datasets.read_table_to_text_csv(path))
+    mrs = list(refs)[:count]
+    hypotheses = bleu.generate(model, tokenizer, mrs)
+    return {"bleu": bleu.corpus_bleu(hypotheses, [refs[m] for m in mrs]), "bleu_mrs": len(mrs),
+            "sample_generation": hypotheses[0]}
+
+
 def save_checkpoint(model, tokenizer, folder: Path, report: dict) -> None:
     """``save_pretrained`` weights and tokenizer plus ``privacy_report.json``."""
     folder.mkdir(parents=True, exist_ok=True)
@@ -92,6 +100,9 @@ def train(args) -> dict:
         eval_set = eval_set[:args.max_eval_examples]
     num_labels = len({e["labels"] for e in train_set}) if args.task == "classification" else None
     model = load_model(args, num_labels).train()
+    if args.freeze_embeddings:
+        for p in model.get_input_embeddings().parameters():
+            p.requires_grad_(False)
     if model.config.pad_token_id is None:
         model.config.pad_token_id = tokenizer.pad_token_id
     collate = datasets.pad_collate(tokenizer.pad_token_id)
@@ -120,6 +131,8 @@ def train(args) -> dict:
                      **{"training": engine.get_training_stats()})
         if eval_set:
             r["eval"] = evaluate(model, eval_set, collate, args.eval_batch_size, args.task)
+            if args.task == "lm" and args.bleu_mrs and step == steps:
+                r["eval"].update(table_to_text_bleu(model, tokenizer, args.eval_data, args.bleu_mrs))
         return r
 
     bar = tqdm(batches, total=steps, desc="dp-train" if engine else "train")

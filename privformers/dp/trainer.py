@@ -1,0 +1,77 @@
+"""Hugging Face ``Trainer`` integration: ``DPTrainer`` is a drop-in Trainer that trains privately.
+
+Changes for a Trainer user: build ``DPTrainer(..., privacy=dict(target_epsilon=8, epochs=3,
+max_grad_norm=0.1))`` instead of ``Trainer``. The trainer then draws Poisson batches of expected
+size ``per_device_train_batch_size`` (empty ones included), computes per-example losses, and lets
+the attached privacy engine clip, noise and step; epsilon is added to the logs.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from torch.utils.data import DataLoader
+from transformers import Trainer
+
+from privformers.dp.engine import PrivacyEngine
+from privformers.dp.losses import per_example_loss
+from privformers.dp.sampling import PoissonBatchSampler
+
+
+class DPTrainer(Trainer):
+    """Trainer with DP-SGD/DP-Adam; ``privacy`` holds PrivacyEngine keyword arguments."""
+
+    def __init__(self, *args, privacy: dict, **kwargs):
+        super().__init__(*args, **kwargs)
+        if self.args.gradient_accumulation_steps != 1:
+            raise ValueError("DPTrainer draws whole Poisson batches; set gradient_accumulation_steps=1")
+        self.args.max_grad_norm = 0.0  # clipping is per example, done by the privacy engine
+        self.privacy = dict(privacy)
+        self.privacy_engine: PrivacyEngine | None = None
+
+    def _sample_rate(self) -> float:
+        return self.args.per_device_train_batch_size / len(self.train_dataset)
+
+    def get_train_dataloader(self) -> DataLoader:
+        """Poisson-sampled logical batches; an empty batch collates to an empty dict."""
+        collate = self.data_collator
+        sampler = PoissonBatchSampler(len(self.train_dataset), self._sample_rate(),
+                                      math.ceil(1 / self._sample_rate()))
+        return DataLoader(self.train_dataset, batch_sampler=sampler,
+                          collate_fn=lambda examples: collate(examples) if examples else {})
+
+    def create_optimizer(self, model=None):
+        """The usual optimizer, with the privacy engine attached."""
+        optimizer = super().create_optimizer(model) if model is not None else super().create_optimizer()
+        if self.privacy_engine is None:
+            settings = {"batch_size": self.args.per_device_train_batch_size,
+                        "sample_size": len(self.train_dataset), **self.privacy}
+            if "epochs" not in settings and "steps" not in settings:
+                settings["steps"] = self.args.max_steps if self.args.max_steps > 0 else math.ceil(
+                    self.args.num_train_epochs / self._sample_rate())
+            self.privacy_engine = PrivacyEngine(self.model, **settings)
+            self.privacy_engine.attach(optimizer)
+        return optimizer
+
+    def training_step(self, model, inputs, num_items_in_batch=None):
+        """Per-example loss into the engine (no backward here); returns the mean loss for logging."""
+        if not inputs:
+            return torch.zeros((), device=self.args.device)
+        inputs = self._prepare_inputs(dict(inputs))
+        labels = inputs.pop("labels")
+        model.train()
+        loss = per_example_loss(model(**inputs).logits, labels)
+        self.privacy_engine.virtual_step(loss)
+        return loss.mean().detach()
+
+    def floating_point_ops(self, inputs) -> int:
+        """Zero for an empty Poisson batch."""
+        return super().floating_point_ops(inputs) if inputs else 0
+
+    def log(self, logs: dict, *args, **kwargs) -> None:
+        """Add epsilon spent so far to every log line."""
+        if self.privacy_engine is not None:
+            spent = self.privacy_engine.get_privacy_spent()
+            logs = {**logs, **{k: v for k, v in spent.items() if k.startswith("eps")}}
+        super().log(logs, *args, **kwargs)
