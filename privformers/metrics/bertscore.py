@@ -40,7 +40,12 @@ class BertScorer:
 
     def precision_recall_f1(self, hypothesis: str, reference: str) -> tuple[float, float, float]:
         """BERTScore P, R, F1 of one hypothesis against one reference."""
-        sim = self.embed(hypothesis) @ self.embed(reference).T
+        return self.match(self.embed(hypothesis), self.embed(reference))
+
+    @staticmethod
+    def match(hypothesis: torch.Tensor, reference: torch.Tensor) -> tuple[float, float, float]:
+        """Greedy matching of unit-normalised token embeddings: P, R and F1."""
+        sim = hypothesis @ reference.T
         if sim.numel() == 0:
             return 0.0, 0.0, 0.0
         precision = sim.max(dim=1).values.mean().item()
@@ -54,5 +59,8 @@ class BertScorer:
         """Mean over hypotheses of the best BERTScore F1 over its references, on a 0-100 scale."""
         check_lengths(hypotheses, references)
         pairs = tqdm(list(zip(hypotheses, references)), desc="BERTScore", disable=not progress)
-        best = [max(self.precision_recall_f1(h, r)[2] for r in refs) for h, refs in pairs]
+        best = []
+        for hypothesis, refs in pairs:
+            embedded = self.embed(hypothesis)
+            best.append(max(self.match(embedded, self.embed(r))[2] for r in refs))
         return 100.0 * sum(best) / len(best)
