@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 from privformers.cli import main
-from tests.generation.helpers import PROMPT, plain_model, save_model
 from privformers.generation.plain import plain_greedy
+from tests.generation.helpers import PROMPT, plain_model, save_model
 
 
 def test_wrong_path(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
