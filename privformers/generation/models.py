@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import torch
-from transformers import AutoConfig, AutoModelForCausalLM, GPT2Config, PretrainedConfig
+from transformers import AutoConfig, AutoModelForCausalLM, AutoModelForSeq2SeqLM, GPT2Config, PretrainedConfig
 
 SIZES = {  # GPT-2 shapes for random-weight runs
     "tiny": dict(n_layer=2, n_embd=32, n_head=2, vocab_size=101, n_positions=64),
@@ -21,6 +21,22 @@ SIZES = {  # GPT-2 shapes for random-weight runs
 
 
 _INIT = threading.Lock()  # parties as threads share torch's global RNG: seeded weights need it alone
+
+
+def auto_class(config: PretrainedConfig) -> type:
+    """The Auto class for a config: sequence-to-sequence LM for encoder-decoders, causal LM otherwise."""
+    return AutoModelForSeq2SeqLM if config.is_encoder_decoder else AutoModelForCausalLM
+
+
+def random_spec(config: PretrainedConfig, seed: int = 0) -> ModelSpec:
+    """Any architecture's config with seeded random weights."""
+
+    def weights() -> dict[str, torch.Tensor]:
+        with _INIT:
+            torch.manual_seed(seed)
+            return auto_class(config).from_config(config).eval().state_dict()
+
+    return ModelSpec(config, weights)
 
 
 class ModelNotFoundError(ValueError):
@@ -37,7 +53,7 @@ class ModelSpec:
     def factory(self) -> torch.nn.Module:
         """The architecture with placeholder weights (eager attention)."""
         with _INIT:
-            return AutoModelForCausalLM.from_config(self.config, attn_implementation="eager").eval()
+            return auto_class(self.config).from_config(self.config, attn_implementation="eager").eval()
 
     @property
     def context(self) -> int:
@@ -55,7 +71,7 @@ def from_path(path: str | Path) -> ModelSpec:
     config = AutoConfig.from_pretrained(path)
 
     def weights() -> dict[str, torch.Tensor]:
-        return AutoModelForCausalLM.from_pretrained(path, attn_implementation="eager").eval().state_dict()
+        return auto_class(config).from_pretrained(path, attn_implementation="eager").eval().state_dict()
 
     return ModelSpec(config, weights)
 
@@ -63,14 +79,7 @@ def from_path(path: str | Path) -> ModelSpec:
 def random_gpt2(size: str = "tiny", seed: int = 0, **overrides: object) -> ModelSpec:
     """A GPT-2 of a named size with seeded random weights (initializer_range 0.2 makes tiny models decisive)."""
     kwargs = {**SIZES[size], "bos_token_id": 0, "eos_token_id": 0, **overrides}
-    config = GPT2Config(**kwargs)
-
-    def weights() -> dict[str, torch.Tensor]:
-        with _INIT:
-            torch.manual_seed(seed)
-            return AutoModelForCausalLM.from_config(config).eval().state_dict()
-
-    return ModelSpec(config, weights)
+    return random_spec(GPT2Config(**kwargs), seed)
 
 
 def from_args(args: dict) -> ModelSpec:
@@ -87,8 +96,23 @@ class PromptTooLongError(ValueError):
 
 
 def check_length(spec: ModelSpec, prompt_len: int, max_new_tokens: int) -> None:
-    """Raise PromptTooLongError unless prompt_len + max_new_tokens <= the model's context."""
+    """Raise PromptTooLongError unless prompt_len + max_new_tokens <= the model's context
+    (encoder-decoders: the prompt and the decoded tokens each within it)."""
+    if spec.config.is_encoder_decoder:
+        if spec.context and max(prompt_len, max_new_tokens + 1) > spec.context:
+            raise PromptTooLongError(f"prompt of {prompt_len} tokens or {max_new_tokens} new tokens exceed the "
+                                     f"model's context of {spec.context} positions")
+        return
     if spec.context and prompt_len + max_new_tokens > spec.context:
         raise PromptTooLongError(f"prompt of {prompt_len} tokens is too long: the model's context is "
                                  f"{spec.context} positions, so with {max_new_tokens} new tokens the prompt may "
                                  f"have at most {spec.context - max_new_tokens} tokens")
+
+
+def decoder_start(config: PretrainedConfig) -> int:
+    """The token an encoder-decoder's decoder starts from (T5: the pad token)."""
+    for name in ("decoder_start_token_id", "pad_token_id"):
+        value = getattr(config, name, None)
+        if value is not None:
+            return int(value)
+    return 0

@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import inspect
 import sys
 import time
 from collections.abc import Callable
 from typing import Any
 
 import torch
+from transformers.cache_utils import EncoderDecoderCache
 
 import privformers.secure.ops  # noqa: F401 - registers the secure ops
 from privformers.generation.cache import SecretCache
+from privformers.generation.models import decoder_start
 from privformers.generation.sampling import greedy_token, revealed_token
 from privformers.mpc.meter import diff
 from privformers.mpc.party import CLIENT, SERVER, Party
@@ -45,6 +48,26 @@ def _ids(party: Party, tokens: list[int]) -> PrivateIds:
     return value.as_subclass(PrivateIds)
 
 
+def _inputs(party: Party, model: torch.nn.Module, prompt: list[int], generated: list[int], state: dict,
+            use_cache: bool) -> dict[str, Any]:
+    """This step's model inputs. Decoder-only: the prompt, then the last token (all, without cache).
+    Encoder-decoder: the prompt to the encoder and the start token, then the encoder's (secret)
+    output and the last token (everything again, without cache)."""
+    cached = use_cache and bool(generated)
+    if not model.config.is_encoder_decoder:
+        return {"input_ids": _ids(party, generated[-1:] if cached else prompt + generated)}
+    decoder = [decoder_start(model.config), *generated]
+    if cached:
+        return {"encoder_outputs": (state["encoder"],), "decoder_input_ids": _ids(party, decoder[-1:])}
+    return {"input_ids": _ids(party, prompt), "decoder_input_ids": _ids(party, decoder)}
+
+
+def _new_cache(model: torch.nn.Module) -> SecretCache | EncoderDecoderCache:
+    if model.config.is_encoder_decoder:
+        return EncoderDecoderCache(SecretCache(), SecretCache())
+    return SecretCache()
+
+
 def generate_program(factory: Callable[[], torch.nn.Module], weights: Weights, prompt: list[int],
                      max_new_tokens: int, reveal_logits: bool = False, use_cache: bool = True,
                      bits: int = 48, progress: bool = False) -> Program:
@@ -60,14 +83,16 @@ def generate_program(factory: Callable[[], torch.nn.Module], weights: Weights, p
 
     def run(party: Party, model: torch.nn.Module) -> dict[str, Any]:
         tracking.reset()
-        cache = SecretCache() if use_cache else None
-        seq, tokens, costs = list(prompt), [], []
+        cache = _new_cache(model) if use_cache else None
+        extra = {"logits_to_keep": 1} if "logits_to_keep" in inspect.signature(model.forward).parameters else {}
+        generated, tokens, costs, state = [], [], [], {}
         for step in range(max_new_tokens):
             before, t0 = party.meter.snapshot(), time.perf_counter()
-            feed = seq if (step == 0 or not use_cache) else seq[-1:]
             with torch.no_grad():
-                out = model(input_ids=_ids(party, feed), past_key_values=cache, use_cache=use_cache,
-                            logits_to_keep=1)
+                out = model(**_inputs(party, model, prompt, generated, state, use_cache), past_key_values=cache,
+                            use_cache=use_cache, **extra)
+            if model.config.is_encoder_decoder and not generated:
+                state["encoder"] = out.encoder_last_hidden_state
             logits = out.logits
             if not isinstance(logits, SecretTensor):
                 raise TypeError("model logits are not a secret tensor")
@@ -75,7 +100,7 @@ def generate_program(factory: Callable[[], torch.nn.Module], weights: Weights, p
                 share = logits.share[:, -1, :]
                 token = revealed_token(share) if reveal_logits else greedy_token(share, bits)
             costs.append(step_cost(party.meter.snapshot(), before, time.perf_counter() - t0))
-            seq.append(0 if token is None else token)
+            generated.append(0 if token is None else token)
             tokens.append(token)
             if progress and party.role == CLIENT and party.mode == "online":
                 print(f"[client] token {step + 1}/{max_new_tokens}: {token} ({costs[-1]['seconds']:.2f} s, "
