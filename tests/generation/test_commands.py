@@ -9,7 +9,7 @@ import pytest
 
 from privformers.cli import main
 from privformers.generation.plain import plain_greedy
-from tests.generation.helpers import PROMPT, plain_model, save_model
+from tests.generation.helpers import PROMPT, SMALL_SPEC, plain_model, save_model
 
 
 def test_wrong_path(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
@@ -28,13 +28,13 @@ def test_prompt_too_long(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
 
 
 def test_generate_processes_json(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
-    folder = save_model(tmp_path / "m")
+    folder = save_model(tmp_path / "m", SMALL_SPEC)
     prompt = " ".join(f"w{i}" for i in PROMPT)
     code = main(["generate", "--model", str(folder), "--prompt", prompt, "--max-new-tokens", "2", "--json",
                  "--check"])
     out = json.loads(capsys.readouterr().out)
     assert code == 0
-    assert out["tokens"] == out["plaintext_tokens"] == plain_greedy(plain_model(), PROMPT, 2)[0]
+    assert out["tokens"] == out["plaintext_tokens"] == plain_greedy(plain_model(SMALL_SPEC), PROMPT, 2)[0]
     assert out["text"] == " ".join(f"w{t}" for t in out["tokens"])
     assert set(out) >= {"text", "tokens", "plaintext_tokens", "per_token", "totals", "breakdown"}
     assert len(out["per_token"]) == 2 and out["totals"]["online_bytes"] > 0
