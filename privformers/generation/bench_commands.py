@@ -14,6 +14,7 @@ def register_bench(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--size", choices=("tiny", "small", "base"), default="tiny")
     p.add_argument("--random-weights", action="store_true", required=True,
                    help="seeded random weights of the named size (the only mode offline)")
+    p.add_argument("--layers", type=int, help="override the size's number of layers")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--prompt-len", type=int, default=32)
     p.add_argument("--new-tokens", type=int, default=4)
@@ -32,7 +33,8 @@ def _run_generate(a: argparse.Namespace) -> int:
     from privformers.generation.commands import _print, run_generate
     from privformers.generation.models import PromptTooLongError, check_length, random_gpt2
 
-    spec = random_gpt2(a.size, a.seed)
+    overrides = {"n_layer": a.layers} if a.layers else {}
+    spec = random_gpt2(a.size, a.seed, **overrides)
     try:
         check_length(spec, a.prompt_len, a.new_tokens)
     except PromptTooLongError as exc:
@@ -40,7 +42,8 @@ def _run_generate(a: argparse.Namespace) -> int:
         return 2
     g = torch.Generator().manual_seed(a.seed)
     prompt = torch.randint(1, spec.config.vocab_size, (a.prompt_len,), generator=g).tolist()
-    args = {"arch": a.arch, "size": a.size, "seed": a.seed, "prompt": prompt, "max_new_tokens": a.new_tokens,
+    args = {"arch": a.arch, "size": a.size, "seed": a.seed, "config": overrides, "prompt": prompt,
+            "max_new_tokens": a.new_tokens,
             "reveal_logits": a.reveal_logits, "use_cache": not a.no_cache, "progress": True}
     out = run_generate(args, a.timeout, a.frac_bits)
     out = {"text": " ".join(map(str, out["tokens"])), **out}
@@ -50,7 +53,8 @@ def _run_generate(a: argparse.Namespace) -> int:
         model = spec.factory()
         model.load_state_dict(spec.weights())
         out["plaintext_tokens"] = plain_greedy(model, prompt, a.new_tokens)[0]
-    out["meta"] = {"arch": a.arch, "size": a.size, "prompt_len": a.prompt_len, "new_tokens": a.new_tokens,
+    out["meta"] = {"arch": a.arch, "size": a.size, "layers": spec.config.n_layer,
+                   "prompt_len": a.prompt_len, "new_tokens": a.new_tokens,
                    "kv_cache": not a.no_cache, "reveal_logits": a.reveal_logits, "parties": "processes",
                    "machine": platform.machine(), "python": platform.python_version(),
                    "date": datetime.now(timezone.utc).isoformat(timespec="seconds")}

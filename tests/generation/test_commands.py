@@ -39,3 +39,11 @@ def test_generate_processes_json(tmp_path: Path, capsys: pytest.CaptureFixture) 
     assert set(out) >= {"text", "tokens", "plaintext_tokens", "per_token", "totals", "breakdown"}
     assert len(out["per_token"]) == 2 and out["totals"]["online_bytes"] > 0
     assert out["breakdown"]["sampling"]["rounds"] > 0
+
+
+def test_bench_generate_tiny(capsys: pytest.CaptureFixture) -> None:
+    code = main(["bench", "generate", "--arch", "gpt2", "--size", "tiny", "--random-weights", "--layers", "1",
+                 "--prompt-len", "4", "--new-tokens", "2", "--check", "--json"])
+    out = json.loads(capsys.readouterr().out)
+    assert code == 0 and out["tokens"] == out["plaintext_tokens"]
+    assert out["meta"]["layers"] == 1 and len(out["per_token"]) == 2
