@@ -1,0 +1,61 @@
+"""``privformers bench generate``: cost of private greedy generation on a random-weight model, as JSON."""
+
+from __future__ import annotations
+
+import argparse
+import platform
+import sys
+from datetime import datetime, timezone
+
+
+def register_bench(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("generate", help="per-token cost of private greedy generation (parties as processes)")
+    p.add_argument("--arch", choices=("gpt2",), default="gpt2")
+    p.add_argument("--size", choices=("tiny", "small", "base"), default="tiny")
+    p.add_argument("--random-weights", action="store_true", required=True,
+                   help="seeded random weights of the named size (the only mode offline)")
+    p.add_argument("--layers", type=int, help="override the size's number of layers")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--prompt-len", type=int, default=32)
+    p.add_argument("--new-tokens", type=int, default=4)
+    p.add_argument("--reveal-logits", action="store_true")
+    p.add_argument("--no-cache", action="store_true")
+    p.add_argument("--check", action="store_true", help="also decode in plaintext and compare tokens")
+    p.add_argument("--frac-bits", type=int, default=16)
+    p.add_argument("--timeout", type=float, default=3600.0)
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=_run_generate)
+
+
+def _run_generate(a: argparse.Namespace) -> int:
+    import torch
+
+    from privformers.generation.commands import _print, run_generate
+    from privformers.generation.models import PromptTooLongError, check_length, random_gpt2
+
+    overrides = {"n_layer": a.layers} if a.layers else {}
+    spec = random_gpt2(a.size, a.seed, **overrides)
+    try:
+        check_length(spec, a.prompt_len, a.new_tokens)
+    except PromptTooLongError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    g = torch.Generator().manual_seed(a.seed)
+    prompt = torch.randint(1, spec.config.vocab_size, (a.prompt_len,), generator=g).tolist()
+    args = {"arch": a.arch, "size": a.size, "seed": a.seed, "config": overrides, "prompt": prompt,
+            "max_new_tokens": a.new_tokens,
+            "reveal_logits": a.reveal_logits, "use_cache": not a.no_cache, "progress": True}
+    out = run_generate(args, a.timeout, a.frac_bits)
+    out = {"text": " ".join(map(str, out["tokens"])), **out}
+    if a.check:
+        from privformers.generation.plain import plain_greedy
+
+        model = spec.factory()
+        model.load_state_dict(spec.weights())
+        out["plaintext_tokens"] = plain_greedy(model, prompt, a.new_tokens)[0]
+    out["meta"] = {"arch": a.arch, "size": a.size, "layers": spec.config.n_layer,
+                   "prompt_len": a.prompt_len, "new_tokens": a.new_tokens,
+                   "kv_cache": not a.no_cache, "reveal_logits": a.reveal_logits, "parties": "processes",
+                   "machine": platform.machine(), "python": platform.python_version(),
+                   "date": datetime.now(timezone.utc).isoformat(timespec="seconds")}
+    return _print(out, a.json)

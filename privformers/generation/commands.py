@@ -1,0 +1,140 @@
+"""CLI: ``privformers generate``: private greedy generation with three local party processes."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import threading
+import time
+from pathlib import Path
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("generate", help="greedy text generation under MPC (client prompt, server weights)",
+                       description="Generate text privately: the client's prompt and the tokens stay secret from "
+                       "the server, the weights from the client. Parties run as three local processes over TCP. "
+                       "Each token is chosen by a secure argmax and revealed to the client only.")
+    p.add_argument("--model", required=True, help="a local folder written by save_pretrained (with tokenizer)")
+    p.add_argument("--prompt", help="prompt text (tokenized with the model folder's tokenizer)")
+    p.add_argument("--prompt-ids", help="comma-separated token ids instead of --prompt")
+    p.add_argument("--max-new-tokens", type=int, default=8)
+    p.add_argument("--reveal-logits", action="store_true",
+                   help="reveal each step's full logits to the client, who takes the argmax: faster, but the "
+                   "client learns the model's whole next-token distribution at every step")
+    p.add_argument("--no-cache", action="store_true", help="rerun the whole sequence each step (no KV cache)")
+    p.add_argument("--check", action="store_true", help="also run plaintext greedy decoding and compare")
+    p.add_argument("--frac-bits", type=int, default=16)
+    p.add_argument("--timeout", type=float, default=600.0)
+    p.add_argument("--json", action="store_true", help="print one JSON object")
+    p.set_defaults(func=cmd_generate)
+
+
+def _prompt_ids(a: argparse.Namespace, tokenizer: object | None) -> list[int]:
+    if a.prompt_ids:
+        return [int(t) for t in a.prompt_ids.split(",") if t.strip()]
+    if a.prompt is None:
+        raise ValueError("give --prompt TEXT or --prompt-ids IDS")
+    if tokenizer is None:
+        raise ValueError(f"no tokenizer in {a.model!r}: save one there or pass --prompt-ids")
+    return list(tokenizer(a.prompt)["input_ids"])
+
+
+def _tokenizer(path: str) -> object | None:
+    from transformers import AutoTokenizer
+
+    try:
+        return AutoTokenizer.from_pretrained(path)
+    except (OSError, ValueError):
+        return None
+
+
+def _follow(path: Path, stop: threading.Event) -> None:
+    """Copy the client's progress lines to our stderr while it runs."""
+    pos = 0
+    while not stop.is_set():
+        time.sleep(0.2)
+        if path.exists():
+            text = path.read_text(errors="replace")
+            for line in text[pos:].splitlines(keepends=True):
+                if line.endswith("\n"):
+                    if line.startswith("[client] token"):
+                        sys.stderr.write(line)
+                    pos += len(line)
+
+
+def launch_generate(args: dict, timeout: float, frac_bits: int) -> dict[str, dict]:
+    """Run the ``generate`` program in three local processes, streaming the client's progress."""
+    import tempfile
+
+    from privformers.mpc.launch import start_parties, wait_parties
+
+    with tempfile.TemporaryDirectory(prefix="privformers-gen-") as tmp:
+        procs = start_parties("generate", args, Path(tmp), frac_bits, timeout, min(60.0, timeout))
+        stop = threading.Event()
+        follower = threading.Thread(target=_follow, args=(procs["client"].stderr, stop), daemon=True)
+        follower.start()
+        try:
+            return wait_parties(procs, timeout)
+        finally:
+            stop.set()
+            follower.join()
+
+
+def run_generate(args: dict, timeout: float, frac_bits: int) -> dict:
+    """Launch the parties and summarize: tokens, per_token, totals, breakdown."""
+    from privformers.generation.report import summarize
+
+    reports = launch_generate(args, timeout, frac_bits)
+    c, s = reports["client"], reports["server"]
+    return summarize(c["result"], s["result"], c["meter"], s["meter"])
+
+
+def cmd_generate(a: argparse.Namespace) -> int:
+    from privformers.generation.models import check_length, from_path
+    from privformers.mpc.launch import LaunchError
+
+    try:
+        spec = from_path(a.model)
+        tokenizer = _tokenizer(a.model)
+        prompt = _prompt_ids(a, tokenizer)
+        check_length(spec, len(prompt), a.max_new_tokens)
+        if a.max_new_tokens < 1 or not prompt:
+            raise ValueError("need a non-empty prompt and --max-new-tokens >= 1")
+    except ValueError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    args = {"model": str(Path(a.model).resolve()), "prompt": prompt, "max_new_tokens": a.max_new_tokens,
+            "reveal_logits": a.reveal_logits, "use_cache": not a.no_cache, "progress": True}
+    try:
+        out = run_generate(args, a.timeout, a.frac_bits)
+    except LaunchError as exc:
+        print(exc, file=sys.stderr)
+        return 1
+    decode = (lambda ids: tokenizer.decode(ids)) if tokenizer is not None else (lambda ids: " ".join(map(str, ids)))
+    out = {"text": decode(out["tokens"]), **out}
+    if a.check:
+        from privformers.generation.plain import plain_greedy
+
+        model = spec.factory()
+        model.load_state_dict(spec.weights())
+        out["plaintext_tokens"] = plain_greedy(model, prompt, a.max_new_tokens)[0]
+    return _print(out, a.json)
+
+
+def _print(out: dict, as_json: bool) -> int:
+    match = out.get("plaintext_tokens") in (None, out["tokens"])
+    if as_json:
+        print(json.dumps(out))
+        return 0 if match else 3
+    print(out["text"])
+    t, n = out["totals"], len(out["tokens"])
+    print(f"{n} tokens: {t['seconds']:.2f} s, {t['online_bytes']} B online (client+server), {t['rounds']} rounds; "
+          f"first token (with prefill) {out['per_token'][0]['seconds']:.2f} s", file=sys.stderr)
+    for k, v in out["breakdown"].items():
+        if v["online_bytes"] or v["rounds"]:
+            print(f"  {k:10s} {v['seconds']:8.3f} s {v['online_bytes']:>12d} B {v['rounds']:>6d} rounds",
+                  file=sys.stderr)
+    if "plaintext_tokens" in out:
+        print(f"plaintext check: {'match' if match else 'MISMATCH'} {out['plaintext_tokens']}", file=sys.stderr)
+    return 0 if match else 3

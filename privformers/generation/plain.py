@@ -1,0 +1,24 @@
+"""Plaintext greedy decoding: the reference the secure tokens must equal."""
+
+from __future__ import annotations
+
+import torch
+
+from privformers.generation.models import decoder_start
+
+
+def plain_greedy(model: torch.nn.Module, prompt: list[int], max_new_tokens: int) -> tuple[list[int], list[float]]:
+    """Greedy tokens (full recompute each step) and each step's gap between the top two logits."""
+    seq2seq = model.config.is_encoder_decoder
+    tokens: list[int] = []
+    gaps: list[float] = []
+    ids = torch.tensor([[decoder_start(model.config)]]) if seq2seq else torch.tensor([prompt])
+    with torch.no_grad():
+        for _ in range(max_new_tokens):
+            extra = {"decoder_input_ids": ids, "input_ids": torch.tensor([prompt])} if seq2seq else {"input_ids": ids}
+            logits = model(**extra).logits[0, -1].double()
+            top = logits.topk(2).values
+            tokens.append(int(logits.argmax()))
+            gaps.append(float(top[0] - top[1]))
+            ids = torch.cat([ids, torch.tensor([[tokens[-1]]])], 1)
+    return tokens, gaps
