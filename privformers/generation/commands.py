@@ -15,7 +15,9 @@ def register(sub: argparse._SubParsersAction) -> None:
                        description="Generate text privately: the client's prompt and the tokens stay secret from "
                        "the server, the weights from the client. Parties run as three local processes over TCP. "
                        "Each token is chosen by a secure argmax and revealed to the client only.")
-    p.add_argument("--model", required=True, help="a local folder written by save_pretrained (with tokenizer)")
+    p.add_argument("--model", default=None,
+                   help="a local folder written by save_pretrained (with tokenizer); default: the built-in "
+                        "E2E model (prompts like 'name[The Eagle], food[French] =')")
     p.add_argument("--prompt", help="prompt text (tokenized with the model folder's tokenizer)")
     p.add_argument("--prompt-ids", help="comma-separated token ids instead of --prompt")
     p.add_argument("--max-new-tokens", type=int, default=8)
@@ -94,6 +96,10 @@ def cmd_generate(a: argparse.Namespace) -> int:
     from privformers.generation.models import check_length, from_path
     from privformers.mpc.launch import LaunchError
 
+    if a.model is None:
+        from privformers.lm import builtin_model_path
+
+        a.model = str(builtin_model_path())
     try:
         spec = from_path(a.model)
         tokenizer = _tokenizer(a.model)

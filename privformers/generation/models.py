@@ -69,6 +69,9 @@ def from_path(path: str | Path) -> ModelSpec:
         raise ModelNotFoundError(f"no model at {str(path)!r}: expected a folder written by save_pretrained "
                                  "(with config.json and weights)")
     config = AutoConfig.from_pretrained(path)
+    # Unpadded private generation needs no pad id; with one set, HF models peek at the (secret)
+    # first and last token ids to warn about missing attention masks, which the runtime refuses.
+    config.pad_token_id = None
 
     def weights() -> dict[str, torch.Tensor]:
         return auto_class(config).from_pretrained(path, attn_implementation="eager").eval().state_dict()
