@@ -38,7 +38,19 @@ def _no_storage(func: Any) -> Any:
     raise UnsupportedOpError(f"{func} reached the (empty) storage of a secret (in module {tracking.current_module()})")
 
 
-class SecretTensor(torch.Tensor):
+class _Routed(torch.Tensor):
+    """A storage-less tensor whose every torch call goes to the secure op registry."""
+
+    @classmethod
+    def __torch_function__(cls, func: Any, types: tuple, args: tuple = (), kwargs: dict | None = None) -> Any:
+        return dispatch(func, args, kwargs or {})
+
+    @classmethod
+    def __torch_dispatch__(cls, func: Any, types: tuple, args: tuple = (), kwargs: dict | None = None) -> Any:
+        return _no_storage(func)
+
+
+class SecretTensor(_Routed):
     """A secret float tensor held as additive shares (this party's share in ``.share``)."""
 
     share: AShare
@@ -57,16 +69,8 @@ class SecretTensor(torch.Tensor):
     def __repr__(self) -> str:  # noqa: D105
         return f"SecretTensor({self.share.party.role}, shape={tuple(self.shape)})"
 
-    @classmethod
-    def __torch_function__(cls, func: Any, types: tuple, args: tuple = (), kwargs: dict | None = None) -> Any:
-        return dispatch(func, args, kwargs or {})
 
-    @classmethod
-    def __torch_dispatch__(cls, func: Any, types: tuple, args: tuple = (), kwargs: dict | None = None) -> Any:
-        return _no_storage(func)
-
-
-class ServerParam(torch.Tensor):
+class ServerParam(_Routed):
     """A model weight the server holds: masked once for products; plaintext on the server only."""
 
     weight: ServerWeight
@@ -85,14 +89,6 @@ class ServerParam(torch.Tensor):
 
     def __repr__(self) -> str:  # noqa: D105
         return f"ServerParam({self.param_name!r}, shape={tuple(self.shape)})"
-
-    @classmethod
-    def __torch_function__(cls, func: Any, types: tuple, args: tuple = (), kwargs: dict | None = None) -> Any:
-        return dispatch(func, args, kwargs or {})
-
-    @classmethod
-    def __torch_dispatch__(cls, func: Any, types: tuple, args: tuple = (), kwargs: dict | None = None) -> Any:
-        return _no_storage(func)
 
 
 IDS_OPS = {torch.Tensor.view, torch.Tensor.reshape, torch.Tensor.unsqueeze, torch.Tensor.contiguous,
