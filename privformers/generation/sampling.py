@@ -22,7 +22,7 @@ def greedy_token(logits: AShare, bits: int = 48) -> int | None:
     positions = torch.arange(onehot.shape[-1], device=onehot.data.device)
     index = AShare(p, (onehot.data * positions).sum(-1))
     opened = open_to(index, CLIENT)
-    if opened is None or opened.is_meta:
+    if opened is None or p.symbolic:
         return None
     return int(opened[0])
 

@@ -68,7 +68,7 @@ def correlated(party: Party, rand_shapes: Sequence[Shape],
             return tuple(meta_like(t) for t in rc + derived)
         prg = party.prg[DEALER]
         r = [prg.ring(s) for s in rand_shapes]
-        shapes = [d.shape for d in derive([torch.empty(s, dtype=torch.int64, device="meta") for s in rand_shapes])]
+        shapes = [d.shape for d in derive([torch.zeros(s, dtype=torch.int64) for s in rand_shapes])]
         if party.role == CLIENT:
             d = [prg.ring(s) for s in shapes]
         else:

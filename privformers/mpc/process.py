@@ -6,6 +6,7 @@ first bytes of every message it received, to show that shares and masks look ran
 
 from __future__ import annotations
 
+import os
 import sys
 
 import torch
@@ -44,6 +45,20 @@ class RecordingChannel:
         self._inner.close()
 
 
+PROFILE_ENV = "PRIVFORMERS_PROFILE_DIR"
+
+
+def _execute_profiled(party: Party, built, role: str):
+    """execute() under cProfile, stats written to $PRIVFORMERS_PROFILE_DIR/<role>.prof (developers)."""
+    import cProfile
+
+    prof = cProfile.Profile()
+    try:
+        return prof.runcall(execute, party, built)
+    finally:
+        prof.dump_stats(os.path.join(os.environ[PROFILE_ENV], f"{role}.prof"))
+
+
 def run_party(role: str, program: str, args: dict, session: bytes, addrs: dict[str, Addr],
               frac_bits: int = 16, io_timeout: float = 60.0, connect_timeout: float = 30.0) -> dict:
     """Run one party of a session to the end; returns its JSON report (raises TransportError on failure)."""
@@ -57,7 +72,7 @@ def run_party(role: str, program: str, args: dict, session: bytes, addrs: dict[s
     party = Party(role, recorded, FixedPoint(frac_bits))
     try:
         party.handshake()
-        result = execute(party, built)
+        result = _execute_profiled(party, built, role) if os.environ.get(PROFILE_ENV) else execute(party, built)
     except BaseException:
         for link in links.values():
             link.close(flush_timeout=0.5)

@@ -50,32 +50,35 @@ def _limb_product(al: torch.Tensor, bl: torch.Tensor) -> torch.Tensor:
     for total in range(N_LIMBS):
         acc = None
         for i in range(total + 1):
-            prod = _mm(al[i], bl[total - i])
+            prod = _mm(al[i], bl[total - i].to(torch.float64))
             acc = prod if acc is None else acc + prod
         parts.append(acc)  # up to 4 products < 2^32 * K each: exact for K < 2^18
     return _combine(parts, LIMB_BITS)
 
 
 class RingMatrix:
-    """A ring-uniform matrix used in many products (a masked weight): its limbs are split once."""
+    """A ring-uniform matrix used in many products (a masked weight): its limbs are split once.
+
+    Limbs (< 2^16) are stored as float32, exact and half the memory of float64, and widened per
+    product; both orientations (a @ M and a @ M.T) use the same limbs through views.
+    """
 
     def __init__(self, m: torch.Tensor) -> None:
         self.int = m
-        self.limbs = _limbs(m, LIMB_BITS, N_LIMBS) if m.dim() == 2 and m.shape[0] < 1 << 18 else None
+        self.limbs = (_limbs(m, LIMB_BITS, N_LIMBS).to(torch.float32)
+                      if m.dim() == 2 and max(m.shape) < 1 << 18 else None)
 
     @property
     def shape(self) -> torch.Size:
         return self.int.shape
 
-    def rmatmul(self, a: torch.Tensor) -> torch.Tensor:
-        """a @ M mod 2^64."""
-        if self.limbs is None or a.is_meta or a.numel() * self.int.shape[-1] < _SMALL:
-            return torch.matmul(a, self.int)
-        return _limb_product(_limbs(a, LIMB_BITS, N_LIMBS), self.limbs)
-
-    def t(self) -> RingMatrix:
-        """The transpose (limbs re-split once)."""
-        return RingMatrix(self.int.t().contiguous())
+    def rmatmul(self, a: torch.Tensor, transpose: bool = False) -> torch.Tensor:
+        """a @ M (or a @ M.T) mod 2^64."""
+        m = self.int.t() if transpose else self.int
+        if self.limbs is None or a.is_meta or a.numel() * m.shape[-1] < _SMALL:
+            return torch.matmul(a, m)
+        limbs = self.limbs.transpose(-1, -2) if transpose else self.limbs
+        return _limb_product(_limbs(a, LIMB_BITS, N_LIMBS), limbs)
 
 
 def plain_limb_bits(w: torch.Tensor) -> int:

@@ -8,7 +8,7 @@ from typing import Any
 import torch
 from torch.utils._pytree import tree_flatten
 
-from privformers.mpc.party import SERVER, Party
+from privformers.mpc.party import SERVER, Party, placeholder
 from privformers.mpc.shares import AShare
 from privformers.secure.tensor import SecretTensor, ServerParam
 
@@ -31,7 +31,7 @@ def is_secret(v: Any) -> bool:
 def server_share(party: Party, plain: torch.Tensor | None, shape: tuple[int, ...]) -> AShare:
     """Shares of a value only the server knows: the server's share is the value, the client's is 0."""
     if party.symbolic:
-        return AShare(party, torch.empty(shape, dtype=torch.int64, device="meta"))
+        return AShare(party, placeholder(shape))
     if party.role == SERVER:
         return AShare(party, party.fp.encode(plain.detach()))
     return AShare(party, torch.zeros(shape, dtype=torch.int64))

@@ -15,7 +15,7 @@ import torch
 
 from privformers.mpc.fss import DCFKey, dcf_eval, dcf_keygen
 from privformers.mpc.material import take
-from privformers.mpc.party import CLIENT, DEALER, SERVER, Party, meta_like
+from privformers.mpc.party import CLIENT, DEALER, SERVER, Party, meta_like, placeholder
 from privformers.mpc.ring import low_bits
 from privformers.mpc.shares import AShare
 from privformers.mpc.transport.base import TransportError
@@ -91,7 +91,7 @@ def ltz(x: AShare, bits: int = 64) -> AShare:
 
     r_i, m_i, key = take(p, produce)
     if p.symbolic:
-        return AShare(p, torch.empty(shape, dtype=torch.int64, device="meta"))
+        return AShare(p, placeholder(shape))
     if key.n != n:
         raise TransportError("comparison key batch does not match the input")
     c = open_low_bits(x.data + r_i, p, bits)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import torch
 
-from privformers.mpc.party import CLIENT, SERVER, Party
+from privformers.mpc.party import CLIENT, SERVER, Party, placeholder
 from privformers.mpc.protocols.open import open_to
 from privformers.mpc.shares import AShare
 
@@ -20,7 +20,7 @@ def share_input(party: Party, owner: str, value: torch.Tensor | None, shape: tup
     if owner not in (CLIENT, SERVER):
         raise ValueError(f"inputs come from the client or the server, not {owner!r}")
     if party.symbolic:
-        return AShare(party, torch.empty(shape, dtype=torch.int64, device="meta"))
+        return AShare(party, placeholder(shape))
     r = party.prg[party.peer].ring(shape)
     if party.role != owner:
         return AShare(party, r)
@@ -33,6 +33,6 @@ def share_input(party: Party, owner: str, value: torch.Tensor | None, shape: tup
 def reveal_to(x: AShare, role: str) -> torch.Tensor | None:
     """Decode x for one party (None on the other and on shape-only passes)."""
     t = open_to(x, role)
-    if t is None or t.is_meta:
+    if t is None or x.party.symbolic:
         return None
     return x.party.fp.decode(t)

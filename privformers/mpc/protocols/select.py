@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 
 from privformers.mpc.material import take
-from privformers.mpc.party import CLIENT, DEALER, SERVER, meta_like
+from privformers.mpc.party import CLIENT, DEALER, SERVER, meta_like, placeholder
 from privformers.mpc.protocols.beaver import mul
 from privformers.mpc.protocols.compare import ltz, open_low_bits
 from privformers.mpc.shares import AShare, cat
@@ -92,7 +92,7 @@ def index_to_onehot(index: AShare, n: int, dim: int) -> AShare:
 
     rho_i, onehot_i = take(p, produce)
     if p.symbolic:
-        return AShare(p, torch.empty(_onehot_shape(index.shape, n, dim), dtype=torch.int64, device="meta"))
+        return AShare(p, placeholder(_onehot_shape(index.shape, n, dim)))
     c = open_low_bits(rho_i - index.data.reshape(-1), p, bits)
     cols = (torch.arange(size).unsqueeze(0) + c.unsqueeze(1)) % size
     rotated = torch.gather(onehot_i, 1, cols)[:, :n]

@@ -16,26 +16,45 @@ from __future__ import annotations
 import torch
 
 from privformers.mpc.material import take
-from privformers.mpc.party import CLIENT, DEALER, SERVER, Party, meta_like
+from privformers.mpc.party import CLIENT, DEALER, SERVER, Party, meta_like, placeholder
 from privformers.mpc.ringmath import PlainMatrix, RingMatrix, ring_matmul
 from privformers.mpc.ringmath import _apply as apply_product
 from privformers.mpc.shares import AShare
 
 
 class _RingOperand:
-    """The client's F or the dealer's B, with limbs cached for each orientation used."""
+    """The client's F or the dealer's B, with limbs split once (shared by both orientations)."""
 
     def __init__(self, m: torch.Tensor) -> None:
         self.m = m
-        self._by_op: dict[str, RingMatrix] = {}
+        self._ring: RingMatrix | None = None
 
     def product(self, x: torch.Tensor, op: str) -> torch.Tensor:
         if op == "mul":
             return x * self.m
-        if op not in self._by_op:
-            m = self.m.t().contiguous() if op == "matmul_t" else self.m
-            self._by_op[op] = RingMatrix(m)
-        return ring_matmul(x, self._by_op[op])
+        if self.m.dim() != 2:
+            return apply_product(x, self.m, op) if x.is_meta else ring_matmul(
+                x, self.m.transpose(-1, -2) if op == "matmul_t" else self.m)
+        if self._ring is None:
+            self._ring = RingMatrix(self.m)
+        return self._ring.rmatmul(x, transpose=op == "matmul_t")
+
+
+def product_shape(x: tuple[int, ...], w: tuple[int, ...], op: str) -> tuple[int, ...]:
+    """Shape of x @ W, x @ W.T or x * W (torch broadcasting), without running the product."""
+    if op == "mul":
+        return tuple(torch.broadcast_shapes(x, w))
+    if len(w) < 2 or len(x) < 1:
+        raise ValueError(f"product {op!r} of shapes {x} and {w} is not supported")
+    rows, cols = (w[-1], w[-2]) if op == "matmul_t" else (w[-2], w[-1])
+    if op not in ("matmul", "matmul_t"):
+        raise ValueError(f"unknown product {op!r}")
+    if x[-1] != rows:
+        raise ValueError(f"product {op!r}: shapes {x} and {w} do not match")
+    if len(x) == 1:
+        return (*w[:-2], cols)
+    batch = tuple(torch.broadcast_shapes(x[:-2], w[:-2]))
+    return (*batch, x[-2], cols)
 
 
 class ServerWeight:
@@ -67,8 +86,7 @@ class ServerWeight:
     def product(self, x: AShare, op: str = "matmul") -> AShare:
         """Shares of x @ W ('matmul'), x @ W.T ('matmul_t') or x * W ('mul'), at scale f + frac_bits."""
         p = x.party
-        out_meta = apply_product(torch.empty(x.shape, dtype=torch.int64, device="meta"),
-                                 torch.empty(self.shape, dtype=torch.int64, device="meta"), op)
+        out_meta = placeholder(product_shape(tuple(x.shape), self.shape, op))
 
         def produce() -> tuple:
             if p.role == DEALER:

@@ -19,7 +19,7 @@ from privformers.secure.values import party_of, secret, server_share
 
 
 def _meta(v: Any) -> Any:
-    return torch.empty(v.shape, dtype=v.dtype, device="meta") if isinstance(v, torch.Tensor) else v
+    return torch.zeros(v.shape, dtype=v.dtype) if isinstance(v, torch.Tensor) else v
 
 
 def _plain(v: Any) -> Any:
