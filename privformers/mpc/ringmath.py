@@ -50,7 +50,7 @@ def _limb_product(al: torch.Tensor, bl: torch.Tensor) -> torch.Tensor:
     for total in range(N_LIMBS):
         acc = None
         for i in range(total + 1):
-            prod = _mm(al[i], bl[total - i].to(torch.float64))
+            prod = _mm(al[i], bl[total - i])
             acc = prod if acc is None else acc + prod
         parts.append(acc)  # up to 4 products < 2^32 * K each: exact for K < 2^18
     return _combine(parts, LIMB_BITS)
@@ -59,25 +59,29 @@ def _limb_product(al: torch.Tensor, bl: torch.Tensor) -> torch.Tensor:
 class RingMatrix:
     """A ring-uniform matrix used in many products (a masked weight): its limbs are split once.
 
-    Limbs (< 2^16) are stored as float32, exact and half the memory of float64, and widened per
-    product; both orientations (a @ M and a @ M.T) use the same limbs through views.
+    Limbs are float64 (widening float32 limbs per product cost more time than it saved memory);
+    both orientations (a @ M and a @ M.T) use the same limbs through views, and the int64
+    matrix is dropped once split.
     """
 
     def __init__(self, m: torch.Tensor) -> None:
-        self.int = m
-        self.limbs = (_limbs(m, LIMB_BITS, N_LIMBS).to(torch.float32)
-                      if m.dim() == 2 and max(m.shape) < 1 << 18 else None)
+        self.shape = m.shape
+        split = m.dim() == 2 and max(m.shape) < 1 << 18
+        self.limbs = _limbs(m, LIMB_BITS, N_LIMBS) if split else None
+        self.int = None if split else m
 
-    @property
-    def shape(self) -> torch.Size:
-        return self.int.shape
+    def value(self) -> torch.Tensor:
+        """The int64 matrix (rebuilt from the limbs when only they are kept)."""
+        return self.int if self.int is not None else _combine(list(self.limbs), LIMB_BITS)
 
     def rmatmul(self, a: torch.Tensor, transpose: bool = False) -> torch.Tensor:
         """a @ M (or a @ M.T) mod 2^64."""
-        m = self.int.t() if transpose else self.int
-        if self.limbs is None or a.is_meta or a.numel() * m.shape[-1] < _SMALL:
-            return torch.matmul(a, m)
+        if self.limbs is None:
+            return torch.matmul(a, self.int.t() if transpose else self.int)
         limbs = self.limbs.transpose(-1, -2) if transpose else self.limbs
+        if a.numel() * limbs.shape[-1] < _SMALL:
+            m = self.value()
+            return torch.matmul(a, m.t() if transpose else m)
         return _limb_product(_limbs(a, LIMB_BITS, N_LIMBS), limbs)
 
 
@@ -94,15 +98,12 @@ class PlainMatrix:
     """A plaintext integer matrix kept as float64 for fast exact products with ring values."""
 
     def __init__(self, w: torch.Tensor) -> None:
-        self.int = w
         self.float = w.to(torch.float64)
         self.bits = plain_limb_bits(w)
         self.n = -(-64 // self.bits)
 
     def rmatmul(self, x: torch.Tensor, op: str = "matmul") -> torch.Tensor:
         """x @ W (op 'matmul'), x @ W.T ('matmul_t') or x * W ('mul'), mod 2^64, x any int64."""
-        if x.is_meta:
-            return _apply(x, self.int, op)
         xl = _limbs(x, self.bits, self.n)
         prod = _apply(xl, self.float, op)
         return _combine(list(prod), self.bits)

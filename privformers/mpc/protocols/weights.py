@@ -23,21 +23,22 @@ from privformers.mpc.shares import AShare
 
 
 class _RingOperand:
-    """The client's F or the dealer's B, with limbs split once (shared by both orientations)."""
+    """The client's F or the dealer's B; a 2-D one is kept only as limbs (shared by both orientations)."""
 
     def __init__(self, m: torch.Tensor) -> None:
-        self.m = m
+        self.m: torch.Tensor | None = m
         self._ring: RingMatrix | None = None
+        if m.dim() == 2:
+            self._ring = RingMatrix(m)
+            if self._ring.limbs is not None:
+                self.m = None
 
     def product(self, x: torch.Tensor, op: str) -> torch.Tensor:
-        if op == "mul":
-            return x * self.m
-        if self.m.dim() != 2:
-            return apply_product(x, self.m, op) if x.is_meta else ring_matmul(
-                x, self.m.transpose(-1, -2) if op == "matmul_t" else self.m)
-        if self._ring is None:
-            self._ring = RingMatrix(self.m)
-        return self._ring.rmatmul(x, transpose=op == "matmul_t")
+        if self._ring is not None and op != "mul":
+            return self._ring.rmatmul(x, transpose=op == "matmul_t")
+        m = self.m if self.m is not None else self._ring.value()
+        return apply_product(x, m, op) if op == "mul" else ring_matmul(
+            x, m.transpose(-1, -2) if op == "matmul_t" else m)
 
 
 def product_shape(x: tuple[int, ...], w: tuple[int, ...], op: str) -> tuple[int, ...]:
