@@ -34,6 +34,8 @@ from privformers.mpc.transport.frame import (
 
 SOCKET_BUFFER = 4 << 20
 MAX_MESSAGE = 4 << 30   # refuse larger frames before allocating for them
+INLINE_LIMIT = 64 << 10  # frames up to this size are written from the caller's thread
+READ_AHEAD = 64 << 10
 _STOP = object()
 
 
@@ -55,6 +57,11 @@ class TcpChannel:
         self._where = f" at {where}" if where else ""
         self._send_seq = self._recv_seq = 0
         self._queue: queue.Queue = queue.Queue()
+        self._send_lock = threading.Lock()
+        self._queued = 0                      # frames handed to the sender thread, not yet written
+        self._chunk = bytearray(READ_AHEAD)
+        self._ahead: bytearray = bytearray()  # bytes read but not yet consumed
+        self._ahead_pos = 0
         self._error: TransportError | None = None
         self._closed = False
         self._peer_closed = False
@@ -65,7 +72,14 @@ class TcpChannel:
 
     # -- sending --------------------------------------------------------------
     def send(self, msg: Message) -> int:
-        """Queue msg for the peer (never waits for it); returns the payload bytes."""
+        """Send msg to the peer without waiting for it to read; returns the payload bytes.
+
+        A small frame (the common case: one protocol round) goes out at once from this thread in
+        one write: handing it to the sender thread costs a thread wake-up per round, 20x the
+        socket's own latency here. Large frames, and any frame while earlier ones are still
+        queued, go through the sender thread, so two parties sending big messages to each other
+        at the same time never deadlock on full kernel buffers.
+        """
         if self._error is not None:
             raise self._error
         if self._closed:
@@ -78,8 +92,24 @@ class TcpChannel:
         else:
             raise TypeError(f"can send tensors or bytes, not {type(msg).__name__}")
         self._send_seq += 1
+        with self._send_lock:
+            if not self._queued and len(payload) <= INLINE_LIMIT:
+                try:
+                    self._send_all(head + payload.tobytes())
+                except PeerTimeout as exc:
+                    self._error = exc
+                    raise
+                except OSError as exc:
+                    self._error = self._send_error(exc)
+                    raise self._error from None
+                return payload_nbytes(msg)
+            self._queued += 1
         self._queue.put((head, payload))
         return payload_nbytes(msg)
+
+    def _send_error(self, exc: OSError) -> PeerDisconnected:
+        return PeerDisconnected(f"{self.peer}{self._where} disconnected while we were sending "
+                                f"({exc.__class__.__name__}: {exc})")
 
     def _send_loop(self) -> None:
         while True:
@@ -87,22 +117,30 @@ class TcpChannel:
             if item is _STOP:
                 return
             try:
-                for part in item:
-                    self._send_all(part)
+                with self._send_lock:
+                    for part in item:
+                        self._send_all(part)
+                    self._queued -= 1
+            except PeerTimeout as exc:
+                self._error = exc
+                return
             except OSError as exc:
-                self._error = PeerDisconnected(f"{self.peer}{self._where} disconnected while we were sending "
-                                               f"({exc.__class__.__name__}: {exc})")
+                self._error = self._send_error(exc)
                 return
 
     def _send_all(self, data: bytes | memoryview) -> None:
-        """Write everything; a slow reader only delays us (timeouts here are not errors)."""
+        """Write everything; a slow reader delays us, one that reads nothing for ``timeout`` s is an error."""
         view = memoryview(data).cast("B")
+        waited = 0.0
         while view.nbytes:
             try:
                 n = self._sock.send(view)
             except TimeoutError:
+                waited += self._sock.gettimeout() or 0.0
+                if waited >= self._timeout:
+                    raise PeerTimeout(f"{self.peer}{self._where} read nothing for {self._timeout:g} s") from None
                 continue
-            view = view[n:]
+            view, waited = view[n:], 0.0
 
     # -- receiving ------------------------------------------------------------
     def recv(self) -> Message:
@@ -129,12 +167,34 @@ class TcpChannel:
         return torch.frombuffer(buf, dtype=DTYPES[code]).reshape(shape)
 
     def _read(self, n: int) -> bytearray:
-        """Exactly n bytes from the peer."""
+        """Exactly n bytes from the peer, through a read-ahead buffer (one syscall per small frame)."""
         buf = bytearray(n)
-        view, got, waited = memoryview(buf), 0, 0.0
-        while got < n:
+        have = min(n, len(self._ahead) - self._ahead_pos)
+        if have:
+            buf[:have] = self._ahead[self._ahead_pos:self._ahead_pos + have]
+            self._ahead_pos += have
+        if have == n:
+            return buf
+        if n - have < READ_AHEAD:
+            # refill the read-ahead buffer: whatever the peer has sent, up to READ_AHEAD bytes
+            while have < n:
+                k = self._recv_into(memoryview(self._chunk), READ_AHEAD)
+                take = min(k, n - have)
+                buf[have:have + take] = self._chunk[:take]
+                have += take
+                self._ahead, self._ahead_pos = self._chunk[:k], take
+            return buf
+        view = memoryview(buf)
+        while have < n:
+            have += self._recv_into(view[have:], min(n - have, 1 << 24))
+        return buf
+
+    def _recv_into(self, view: memoryview, limit: int) -> int:
+        """One recv into view (at most limit bytes), with timeout and disconnect handling."""
+        waited = 0.0
+        while True:
             try:
-                k = self._sock.recv_into(view[got:], min(n - got, 1 << 24))
+                k = self._sock.recv_into(view, limit)
             except TimeoutError:
                 waited += self._sock.gettimeout() or 0.0
                 if self._error is not None:
@@ -148,8 +208,7 @@ class TcpChannel:
                                        f"({exc.__class__.__name__}: {exc})") from None
             if k == 0:
                 raise PeerDisconnected(f"{self.peer}{self._where} disconnected (connection closed)")
-            got, waited = got + k, 0.0
-        return buf
+            return k
 
     # -- closing --------------------------------------------------------------
     def close(self, flush_timeout: float | None = None) -> None:
