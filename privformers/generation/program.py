@@ -19,6 +19,7 @@ from privformers.mpc.meter import diff
 from privformers.mpc.party import CLIENT, SERVER, Party
 from privformers.mpc.session import LocalRun, Program, run_local
 from privformers.secure import tracking
+from privformers.secure.modules import apply_module_rules
 from privformers.secure.tensor import PrivateIds, SecretTensor
 from privformers.secure.weights import protect_weights
 
@@ -32,6 +33,7 @@ def setup_model(party: Party, factory: Callable[[], torch.nn.Module], weights: W
         model.load_state_dict(weights() if callable(weights) else weights)
     protect_weights(model, party)
     tracking.track_modules(model)
+    apply_module_rules(model)
     return model
 
 

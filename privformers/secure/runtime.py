@@ -11,6 +11,7 @@ from privformers.mpc.party import CLIENT, SERVER, Party
 from privformers.mpc.protocols.inputs import reveal_to
 from privformers.mpc.session import LocalRun, Program, run_local
 from privformers.secure import tracking
+from privformers.secure.modules import apply_module_rules
 from privformers.secure.tensor import PrivateIds, SecretTensor
 from privformers.secure.weights import protect_weights
 
@@ -38,6 +39,7 @@ def secure_program(model_factory: Callable[[], torch.nn.Module], weights: dict[s
                 m.config.use_cache = False
         protect_weights(model, party)
         tracking.track_modules(model)
+        apply_module_rules(model)
         return model
 
     def run(party: Party, model: torch.nn.Module) -> torch.Tensor | None:

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import math
-
 import torch
 import torch.nn.functional as F
 
@@ -11,7 +9,6 @@ from privformers.mpc.functions.gelu import gelu as mpc_gelu
 from privformers.mpc.functions.sigmoid import sigmoid as mpc_sigmoid
 from privformers.mpc.functions.sigmoid import tanh as mpc_tanh
 from privformers.mpc.protocols.select import relu as mpc_relu
-from privformers.secure.ops.elementwise import add, mul, pow_
 from privformers.secure.registry import register_op
 from privformers.secure.tensor import SecretTensor
 from privformers.secure.values import as_share, secret
@@ -19,12 +16,11 @@ from privformers.secure.values import as_share, secret
 
 @register_op(F.gelu)
 def gelu(x: SecretTensor, approximate: str = "none") -> SecretTensor:
-    """gelu(x): erf form by the engine's polynomial; 'tanh' form as 0.5 x (1 + tanh(c (x + 0.044715 x^3)))."""
+    """gelu(x) in either form ('none': erf, 'tanh'), each by the engine's GeLU polynomial fitted to it."""
+    if approximate not in ("none", "tanh"):
+        raise ValueError(f"gelu: unknown approximate={approximate!r}")
     with x.party.meter.scope("activation"):
-        if approximate == "none":
-            return secret(mpc_gelu(x.share))
-        inner = mul(add(x, mul(pow_(x, 3), 0.044715)), math.sqrt(2.0 / math.pi))
-        return mul(mul(x, 0.5), add(tanh(inner), 1.0))
+        return secret(mpc_gelu(as_share(x), "erf" if approximate == "none" else "tanh"))
 
 
 @register_op(torch.tanh, torch.Tensor.tanh, F.tanh)

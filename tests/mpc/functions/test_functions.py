@@ -41,6 +41,14 @@ def test_gelu_error_bound_on_minus8_to_8():
     assert (out - ref).abs().max() <= 1e-2
 
 
+def test_tanh_gelu_error_bound_on_minus8_to_8():
+    """GPT-2's gelu_new, fitted on its own (not approximated by the erf form)."""
+    x = _grid(-8, 8, 4001)
+    out, _ = run_on_secret(lambda a: gelu(a, "tanh"), x)
+    ref = torch.nn.functional.gelu(x, approximate="tanh")
+    assert (out - ref).abs().max() <= 3e-3
+
+
 def test_sigmoid_tanh():
     x = _grid(-20, 20)
     out, _ = run_on_secret(lambda a: sigmoid(a), x)
