@@ -1,32 +1,40 @@
-"""Initial guesses for Newton iterations from comparisons against half-octave thresholds.
+"""Which fraction of an octave a positive secret lies in, as public combinations of comparison bits.
 
-For x in [2^lo, 2^hi], one batched comparison round finds which interval [t_j, t_j+1) with
-t_j = 2^(lo + j/2) holds x; the guess g(x) evaluated at the interval's geometric middle is a
-public combination of those bits (a telescoping sum), so it costs no further rounds.
+For x in [2^lo, 2^hi], one batched comparison round against t_j = 2^(lo + j/n) (n intervals per
+octave) gives bits [x < t_j]. Any function of the interval, g(j), is then a public combination
+of those bits (a telescoping sum), so it costs no further rounds: a Newton starting guess,
+a power of two to normalise by, or several such tables at once.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 from privformers.mpc.protocols.compare import ltz
 from privformers.mpc.shares import AShare, stack
 
 
-def octave_guess(x: AShare, lo: int, hi: int, g: Callable[[float], float]) -> AShare:
-    """Shares of g(middle of x's half-octave), for x in [2^lo, 2^hi]; one comparison round."""
+def interval_bits(x: AShare, lo: int, hi: int, per_octave: int) -> AShare:
+    """Shares of [x < t_j] for the inner thresholds t_j = 2^(lo + j / per_octave), j = 1 .. n-1."""
     fp = x.party.fp
-    n = 2 * (hi - lo)
-    thresholds = [2.0 ** (lo + j / 2) for j in range(1, n)]
-    values = [g(2.0 ** (lo + (j + 0.5) / 2)) for j in range(n)]
+    n = per_octave * (hi - lo)
+    thresholds = [2.0 ** (lo + j / per_octave) for j in range(1, n)]
     bits = max(hi, 0) + fp.frac_bits + 3
-    diffs = stack([x.add_public(-int(fp.encode(t))) for t in thresholds])
-    below = ltz(diffs, bits)  # [x < t_j]
-    out = None
-    for j in range(1, n):
-        step = int(fp.encode(values[j] - values[j - 1]))
-        term = below[j - 1].mul_public(-step)  # + step when x >= t_j, i.e. (1 - below) * step
-        out = term if out is None else out + term
-    total = sum(int(fp.encode(values[j] - values[j - 1])) for j in range(1, n))
-    return out.add_public(int(fp.encode(values[0])) + total)
+    return ltz(stack([x.add_public(-int(fp.encode(t))) for t in thresholds]), bits)
 
+
+def interval_table(below: AShare, values: Sequence[int]) -> AShare:
+    """sum_j [x in interval j] values[j] (ring integers), from the bits of ``interval_bits``."""
+    out = None
+    for j in range(1, len(values)):
+        term = below[j - 1].mul_public(values[j - 1] - values[j])  # adds the step once x >= t_j
+        out = term if out is None else out + term
+    return out.add_public(values[-1])
+
+
+def octave_guess(x: AShare, lo: int, hi: int, g: Callable[[float], float], per_octave: int = 2) -> AShare:
+    """Shares of g(geometric middle of x's interval), for x in [2^lo, 2^hi]; one comparison round."""
+    fp = x.party.fp
+    n = per_octave * (hi - lo)
+    below = interval_bits(x, lo, hi, per_octave)
+    return interval_table(below, [int(fp.encode(g(2.0 ** (lo + (j + 0.5) / per_octave)))) for j in range(n)])

@@ -12,9 +12,10 @@ import math
 import torch
 
 from privformers.mpc.functions.exp import exp
-from privformers.mpc.functions.reciprocal import reciprocal
-from privformers.mpc.protocols.beaver import mul
+from privformers.mpc.functions.reciprocal import reciprocal_raw
+from privformers.mpc.protocols.fused import Factor, fused_mul
 from privformers.mpc.protocols.select import max_
+from privformers.mpc.protocols.trunc import trunc
 from privformers.mpc.shares import AShare, where_public
 
 
@@ -32,5 +33,7 @@ def softmax(x: AShare, dim: int = -1, mask: torch.Tensor | None = None) -> AShar
         e = e.mul_public(mask.to(torch.int64))
     s = e.sum(dim, keepdim=True)
     n = x.shape[dim]
-    inv = reciprocal(s, lo=-1, hi=max(1, math.ceil(math.log2(n)) + 1))
-    return mul(e, inv)
+    inv, k = reciprocal_raw(s, lo=-1, hi=max(1, math.ceil(math.log2(n)) + 1))
+    keep = min(8, k)  # 1/s keeps 8 extra fractional bits into the product
+    _, (p,), _ = fused_mul([Factor(e), Factor(inv, k - keep)], [(0, 1)])
+    return trunc(p, x.party.fp.frac_bits + keep)
