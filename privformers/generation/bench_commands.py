@@ -47,6 +47,10 @@ def _run_generate(a: argparse.Namespace) -> int:
             "reveal_logits": a.reveal_logits, "use_cache": not a.no_cache, "progress": True}
     out = run_generate(args, a.timeout, a.frac_bits)
     out = {"text": " ".join(map(str, out["tokens"])), **out}
+    decode = out["per_token"][1:]
+    if decode:  # the first token includes the prefill; later ones are single decode steps
+        out["decode_mean"] = {k: round(sum(r[k] for r in decode) / len(decode), 6)
+                              for k in ("seconds", "online_bytes", "rounds")}
     if a.check:
         from privformers.generation.plain import plain_greedy
 

@@ -1,0 +1,51 @@
+"""``privformers bench forward``: online cost of one secure forward pass (e.g. BERT-base at 128 tokens)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import sys
+from datetime import datetime, timezone
+
+
+def register_bench(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("forward", help="one secure forward pass of a random-weight model (parties as processes)")
+    p.add_argument("--arch", choices=("bert", "gpt2"), default="bert")
+    p.add_argument("--size", choices=("tiny", "small", "base"), default="tiny")
+    p.add_argument("--random-weights", action="store_true", required=True,
+                   help="seeded random weights of the named size (the only mode offline)")
+    p.add_argument("--seq-len", type=int, default=128)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--frac-bits", type=int, default=16)
+    p.add_argument("--timeout", type=float, default=3600.0)
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=_run_forward)
+
+
+def _run_forward(a: argparse.Namespace) -> int:
+    from privformers.generation.report import breakdown
+    from privformers.mpc.launch import LaunchError, launch_local
+
+    args = {"arch": a.arch, "size": a.size, "seed": a.seed, "seq_len": a.seq_len}
+    try:
+        reports = launch_local("forward", args, a.timeout, a.frac_bits)
+    except LaunchError as exc:
+        print(exc, file=sys.stderr)
+        return 1
+    c, s = reports["client"], reports["server"]
+    out = {"seconds": c["result"]["seconds"],
+           "online_bytes": c["meter"]["online_bytes"] + s["meter"]["online_bytes"],
+           "rounds": c["meter"]["online_rounds"],
+           "offline_bytes": sum(r["meter"]["offline_bytes"] for r in reports.values()),
+           "breakdown": breakdown(c["meter"], s["meter"]),
+           "estimated_seconds": c["meter"]["estimated_seconds"],
+           "meta": {**args, "output_shape": c["result"]["shape"], "parties": "processes",
+                    "machine": platform.machine(), "python": platform.python_version(),
+                    "date": datetime.now(timezone.utc).isoformat(timespec="seconds")}}
+    if a.json:
+        print(json.dumps(out))
+    else:
+        print(f"{a.arch}-{a.size} forward at {a.seq_len} tokens: {out['seconds']:.2f} s online, "
+              f"{out['online_bytes']} B, {out['rounds']} rounds")
+    return 0

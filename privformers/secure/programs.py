@@ -1,0 +1,63 @@
+"""The registered program ``forward``: one secure forward pass of a random-weight encoder or decoder,
+for ``privformers bench forward`` (parties as separate processes)."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import torch
+from transformers import AutoModelForCausalLM, AutoModelForSequenceClassification, BertConfig, GPT2Config
+
+from privformers.mpc.programs import register_program, to_json
+from privformers.mpc.session import Program
+from privformers.secure.runtime import secure_program
+
+BERT_SIZES = {
+    "tiny": dict(num_hidden_layers=2, hidden_size=32, num_attention_heads=2, intermediate_size=64),
+    "small": dict(num_hidden_layers=4, hidden_size=256, num_attention_heads=4, intermediate_size=1024),
+    "base": dict(num_hidden_layers=12, hidden_size=768, num_attention_heads=12, intermediate_size=3072),
+}
+
+
+def forward_model(arch: str, size: str, seed: int) -> tuple[Any, dict[str, torch.Tensor], str]:
+    """(factory, seeded random weights, output name) of a BERT classifier or a GPT-2 LM of a named size."""
+    if arch == "bert":
+        config = BertConfig(**BERT_SIZES[size], num_labels=2)
+        cls, output = AutoModelForSequenceClassification, "logits"
+    elif arch == "gpt2":
+        from privformers.generation.models import SIZES
+
+        config = GPT2Config(**SIZES[size])
+        cls, output = AutoModelForCausalLM, "logits"
+    else:
+        raise ValueError(f"forward benchmark: arch must be 'bert' or 'gpt2', not {arch!r}")
+
+    def factory() -> torch.nn.Module:
+        return cls.from_config(config, attn_implementation="eager").eval()
+
+    torch.manual_seed(seed)
+    return factory, factory().state_dict(), output
+
+
+def _format(role: str, result: Any) -> dict:
+    return {"result": to_json(result)}
+
+
+@register_program("forward", _format)
+def forward(args: dict) -> Program:
+    """Args: arch (bert|gpt2), size, seed, seq_len. The client's ids are random; the result is the
+    revealed output's shape and the online seconds of the pass."""
+    factory, weights, output = forward_model(args["arch"], args["size"], int(args.get("seed", 0)))
+    g = torch.Generator().manual_seed(int(args.get("seed", 0)))
+    vocab = factory().config.vocab_size
+    ids = torch.randint(1, vocab, (1, int(args["seq_len"])), generator=g)
+    inner = secure_program(factory, weights, {"input_ids": ids}, output)
+
+    def run(party, model):
+        t0 = time.perf_counter()
+        out = inner.run(party, model)
+        return {"seconds": round(time.perf_counter() - t0, 6),
+                "shape": list(out.shape) if isinstance(out, torch.Tensor) else None}
+
+    return Program(run=run, setup=inner.setup)
