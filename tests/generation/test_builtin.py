@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -15,6 +17,15 @@ from privformers.generation.models import ModelSpec, from_path
 from privformers.generation.plain import plain_greedy
 from privformers.lm import builtin_model_path
 from privformers.lm.prompt import format_prompt
+
+
+@pytest.fixture(autouse=True)
+def short_switch_interval() -> Iterator[None]:
+    """The three parties are threads of one process: hand the GIL over sooner (about 25% faster here)."""
+    before = sys.getswitchinterval()
+    sys.setswitchinterval(2e-4)
+    yield
+    sys.setswitchinterval(before)
 
 
 def held_out_mrs(data: Path) -> list[str]:
