@@ -22,7 +22,7 @@ from pathlib import Path
 import privformers
 from privformers.mpc.party import ROLES
 
-GRACE_S = 5.0
+GRACE_S = 10.0  # for the others to report their own errors (exiting torch can take seconds under load)
 
 
 class LaunchError(RuntimeError):

@@ -7,6 +7,7 @@ first bytes of every message it received, to show that shares and masks look ran
 from __future__ import annotations
 
 import sys
+import time
 
 import torch
 
@@ -14,9 +15,9 @@ from privformers.mpc.party import Party
 from privformers.mpc.programs import get_program
 from privformers.mpc.ring import FixedPoint
 from privformers.mpc.session import execute
-from privformers.mpc.transport.base import Channel, Message
+from privformers.mpc.transport.base import Channel, Message, PeerDisconnected
 from privformers.mpc.transport.connect import Addr, connect_party
-from privformers.mpc.watchdog import Watchdog
+from privformers.mpc.watchdog import LINGER_S, Watchdog
 
 
 class RecordingChannel:
@@ -64,9 +65,11 @@ def run_party(role: str, program: str, args: dict, session: bytes, addrs: dict[s
     try:
         party.handshake()
         result = execute(party, built)
-    except BaseException:
+    except BaseException as exc:
         if watchdog:
             watchdog.stop()
+            if isinstance(exc, PeerDisconnected):
+                time.sleep(LINGER_S)  # let the third party notice the lost peer first-hand, not us leaving
         for link in links.values():
             link.close(flush_timeout=0.5)
         raise

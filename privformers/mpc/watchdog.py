@@ -15,6 +15,8 @@ import threading
 from collections.abc import Callable, Mapping
 from typing import Protocol
 
+LINGER_S = 1.0  # after a peer is lost, wait this long before leaving ourselves
+
 
 class Watched(Protocol):
     """A link that can tell, without reading, that its peer is gone (``TcpChannel``)."""
@@ -32,7 +34,7 @@ class Watchdog:
     """Checks the links every ``interval`` s until stopped; calls ``on_lost`` once with the reason."""
 
     def __init__(self, role: str, links: Mapping[str, Watched], on_lost: Callable[[str], None] = exit_process,
-                 interval: float = 0.5, linger: float = 1.0) -> None:
+                 interval: float = 0.5, linger: float = LINGER_S) -> None:
         self.role, self._links, self._on_lost = role, dict(links), on_lost
         self._interval, self._linger = interval, linger
         self._stop = threading.Event()
