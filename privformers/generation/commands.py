@@ -93,7 +93,7 @@ def run_generate(args: dict, timeout: float, frac_bits: int) -> dict:
 
 
 def cmd_generate(a: argparse.Namespace) -> int:
-    from privformers.generation.models import check_length, from_path
+    from privformers.generation.models import check_length, check_weights, from_path
     from privformers.mpc.launch import LaunchError
 
     if a.model is None:
@@ -102,6 +102,7 @@ def cmd_generate(a: argparse.Namespace) -> int:
         a.model = str(builtin_model_path())
     try:
         spec = from_path(a.model)
+        check_weights(a.model)  # the local server process loads them
         tokenizer = _tokenizer(a.model)
         prompt = _prompt_ids(a, tokenizer)
         check_length(spec, len(prompt), a.max_new_tokens)

@@ -20,6 +20,8 @@ SIZES = {  # GPT-2 shapes for random-weight runs
 }
 
 
+WEIGHT_FILES = ("model.safetensors", "model.safetensors.index.json", "pytorch_model.bin",
+                "pytorch_model.bin.index.json")
 _INIT = threading.Lock()  # parties as threads share torch's global RNG: seeded weights need it alone
 
 
@@ -74,9 +76,17 @@ def from_path(path: str | Path) -> ModelSpec:
     config.pad_token_id = None
 
     def weights() -> dict[str, torch.Tensor]:
+        check_weights(path)
         return auto_class(config).from_pretrained(path, attn_implementation="eager").eval().state_dict()
 
     return ModelSpec(config, weights)
+
+
+def check_weights(path: str | Path) -> None:
+    """Raise ModelNotFoundError unless the folder holds weights (only the server needs them)."""
+    if not any((Path(path) / name).is_file() for name in WEIGHT_FILES):
+        raise ModelNotFoundError(f"no weights in {str(path)!r}: expected {' or '.join(WEIGHT_FILES)} next to "
+                                 "config.json (a folder written by save_pretrained)")
 
 
 def random_gpt2(size: str = "tiny", seed: int = 0, **overrides: object) -> ModelSpec:

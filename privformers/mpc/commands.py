@@ -69,8 +69,8 @@ def cmd_party(a: argparse.Namespace) -> int:
     print(f"[{a.role}] session {a.session.hex()[:12]}..., program {a.program}", file=sys.stderr, flush=True)
     try:
         report = run_party(a.role, a.program, json.loads(a.args), a.session, addrs, a.frac_bits, a.timeout,
-                           a.connect_timeout)
-    except (TransportError, ValueError, KeyError, RuntimeError) as exc:
+                           a.connect_timeout, exit_on_lost_peer=True)
+    except (TransportError, ValueError, KeyError, RuntimeError, OSError) as exc:
         print(f"{a.role} failed: {exc}", file=sys.stderr, flush=True)
         return 1
     print(json.dumps(report) if a.json else json.dumps(report, indent=2), flush=True)

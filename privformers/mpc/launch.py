@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 import secrets
+import signal
 import socket
 import subprocess
 import sys
@@ -21,7 +22,7 @@ from pathlib import Path
 import privformers
 from privformers.mpc.party import ROLES
 
-GRACE_S = 5.0
+GRACE_S = 10.0  # for the others to report their own errors (exiting torch can take seconds under load)
 
 
 class LaunchError(RuntimeError):
@@ -103,7 +104,9 @@ def wait_parties(procs: dict[str, PartyProcess], timeout: float) -> dict[str, di
                 grace = time.monotonic() + GRACE_S
                 while time.monotonic() < grace and any(p.proc.poll() is None for p in procs.values()):
                     time.sleep(0.05)
-                raise LaunchError(_describe(procs, f"{failed[0]} failed"))
+                codes.update({r: p.proc.poll() for r, p in procs.items()})
+                failed = [r for r, c in codes.items() if c not in (None, 0)]
+                raise LaunchError(_describe(procs, _failure(procs, failed, codes)))
             if all(c == 0 for c in codes.values()):
                 break
             if time.monotonic() > deadline:
@@ -123,11 +126,37 @@ def wait_parties(procs: dict[str, PartyProcess], timeout: float) -> dict[str, di
     return reports
 
 
+def _exit_state(code: int) -> str:
+    """'exit 1', or 'killed by SIGKILL' for a process ended by a signal."""
+    if code >= 0:
+        return f"exit {code}"
+    try:
+        return f"killed by {signal.Signals(-code).name}"
+    except ValueError:
+        return f"killed by signal {-code}"
+
+
+LOST_PEER = ("disconnected", "closed the link", "lost a peer", "sent nothing for")  # consequences of another failure
+
+
+def _failure(procs: dict[str, PartyProcess], failed: list[str], codes: dict[str, int | None]) -> str:
+    """The headline names the party that failed first-hand: one killed by a signal, else one whose
+    error is not about losing a peer (the others' errors follow from it), else the first seen."""
+
+    def rank(role: str) -> int:
+        if codes[role] < 0:
+            return 0
+        return 2 if any(s in procs[role].last_error() for s in LOST_PEER) else 1
+
+    first = min(failed, key=rank)
+    return f"{first} failed ({_exit_state(codes[first])})"
+
+
 def _describe(procs: dict[str, PartyProcess], headline: str) -> str:
     lines = [headline + ":"]
     for role, p in procs.items():
         code = p.proc.poll()
-        state = "still running (killed)" if code is None else f"exit {code}"
+        state = "still running (killed)" if code is None else _exit_state(code)
         lines.append(f"  {role}: {state}: {p.last_error()}")
     return "\n".join(lines)
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import sys
+import time
 
 import torch
 
@@ -15,8 +16,9 @@ from privformers.mpc.party import Party
 from privformers.mpc.programs import get_program
 from privformers.mpc.ring import FixedPoint
 from privformers.mpc.session import execute
-from privformers.mpc.transport.base import Channel, Message
+from privformers.mpc.transport.base import Channel, Message, PeerDisconnected
 from privformers.mpc.transport.connect import Addr, connect_party
+from privformers.mpc.watchdog import LINGER_S, Watchdog
 
 
 class RecordingChannel:
@@ -60,8 +62,12 @@ def _execute_profiled(party: Party, built, role: str):
 
 
 def run_party(role: str, program: str, args: dict, session: bytes, addrs: dict[str, Addr],
-              frac_bits: int = 16, io_timeout: float = 60.0, connect_timeout: float = 30.0) -> dict:
-    """Run one party of a session to the end; returns its JSON report (raises TransportError on failure)."""
+              frac_bits: int = 16, io_timeout: float = 60.0, connect_timeout: float = 30.0,
+              exit_on_lost_peer: bool = False) -> dict:
+    """Run one party of a session to the end; returns its JSON report (raises TransportError on failure).
+
+    With ``exit_on_lost_peer`` (party processes) a watchdog ends the process with a clear error as
+    soon as a peer's connection drops, instead of when this party next talks to that peer."""
     torch.set_num_threads(1)   # three parties share few cores: OpenMP spinning makes small ops crawl
     spec = get_program(program)
     built = spec.build(args)
@@ -70,13 +76,20 @@ def run_party(role: str, program: str, args: dict, session: bytes, addrs: dict[s
     saw: list[dict] = []
     recorded: dict[str, Channel] = {peer: RecordingChannel(link, saw) for peer, link in links.items()}
     party = Party(role, recorded, FixedPoint(frac_bits))
+    watchdog = Watchdog(role, links).start() if exit_on_lost_peer else None
     try:
         party.handshake()
         result = _execute_profiled(party, built, role) if os.environ.get(PROFILE_ENV) else execute(party, built)
-    except BaseException:
+    except BaseException as exc:
+        if watchdog:
+            watchdog.stop()
+            if isinstance(exc, PeerDisconnected):
+                time.sleep(LINGER_S)  # let the third party notice the lost peer first-hand, not us leaving
         for link in links.values():
             link.close(flush_timeout=0.5)
         raise
+    if watchdog:
+        watchdog.stop()
     party.close()
     return {"role": role, "program": program, **spec.format_result(role, result),
             "meter": party.meter.summary(), "saw": saw}

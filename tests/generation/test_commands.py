@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import signal
+import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -16,6 +19,14 @@ def test_wrong_path(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
     code = main(["generate", "--model", str(tmp_path / "nope"), "--prompt", "w1 w2"])
     assert code == 2
     assert "no model at" in capsys.readouterr().err
+
+
+def test_model_folder_without_weights(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    folder = save_model(tmp_path / "m")
+    (folder / "model.safetensors").unlink()
+    code = main(["generate", "--model", str(folder), "--prompt", "w1 w2"])
+    assert code == 2
+    assert "no weights in" in capsys.readouterr().err
 
 
 def test_prompt_too_long(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
@@ -38,6 +49,9 @@ def test_generate_processes_json(tmp_path: Path, capsys: pytest.CaptureFixture) 
     assert out["text"] == " ".join(f"w{t}" for t in out["tokens"])
     assert set(out) >= {"text", "tokens", "plaintext_tokens", "per_token", "totals", "breakdown"}
     assert len(out["per_token"]) == 2 and out["totals"]["online_bytes"] > 0
+    assert all(set(step) >= {"seconds", "online_bytes", "rounds"} for step in out["per_token"])
+    assert set(out["breakdown"]) >= {"embedding", "linear", "softmax", "activation", "norm", "lm_head", "sampling",
+                                     "other"}
     assert out["breakdown"]["sampling"]["rounds"] > 0
 
 
@@ -47,3 +61,64 @@ def test_bench_generate_tiny(capsys: pytest.CaptureFixture) -> None:
     out = json.loads(capsys.readouterr().out)
     assert code == 0 and out["tokens"] == out["plaintext_tokens"]
     assert out["meta"]["layers"] == 1 and len(out["per_token"]) == 2
+
+
+def _wait_text(path: Path, text: str, seconds: float, runner: threading.Thread) -> None:
+    end = time.monotonic() + seconds
+    while time.monotonic() < end and runner.is_alive():
+        if path.exists() and text in path.read_text(errors="replace"):
+            return
+        time.sleep(0.02)
+    pytest.fail(f"{path.name} did not show {text!r} within {seconds:g} s (session still running: {runner.is_alive()})")
+
+
+@pytest.mark.parametrize("victim, party, text", [
+    ("server", "client", "[client] token 1/"),  # mid-way through the online phase, tokens flowing
+    pytest.param("dealer", "dealer", "connected to", marks=pytest.mark.slow),  # setup / offline phase
+])
+def test_killed_party_ends_generate_with_clear_error(victim: str, party: str, text: str, tmp_path: Path,
+                                                     capsys: pytest.CaptureFixture,
+                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    """SIGKILL one party process mid-generation: the command and the other parties end within seconds,
+    each naming the lost party, with no traceback."""
+    import privformers.mpc.launch as launch
+
+    procs: dict[str, launch.PartyProcess] = {}
+    real_start = launch.start_parties
+
+    def start(program: str, args: dict, workdir: Path, *rest: object) -> dict[str, launch.PartyProcess]:
+        procs.update(real_start(program, args, tmp_path, *rest))  # keep their logs after the run
+        return procs
+
+    monkeypatch.setattr(launch, "start_parties", start)
+    folder = save_model(tmp_path / "m", SMALL_SPEC)
+    argv = ["generate", "--model", str(folder), "--prompt", " ".join(f"w{i}" for i in PROMPT), "--max-new-tokens",
+            "4", "--check", "--json"]
+    code: list[int] = []
+    runner = threading.Thread(target=lambda: code.append(main(argv)), daemon=True)
+    runner.start()
+    try:
+        _wait_text(tmp_path / f"{party}.err", text, 300, runner)
+        procs[victim].proc.send_signal(signal.SIGKILL)
+        t0 = time.monotonic()
+        runner.join(30)
+        elapsed = time.monotonic() - t0
+        assert not runner.is_alive(), "privformers generate still running 30 s after a party was killed"
+    finally:
+        for p in procs.values():
+            if p.proc.poll() is None:
+                p.proc.kill()
+    err = capsys.readouterr().err
+    print(f"killed the {victim}: generate ended {elapsed:.1f} s later\n{err}")
+    assert code == [1]
+    assert f"{victim} failed (killed by SIGKILL)" in err
+    assert "Traceback" not in err
+    survivors = [r for r, p in procs.items() if r != victim and p.proc.returncode != 0]
+    assert "client" in survivors  # the client was still waiting for tokens
+    for role in survivors:
+        log = procs[role].stderr.read_text(errors="replace")
+        # it noticed by itself (the launcher kills only those still running GRACE_S after a failure,
+        # which on a loaded machine can catch one still tearing down after its error message)
+        assert f"{role} failed: {victim} at 127.0.0.1:" in procs[role].last_error(), log
+        assert procs[role].proc.returncode in (1, -signal.SIGKILL), log
+        assert "Traceback" not in log

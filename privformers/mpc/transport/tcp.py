@@ -8,6 +8,7 @@ Frames are checked for session id and sequence number; see ``frame.py`` for the 
 from __future__ import annotations
 
 import queue
+import select
 import socket
 import struct
 import threading
@@ -209,6 +210,28 @@ class TcpChannel:
             if k == 0:
                 raise PeerDisconnected(f"{self.peer}{self._where} disconnected (connection closed)")
             return k
+
+    def vanished(self) -> str | None:
+        """Why the peer is gone, checked without reading: the link ended (EOF or reset) with nothing
+        left to read, or sending failed; None while it may still be alive. A peer that closes normally
+        sends a close frame first, which stays unread here, so it never counts as vanished."""
+        if self._closed or self._peer_closed:
+            return None
+        if self._error is not None:
+            return str(self._error)
+        if len(self._ahead) > self._ahead_pos:
+            return None   # frames already read ahead (perhaps its close frame) are still unconsumed
+        try:
+            if not select.select([self._sock], [], [], 0)[0]:
+                return None
+            data = self._sock.recv(1, socket.MSG_PEEK | socket.MSG_DONTWAIT)
+        except (BlockingIOError, TimeoutError, InterruptedError):
+            return None   # our reader took the bytes first: the peer is alive
+        except (OSError, ValueError) as exc:
+            if self._closed:
+                return None
+            return f"{self.peer}{self._where} disconnected ({exc.__class__.__name__}: {exc})"
+        return None if data else f"{self.peer}{self._where} disconnected (connection closed)"
 
     # -- closing --------------------------------------------------------------
     def close(self, flush_timeout: float | None = None) -> None:
