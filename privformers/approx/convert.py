@@ -51,6 +51,12 @@ def _softmax(recipe: Recipe) -> nn.Module:
     return CubicReLUSoftmax()
 
 
+def merge_len(config: PretrainedConfig, recipe: Recipe) -> int:
+    """Side of the Merge Module matrices: the recipe's merge_max_len, at most the model's context."""
+    context = getattr(config, "n_positions", None) or getattr(config, "max_position_embeddings", None)
+    return min(recipe.merge_max_len, int(context)) if context else recipe.merge_max_len
+
+
 def _use_attention(model: nn.Module, name: str) -> None:
     """Point every config of the model (T5 and BART stacks keep copies) at the attention function."""
     configs = {id(c): c for m in model.modules() if isinstance(c := getattr(m, "config", None), PretrainedConfig)}
@@ -82,7 +88,7 @@ def approximate(model: nn.Module, recipe: str | Recipe, inplace: bool = False, *
     attention = [m for m in out.modules() if isinstance(m, family.attention)]
     if recipe.merge:
         for m in attention:
-            family.merge(m, recipe.merge_max_len, recipe.merge)
+            family.merge(m, merge_len(out.config, recipe), recipe.merge)
     elif recipe.softmax:
         for m in attention:
             m.attn_softmax = _softmax(recipe)

@@ -3,7 +3,7 @@
 2Quad: (x + c)^2 by one square, masked entries zeroed by the public keep-mask (local), the row
 sum (local), one reciprocal per row. 2ReLU: the same with a ReLU (one comparison per entry).
 THE-X's cubic: ReLU(x/2 + 1) cubed (comparison, square, product), the row mean (public 1/n), the
-learned normaliser (two products with server weights and H comparisons per row), one product.
+learned normaliser (three products with server weights and 2H comparisons per row), one product.
 The reciprocal's domain is [2^lo, 2^hi] with hi from the row length (``RECIPROCAL_HEADROOM``).
 """
 
@@ -13,7 +13,7 @@ import math
 
 import torch
 
-from privformers.approx.cubic_softmax import cubic_relu_softmax, kept_count
+from privformers.approx.cubic_softmax import OUTPUT_SCALE, cubic_relu_softmax, kept_count
 from privformers.approx.two_quad import two_quad_softmax
 from privformers.approx.two_relu import two_relu_softmax
 from privformers.mpc.functions.reciprocal import reciprocal
@@ -74,14 +74,15 @@ def _server_linear(x: AShare, w: ServerParam, b: ServerParam) -> AShare:
 
 @register_op(cubic_relu_softmax)
 def secure_cubic(scores: SecretTensor, keep: torch.Tensor | None, w1: ServerParam, b1: ServerParam, w2: ServerParam,
-                 b2: ServerParam) -> SecretTensor:
+                 b2: ServerParam, w3: ServerParam, b3: ServerParam) -> SecretTensor:
     s = as_share(scores)
     p = s.party
     keep = _keep(scores, keep)
     inv_n = encode_public(p, 1.0 / kept_count(keep, scores.shape))
+    out_scale = encode_public(p, 1.0 / (kept_count(keep, scores.shape) * OUTPUT_SCALE))
     with p.meter.scope("softmax"):
         r = relu(trunc(s, 1).add_public(int(p.fp.encode(1.0))))
         e = _zero_masked(mul(square(r), r), keep)
         m = trunc(e.sum(-1, keepdim=True).mul_public(inv_n))
-        g = _server_linear(relu(_server_linear(m, w1, b1)), w2, b2)
-        return secret(mul(e, trunc(g.mul_public(inv_n))))
+        g = _server_linear(relu(_server_linear(relu(_server_linear(m, w1, b1)), w2, b2)), w3, b3)
+        return secret(mul(e, trunc(g.mul_public(out_scale))))
