@@ -28,10 +28,11 @@ def self_cache(past_key_values: Cache | None) -> Cache | None:
 
 
 def cache_values(cache: Cache | None, value: torch.Tensor, layer_idx: int) -> torch.Tensor:
-    """Append this step's values to the layer's cache (keys are not needed: stored empty)."""
+    """Append this step's values to the layer's cache. Keys are not needed: a one-column slice of
+    the values stands in for them (the cache measures its length on the keys)."""
     if cache is None:
         return value
-    _, value = cache.update(value[..., :0], value, layer_idx)
+    _, value = cache.update(value[..., :1], value, layer_idx)
     return value
 
 

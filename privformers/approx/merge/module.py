@@ -46,7 +46,8 @@ def merge_attention(value: torch.Tensor, m: torch.Tensor, q_start: int, q_len: i
 
     Under MPC the weights stay with the server and None is returned in their place."""
     w = merge_weights(m, q_start, q_len, value.shape[-2], keep, variant)
-    return w.to(value.dtype) @ value, w
+    w = w.expand(*value.shape[:-3], *w.shape[-3:]).to(value.dtype)
+    return w @ value, w
 
 
 class MergeModule(nn.Module):
