@@ -21,7 +21,7 @@ from transformers import (
 )
 
 from privformers.approx.checkpoint import load_student, read_recipe
-from privformers.approx.convert import approximate
+from privformers.approx.convert import approximate, merge_len
 from privformers.approx.recipes import Recipe, get_recipe
 
 SIZES = {  # GPT-2 shapes for random-weight runs
@@ -127,9 +127,15 @@ class PromptTooLongError(ValueError):
 
 def check_length(spec: ModelSpec, prompt_len: int, max_new_tokens: int) -> None:
     """Raise PromptTooLongError unless prompt_len + max_new_tokens <= the model's context
-    (encoder-decoders: the prompt and the decoded tokens each within it)."""
-    if spec.config.is_encoder_decoder:
-        if spec.context and max(prompt_len, max_new_tokens + 1) > spec.context:
+    (encoder-decoders: the prompt and the decoded tokens each within it), and within the side of
+    the Merge Module matrices for a model converted with one."""
+    seq2seq = spec.config.is_encoder_decoder
+    longest = max(prompt_len, max_new_tokens + 1) if seq2seq else prompt_len + max_new_tokens
+    if spec.recipe is not None and spec.recipe.merge and longest > merge_len(spec.config, spec.recipe):
+        raise PromptTooLongError(f"{longest} positions exceed the Merge Module's "
+                                 f"{merge_len(spec.config, spec.recipe)} (recipe option merge_max_len)")
+    if seq2seq:
+        if spec.context and longest > spec.context:
             raise PromptTooLongError(f"prompt of {prompt_len} tokens or {max_new_tokens} new tokens exceed the "
                                      f"model's context of {spec.context} positions")
         return
