@@ -88,3 +88,24 @@ def test_merge_attention_is_a_product_with_a_server_matrix(variant: str) -> None
     assert sent[CLIENT] == 8 * value.numel() + 8 * out_numel  # its masked values, once, and the truncation
     bd = run.meters[CLIENT].summary()["breakdown"]
     assert bd["softmax"]["online_bytes"] == 0 and bd["linear"]["rounds"] == 2
+
+
+def test_merge_attention_messages_look_uniform(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Neither the server's weights P nor the client's values cross in the clear: every message
+    between client and server is masked (its top bits are uniform, unlike small fixed-point values)."""
+    sent: list[tuple[str, str, torch.Tensor]] = []
+    original = Party.send
+
+    def spy(self: Party, to: str, msg: object) -> None:
+        if isinstance(msg, torch.Tensor) and {self.role, to} == {CLIENT, SERVER} and msg.numel() >= 256:
+            sent.append((self.role, self.mode, msg.clone()))
+        original(self, to, msg)
+
+    monkeypatch.setattr(Party, "send", spy)
+    value = torch.randn(1, 2, 16, 8, generator=GEN)
+    run_module(lambda: MergeModule(2, 16, "masked"), value, lambda m, s: m(s, 0, 16, causal_keep(0, 16, 16))[0])
+    kinds = {(role, mode) for role, mode, _ in sent}
+    assert (SERVER, "offline") in kinds and (CLIENT, "online") in kinds  # P - B offline, V_c - A online
+    for _, _, msg in sent:
+        top = ((msg >> 63) & 1).double().mean()
+        assert 0.3 < top < 0.7
