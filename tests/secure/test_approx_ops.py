@@ -109,3 +109,40 @@ def test_merge_attention_messages_look_uniform(monkeypatch: pytest.MonkeyPatch) 
     for _, _, msg in sent:
         top = ((msg >> 63) & 1).double().mean()
         assert 0.3 < top < 0.7
+
+
+def test_merge_attention_masks_cached_values_once() -> None:
+    """Decode steps with a growing value cache: only the new rows are masked and sent."""
+    from privformers.mpc.shares import cat
+
+    first, step = torch.randn(1, 2, 5, 4, generator=GEN), torch.randn(1, 2, 1, 4, generator=GEN)
+    torch.manual_seed(0)
+    module = MergeModule(2, 8, "zeroed")
+    nn.init.normal_(module.M)
+    weights, sent = module.state_dict(), {}
+
+    def setup(party: Party) -> nn.Module:
+        m = MergeModule(2, 8, "zeroed")
+        if party.role == SERVER:
+            m.load_state_dict(weights)
+        protect_weights(m, party)
+        return m
+
+    def run(party: Party, m: nn.Module) -> list:
+        memo: dict = {}
+        v = share_input(party, CLIENT, first if party.role == CLIENT else None, tuple(first.shape))
+        out0 = m(SecretTensor(v), 0, 5, causal_keep(0, 5, 5), memo)[0]
+        v = cat([v, share_input(party, CLIENT, step if party.role == CLIENT else None, tuple(step.shape))], -2)
+        before = party.meter.snapshot()
+        out1 = m(SecretTensor(v), 5, 1, causal_keep(5, 1, 6), memo)[0]
+        if party.mode == "online":
+            sent[party.role] = sum(n for k, n in diff(party.meter.snapshot(), before)["bytes"].items()
+                                   if k.startswith("online/"))
+        return [reveal_to(out0.share, CLIENT), reveal_to(out1.share, CLIENT)]
+
+    got = run_local(Program(run=run, setup=setup)).results[CLIENT]
+    with torch.no_grad():
+        ref0 = module(first, 0, 5, causal_keep(0, 5, 5))[0]
+        ref1 = module(torch.cat([first, step], -2), 5, 1, causal_keep(5, 1, 6))[0]
+    assert (got[0] - ref0).abs().max() < 1e-3 and (got[1] - ref1).abs().max() < 1e-3
+    assert sent[CLIENT] == 8 * step.numel() + 8 * ref1.numel()  # the new row only, and the truncation

@@ -23,14 +23,14 @@ class BartMerge:
                 **kwargs: object) -> tuple[torch.Tensor, torch.Tensor | None]:
         q_len = hidden_states.shape[-2]
         if key_value_states is not None:
-            value = cross_values(self, past_key_values, self.v_proj, key_value_states, self.head_dim)
+            value, memo = cross_values(self, past_key_values, self.v_proj, key_value_states, self.head_dim)
             q_start, causal = decoder_offset(past_key_values, self.layer_idx, q_len), False
         else:
             value = self.v_proj(hidden_states).view(*hidden_states.shape[:-1], -1, self.head_dim).transpose(1, 2)
-            value = cache_values(self_cache(past_key_values), value, self.layer_idx)
+            value, memo = cache_values(self_cache(past_key_values), value, self.layer_idx)
             q_start, causal = value.shape[-2] - q_len, bool(self.is_causal)
         keep = keep_mask(attention_mask, q_start, q_len, value.shape[-2], causal)
-        out, weights = self.merge(value, q_start, q_len, keep)
+        out, weights = self.merge(value, q_start, q_len, keep, memo)
         out = out.transpose(1, 2).reshape(*hidden_states.shape[:-1], -1).contiguous()
         return self.out_proj(out), weights
 

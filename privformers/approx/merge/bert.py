@@ -15,10 +15,10 @@ class BertMerge:
                 past_key_values: object = None, **kwargs: object) -> tuple[torch.Tensor, torch.Tensor | None]:
         shape = (*hidden_states.shape[:-1], -1, self.attention_head_size)
         value = self.value(hidden_states).view(shape).transpose(1, 2)
-        value = cache_values(self_cache(past_key_values), value, self.layer_idx)
+        value, memo = cache_values(self_cache(past_key_values), value, self.layer_idx)
         q_len, kv_len = hidden_states.shape[-2], value.shape[-2]
         keep = keep_mask(attention_mask, kv_len - q_len, q_len, kv_len, causal=bool(self.is_causal))
-        out, weights = self.merge(value, kv_len - q_len, q_len, keep)
+        out, weights = self.merge(value, kv_len - q_len, q_len, keep, memo)
         return out.transpose(1, 2).reshape(*hidden_states.shape[:-1], -1).contiguous(), weights
 
 

@@ -27,26 +27,37 @@ def self_cache(past_key_values: Cache | None) -> Cache | None:
     return past_key_values
 
 
-def cache_values(cache: Cache | None, value: torch.Tensor, layer_idx: int) -> torch.Tensor:
-    """Append this step's values to the layer's cache. Keys are not needed: a one-column slice of
-    the values stands in for them (the cache measures its length on the keys)."""
+def cache_values(cache: Cache | None, value: torch.Tensor, layer_idx: int) -> tuple[torch.Tensor, dict | None]:
+    """Append this step's values to the layer's cache: (all values, the layer's memo). Keys are not
+    needed: a one-column slice of the values stands in for them (the cache measures its length on the keys)."""
     if cache is None:
-        return value
+        return value, None
     _, value = cache.update(value[..., :1], value, layer_idx)
-    return value
+    return value, values_memo(cache, layer_idx)
+
+
+def values_memo(cache: Cache | None, layer_idx: int) -> dict | None:
+    """A dict that lives as long as the layer's cached values (None without a cache): the secure
+    runtime keeps there what it needs to reuse the cached values' masks across decode steps."""
+    if cache is None:
+        return None
+    layer = cache.layers[layer_idx]
+    if not hasattr(layer, "merge_memo"):
+        layer.merge_memo = {}
+    return layer.merge_memo
 
 
 def cross_values(module: nn.Module, past_key_values: Cache | None, project: nn.Module,
-                 states: torch.Tensor, shape_dim: int) -> torch.Tensor:
-    """Cross-attention values: projected once from the encoder states, then read from the cache."""
+                 states: torch.Tensor, shape_dim: int) -> tuple[torch.Tensor, dict | None]:
+    """Cross-attention values (and their memo): projected once from the encoder states, then read from the cache."""
     cache = past_key_values.cross_attention_cache if isinstance(past_key_values, EncoderDecoderCache) else None
     if cache is not None and past_key_values.is_updated.get(module.layer_idx):
-        return cache.layers[module.layer_idx].values
+        return cache.layers[module.layer_idx].values, values_memo(cache, module.layer_idx)
     value = project(states).view(*states.shape[:-1], -1, shape_dim).transpose(1, 2)
-    if cache is not None:
-        value = cache_values(cache, value, module.layer_idx)
-        past_key_values.is_updated[module.layer_idx] = True
-    return value
+    if cache is None:
+        return value, None
+    past_key_values.is_updated[module.layer_idx] = True
+    return cache_values(cache, value, module.layer_idx)
 
 
 def decoder_offset(past_key_values: Cache | None, layer_idx: int, q_len: int) -> int:

@@ -20,10 +20,10 @@ class GPT2Merge:
             raise NotImplementedError("Merge Module: GPT-2 cross-attention is not supported")
         shape = (*hidden_states.shape[:-1], -1, self.head_dim)
         value = self.v_attn(hidden_states).view(shape).transpose(1, 2)
-        value = cache_values(self_cache(past_key_values), value, self.layer_idx)
+        value, memo = cache_values(self_cache(past_key_values), value, self.layer_idx)
         q_len, kv_len = hidden_states.shape[-2], value.shape[-2]
         keep = keep_mask(attention_mask, kv_len - q_len, q_len, kv_len, causal=True)
-        out, weights = self.merge(value, kv_len - q_len, q_len, keep)
+        out, weights = self.merge(value, kv_len - q_len, q_len, keep, memo)
         out = out.transpose(1, 2).reshape(*hidden_states.shape[:-1], -1).contiguous()
         return self.resid_dropout(self.c_proj(out)), weights
 

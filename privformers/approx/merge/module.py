@@ -41,10 +41,11 @@ def merge_weights(m: torch.Tensor, q_start: int, q_len: int, kv_len: int, keep: 
 
 @overridable
 def merge_attention(value: torch.Tensor, m: torch.Tensor, q_start: int, q_len: int, keep: torch.Tensor | None,
-                    variant: str) -> tuple[torch.Tensor, torch.Tensor | None]:
+                    variant: str, memo: dict | None = None) -> tuple[torch.Tensor, torch.Tensor | None]:
     """(weights @ value, weights) for values (batch, heads, kv_len, head_dim); weights as ``merge_weights``.
 
-    Under MPC the weights stay with the server and None is returned in their place."""
+    Under MPC the weights stay with the server and None is returned in their place; ``memo``
+    (a dict kept with the layer's KV cache, or None) lets the protocol mask cached values once."""
     w = merge_weights(m, q_start, q_len, value.shape[-2], keep, variant)
     w = w.expand(*value.shape[:-3], *w.shape[-3:]).to(value.dtype)
     return w @ value, w
@@ -60,9 +61,9 @@ class MergeModule(nn.Module):
         self.variant = variant
         self.M = nn.Parameter(torch.ones(heads, max_len, max_len))
 
-    def forward(self, value: torch.Tensor, q_start: int, q_len: int,
-                keep: torch.Tensor | None) -> tuple[torch.Tensor, torch.Tensor | None]:
-        return merge_attention(value, self.M, q_start, q_len, keep, self.variant)
+    def forward(self, value: torch.Tensor, q_start: int, q_len: int, keep: torch.Tensor | None,
+                memo: dict | None = None) -> tuple[torch.Tensor, torch.Tensor | None]:
+        return merge_attention(value, self.M, q_start, q_len, keep, self.variant, memo)
 
     def extra_repr(self) -> str:
         h, n, _ = self.M.shape

@@ -25,15 +25,15 @@ class T5Merge:
                 **kwargs: object) -> tuple[torch.Tensor, torch.Tensor | None, torch.Tensor | None]:
         q_len = hidden_states.shape[-2]
         if key_value_states is not None:
-            value = cross_values(self, past_key_values, self.v, key_value_states, self.key_value_proj_dim)
+            value, memo = cross_values(self, past_key_values, self.v, key_value_states, self.key_value_proj_dim)
             q_start, causal = decoder_offset(past_key_values, self.layer_idx, q_len), False
         else:
             shape = (*hidden_states.shape[:-1], -1, self.key_value_proj_dim)
             value = self.v(hidden_states).view(shape).transpose(1, 2)
-            value = cache_values(self_cache(past_key_values), value, self.layer_idx)
+            value, memo = cache_values(self_cache(past_key_values), value, self.layer_idx)
             q_start, causal = value.shape[-2] - q_len, bool(self.is_causal)
         keep = keep_mask(mask, q_start, q_len, value.shape[-2], causal)
-        out, weights = self.merge(value, q_start, q_len, keep)
+        out, weights = self.merge(value, q_start, q_len, keep, memo)
         out = out.transpose(1, 2).reshape(*hidden_states.shape[:-1], -1).contiguous()
         return self.o(out), position_bias, weights
 
