@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+from collections.abc import Callable
 
 from torch import nn
 from transformers import PretrainedConfig
@@ -34,7 +35,7 @@ def _is_norm(m: nn.Module) -> bool:
     return isinstance(m, nn.LayerNorm) or type(m).__name__.endswith(("LayerNorm", "RMSNorm"))
 
 
-def _replace(model: nn.Module, match: callable, make: callable) -> int:
+def _replace(model: nn.Module, match: Callable[[nn.Module], bool], make: Callable[[nn.Module], nn.Module]) -> int:
     """Replace every submodule for which match(m) holds by make(m); returns how many."""
     found = [(parent, name, child) for parent in model.modules() for name, child in parent.named_children()
              if match(child)]
