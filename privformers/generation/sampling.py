@@ -46,7 +46,7 @@ def greedy_tokens(logits: AShare, bits: int = 48) -> list[int] | None:
     onehot = argmax(logits, dim=-1, bits=bits)
     positions = torch.arange(onehot.shape[-1], device=onehot.data.device)
     opened = open_to(AShare(p, (onehot.data * positions).sum(-1)), CLIENT)
-    if opened is None or opened.is_meta:
+    if opened is None or p.symbolic:
         return None
     return [int(t) for t in opened]
 

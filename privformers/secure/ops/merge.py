@@ -18,7 +18,7 @@ import torch
 
 from privformers.approx.merge.module import merge_attention, merge_weights
 from privformers.mpc.material import take
-from privformers.mpc.party import CLIENT, DEALER, SERVER
+from privformers.mpc.party import CLIENT, DEALER, SERVER, meta_like
 from privformers.mpc.protocols.trunc import trunc
 from privformers.mpc.ringmath import ring_matmul
 from privformers.mpc.shares import AShare
@@ -64,7 +64,7 @@ def server_matrix_product(p_plain: torch.Tensor | None, v: AShare, p_shape: tupl
     item = take(party, produce)
     memo["rows"] = v.shape[-2]
     if party.symbolic:
-        return trunc(AShare(party, torch.empty(out_shape, dtype=torch.int64, device="meta")))
+        return trunc(AShare(party, meta_like(torch.empty(out_shape, dtype=torch.int64, device="meta"))))
     if done and not torch.equal(memo["share"], v.data[..., :done, :]):
         raise RuntimeError("merge attention: cached values changed since they were masked")
     memo["share"] = v.data
