@@ -7,6 +7,12 @@ import platform
 import sys
 from datetime import datetime, timezone
 
+METHODS = {  # --method: the approximation recipe applied to the random-weight model (None: exact)
+    "vanilla": None, "mpcformer": "mpcformer-quad-2quad", "mpcformer-quad-2quad": "mpcformer-quad-2quad",
+    "mpcformer-quad-2relu": "mpcformer-quad-2relu", "thex": "thex", "merge-er": "merge-er", "merge-mm": "merge-mm",
+    "merge": "merge",
+}
+
 
 def register_bench(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("generate", help="per-token cost of private greedy generation (parties as processes)")
@@ -15,6 +21,10 @@ def register_bench(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--random-weights", action="store_true", required=True,
                    help="seeded random weights of the named size (the only mode offline)")
     p.add_argument("--layers", type=int, help="override the size's number of layers")
+    p.add_argument("--method", choices=tuple(METHODS), default="vanilla",
+                   help="vanilla (exact), or the model converted by an approximation recipe: mpcformer "
+                        "(Quad GeLU + 2Quad softmax), thex, merge-er (Embedding Resending), merge-mm (Merge Module), "
+                        "merge (both)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--prompt-len", type=int, default=32)
     p.add_argument("--new-tokens", type=int, default=4)
@@ -34,7 +44,8 @@ def _run_generate(a: argparse.Namespace) -> int:
     from privformers.generation.models import PromptTooLongError, check_length, random_gpt2
 
     overrides = {"n_layer": a.layers} if a.layers else {}
-    spec = random_gpt2(a.size, a.seed, **overrides)
+    recipe = METHODS[a.method]
+    spec = random_gpt2(a.size, a.seed, recipe, **overrides)
     try:
         check_length(spec, a.prompt_len, a.new_tokens)
     except PromptTooLongError as exc:
@@ -42,7 +53,7 @@ def _run_generate(a: argparse.Namespace) -> int:
         return 2
     g = torch.Generator().manual_seed(a.seed)
     prompt = torch.randint(1, spec.config.vocab_size, (a.prompt_len,), generator=g).tolist()
-    args = {"arch": a.arch, "size": a.size, "seed": a.seed, "config": overrides, "prompt": prompt,
+    args = {"arch": a.arch, "size": a.size, "seed": a.seed, "config": overrides, "recipe": recipe, "prompt": prompt,
             "max_new_tokens": a.new_tokens,
             "reveal_logits": a.reveal_logits, "use_cache": not a.no_cache, "progress": True}
     out = run_generate(args, a.timeout, a.frac_bits)
@@ -57,7 +68,8 @@ def _run_generate(a: argparse.Namespace) -> int:
         model = spec.factory()
         model.load_state_dict(spec.weights())
         out["plaintext_tokens"] = plain_greedy(model, prompt, a.new_tokens)[0]
-    out["meta"] = {"arch": a.arch, "size": a.size, "layers": spec.config.n_layer,
+    out["meta"] = {"arch": a.arch, "size": a.size, "layers": spec.config.n_layer, "method": a.method,
+                   "recipe": None if spec.recipe is None else spec.recipe.to_dict(),
                    "prompt_len": a.prompt_len, "new_tokens": a.new_tokens,
                    "kv_cache": not a.no_cache, "reveal_logits": a.reveal_logits, "parties": "processes",
                    "machine": platform.machine(), "python": platform.python_version(),

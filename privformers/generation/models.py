@@ -11,7 +11,18 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import torch
-from transformers import AutoConfig, AutoModelForCausalLM, AutoModelForSeq2SeqLM, GPT2Config, PretrainedConfig
+from transformers import (
+    AutoConfig,
+    AutoModelForCausalLM,
+    AutoModelForSeq2SeqLM,
+    AutoModelForSequenceClassification,
+    GPT2Config,
+    PretrainedConfig,
+)
+
+from privformers.approx.checkpoint import load_student, read_recipe
+from privformers.approx.convert import approximate, merge_len
+from privformers.approx.recipes import Recipe, get_recipe
 
 SIZES = {  # GPT-2 shapes for random-weight runs
     "tiny": dict(n_layer=2, n_embd=32, n_head=2, vocab_size=101, n_positions=64),
@@ -26,19 +37,24 @@ _INIT = threading.Lock()  # parties as threads share torch's global RNG: seeded 
 
 
 def auto_class(config: PretrainedConfig) -> type:
-    """The Auto class for a config: sequence-to-sequence LM for encoder-decoders, causal LM otherwise."""
+    """The Auto class for a config: a sequence classifier when its architectures name one,
+    else a sequence-to-sequence LM for encoder-decoders and a causal LM otherwise."""
+    if any(a.endswith("ForSequenceClassification") for a in getattr(config, "architectures", None) or ()):
+        return AutoModelForSequenceClassification
     return AutoModelForSeq2SeqLM if config.is_encoder_decoder else AutoModelForCausalLM
 
 
-def random_spec(config: PretrainedConfig, seed: int = 0) -> ModelSpec:
-    """Any architecture's config with seeded random weights."""
+def random_spec(config: PretrainedConfig, seed: int = 0, recipe: str | Recipe | None = None) -> ModelSpec:
+    """Any architecture's config with seeded random weights, converted by a recipe if given."""
+    recipe = None if recipe is None else get_recipe(recipe)
 
     def weights() -> dict[str, torch.Tensor]:
-        with _INIT:
+        with _INIT:  # converting draws random numbers too (e.g. a new layer's init): inside the lock
             torch.manual_seed(seed)
-            return auto_class(config).from_config(config).eval().state_dict()
+            model = auto_class(config).from_config(config, attn_implementation="eager").eval()
+            return (model if recipe is None else approximate(model, recipe, inplace=True)).state_dict()
 
-    return ModelSpec(config, weights)
+    return ModelSpec(config, weights, recipe)
 
 
 class ModelNotFoundError(ValueError):
@@ -47,15 +63,18 @@ class ModelNotFoundError(ValueError):
 
 @dataclass
 class ModelSpec:
-    """A public architecture and a way for the server to get the weights."""
+    """A public architecture (with its approximation recipe, if any) and a way for the server to
+    get the weights."""
 
     config: PretrainedConfig
     weights: Callable[[], dict[str, torch.Tensor]]
+    recipe: Recipe | None = None
 
     def factory(self) -> torch.nn.Module:
-        """The architecture with placeholder weights (eager attention)."""
+        """The architecture with placeholder weights (eager attention), converted by the recipe."""
         with _INIT:
-            return auto_class(self.config).from_config(self.config, attn_implementation="eager").eval()
+            model = auto_class(self.config).from_config(self.config, attn_implementation="eager").eval()
+            return model if self.recipe is None else approximate(model, self.recipe, inplace=True)
 
     @property
     def context(self) -> int:
@@ -65,7 +84,8 @@ class ModelSpec:
 
 
 def from_path(path: str | Path) -> ModelSpec:
-    """A saved model folder (config.json and weights); clear error when it is not one."""
+    """A saved model folder (config.json and weights); clear error when it is not one. A student
+    saved with ``privformers.approx.save_student`` comes back with its recipe applied."""
     path = Path(path)
     if not (path / "config.json").is_file():
         raise ModelNotFoundError(f"no model at {str(path)!r}: expected a folder written by save_pretrained "
@@ -75,11 +95,15 @@ def from_path(path: str | Path) -> ModelSpec:
     # first and last token ids to warn about missing attention masks, which the runtime refuses.
     config.pad_token_id = None
 
+    recipe = read_recipe(path)
+
     def weights() -> dict[str, torch.Tensor]:
         check_weights(path)
+        if recipe is not None:
+            return load_student(path, auto_class(config)).state_dict()
         return auto_class(config).from_pretrained(path, attn_implementation="eager").eval().state_dict()
 
-    return ModelSpec(config, weights)
+    return ModelSpec(config, weights, recipe)
 
 
 def check_weights(path: str | Path) -> None:
@@ -89,19 +113,22 @@ def check_weights(path: str | Path) -> None:
                                  "config.json (a folder written by save_pretrained)")
 
 
-def random_gpt2(size: str = "tiny", seed: int = 0, **overrides: object) -> ModelSpec:
-    """A GPT-2 of a named size with seeded random weights (initializer_range 0.2 makes tiny models decisive)."""
+def random_gpt2(size: str = "tiny", seed: int = 0, recipe: str | Recipe | None = None,
+                **overrides: object) -> ModelSpec:
+    """A GPT-2 of a named size with seeded random weights (initializer_range 0.2 makes tiny models decisive),
+    converted by an approximation recipe if given."""
     kwargs = {**SIZES[size], "bos_token_id": 0, "eos_token_id": 0, **overrides}
-    return random_spec(GPT2Config(**kwargs), seed)
+    return random_spec(GPT2Config(**kwargs), seed, recipe)
 
 
 def from_args(args: dict) -> ModelSpec:
-    """{"model": PATH} or {"arch": "gpt2", "size": ..., "seed": ..., "config": {overrides}}."""
+    """{"model": PATH} or {"arch": "gpt2", "size": ..., "seed": ..., "config": {overrides}, "recipe": NAME}."""
     if args.get("model"):
         return from_path(args["model"])
     if args.get("arch", "gpt2") != "gpt2":
         raise ValueError(f"random-weight models: only arch 'gpt2' so far, not {args['arch']!r}")
-    return random_gpt2(args.get("size", "tiny"), int(args.get("seed", 0)), **args.get("config", {}))
+    return random_gpt2(args.get("size", "tiny"), int(args.get("seed", 0)), args.get("recipe"),
+                       **args.get("config", {}))
 
 
 class PromptTooLongError(ValueError):
@@ -110,9 +137,15 @@ class PromptTooLongError(ValueError):
 
 def check_length(spec: ModelSpec, prompt_len: int, max_new_tokens: int) -> None:
     """Raise PromptTooLongError unless prompt_len + max_new_tokens <= the model's context
-    (encoder-decoders: the prompt and the decoded tokens each within it)."""
-    if spec.config.is_encoder_decoder:
-        if spec.context and max(prompt_len, max_new_tokens + 1) > spec.context:
+    (encoder-decoders: the prompt and the decoded tokens each within it), and within the side of
+    the Merge Module matrices for a model converted with one."""
+    seq2seq = spec.config.is_encoder_decoder
+    longest = max(prompt_len, max_new_tokens + 1) if seq2seq else prompt_len + max_new_tokens
+    if spec.recipe is not None and spec.recipe.merge and longest > merge_len(spec.config, spec.recipe):
+        raise PromptTooLongError(f"{longest} positions exceed the Merge Module's "
+                                 f"{merge_len(spec.config, spec.recipe)} (recipe option merge_max_len)")
+    if seq2seq:
+        if spec.context and longest > spec.context:
             raise PromptTooLongError(f"prompt of {prompt_len} tokens or {max_new_tokens} new tokens exceed the "
                                      f"model's context of {spec.context} positions")
         return

@@ -4,11 +4,20 @@ from __future__ import annotations
 
 import torch
 
+from privformers.approx.convert import recipe_of
+from privformers.approx.resending import head_logits, resend_greedy
 from privformers.generation.models import decoder_start
 
 
 def plain_greedy(model: torch.nn.Module, prompt: list[int], max_new_tokens: int) -> tuple[list[int], list[float]]:
-    """Greedy tokens (full recompute each step) and each step's gap between the top two logits."""
+    """Greedy tokens (full recompute each step) and each step's gap between the top two logits.
+    A model converted with Embedding Resending generates as ``resend_greedy`` does."""
+    recipe = recipe_of(model)
+    if recipe is not None and recipe.resend:
+        tokens, hidden = resend_greedy(model, prompt, max_new_tokens)
+        with torch.no_grad():
+            top = head_logits(model, hidden).double().topk(2, -1).values
+        return tokens, (top[:, 0] - top[:, 1]).tolist()
     seq2seq = model.config.is_encoder_decoder
     tokens: list[int] = []
     gaps: list[float] = []

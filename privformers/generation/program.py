@@ -12,8 +12,10 @@ import torch
 from transformers.cache_utils import EncoderDecoderCache
 
 import privformers.secure.ops  # noqa: F401 - registers the secure ops
+from privformers.approx.convert import recipe_of
 from privformers.generation.cache import SecretCache
 from privformers.generation.models import decoder_start
+from privformers.generation.resend import resend_run
 from privformers.generation.sampling import greedy_token, revealed_token
 from privformers.mpc.meter import diff
 from privformers.mpc.party import CLIENT, SERVER, Party
@@ -78,12 +80,18 @@ def generate_program(factory: Callable[[], torch.nn.Module], weights: Weights, p
     With ``use_cache`` the keys and values of past positions stay as secret shares in a
     ``SecretCache`` and each decode step runs the model on one new position; without it every
     step reruns the whole sequence. The client's result: tokens and per-token costs; the
-    server's: its own per-token costs (what it sent).
+    server's: its own per-token costs (what it sent). A model converted with Embedding
+    Resending (``privformers.approx``) runs ``resend_run`` instead: tokens at the end, and a
+    "final" cost for the LM head and argmax over all steps.
     """
     if max_new_tokens < 1 or not prompt:
         raise ValueError("need a non-empty prompt and max_new_tokens >= 1")
 
     def run(party: Party, model: torch.nn.Module) -> dict[str, Any]:
+        recipe = recipe_of(model)
+        if recipe is not None and recipe.resend:
+            return resend_run(party, model, prompt, max_new_tokens, reveal_logits, use_cache, bits, progress,
+                              _new_cache, step_cost)
         tracking.reset()
         cache = _new_cache(model) if use_cache else None
         extra = {"logits_to_keep": 1} if "logits_to_keep" in inspect.signature(model.forward).parameters else {}

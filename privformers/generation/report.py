@@ -26,7 +26,13 @@ def breakdown(client_meter: dict, server_meter: dict) -> dict:
 
 
 def summarize(client: dict, server: dict, client_meter: dict, server_meter: dict) -> dict:
-    """tokens, per_token, totals and breakdown from the two computing parties' results and meters."""
+    """tokens, per_token, totals and breakdown from the two computing parties' results and meters.
+
+    With Embedding Resending the results also hold "final" (the LM head and argmax over all
+    steps, after the loop): it is reported as such and counted in the totals."""
     rows = per_token(client["per_token"], server["per_token"])
-    return {"tokens": client["tokens"], "per_token": rows, "totals": totals(rows),
-            "breakdown": breakdown(client_meter, server_meter)}
+    out = {"tokens": client["tokens"], "per_token": rows}
+    if client.get("final") is not None:
+        out["final"] = per_token([client["final"]], [server["final"]])[0]
+        rows = [*rows, out["final"]]
+    return {**out, "totals": totals(rows), "breakdown": breakdown(client_meter, server_meter)}

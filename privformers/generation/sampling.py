@@ -37,3 +37,22 @@ def revealed_token(logits: AShare) -> int | None:
     if plain is None:
         return None
     return int(plain.argmax(-1)[0])
+
+
+def greedy_tokens(logits: AShare, bits: int = 48) -> list[int] | None:
+    """Per row of secret logits (n, vocab), the index of its maximum, revealed to the client only
+    (None elsewhere): one batched argmax and one opening for all rows."""
+    p = logits.party
+    onehot = argmax(logits, dim=-1, bits=bits)
+    positions = torch.arange(onehot.shape[-1], device=onehot.data.device)
+    opened = open_to(AShare(p, (onehot.data * positions).sum(-1)), CLIENT)
+    if opened is None or p.symbolic:
+        return None
+    return [int(t) for t in opened]
+
+
+def revealed_tokens(logits: AShare) -> list[int] | None:
+    """Reveal the rows of logits (n, vocab) to the client, who takes each row's argmax (None elsewhere).
+    Leaks the full distributions, as ``revealed_token``."""
+    plain = reveal_to(logits, CLIENT)
+    return None if plain is None else plain.argmax(-1).tolist()

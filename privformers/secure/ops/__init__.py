@@ -2,10 +2,13 @@
 
 from privformers.secure.ops import (  # noqa: F401 - imported for their registrations
     activation,
+    approx_activation,
+    approx_softmax,
     elementwise,
     embedding,
     linear,
     matmul,
+    merge,
     norm,
     shape,
     softmax,

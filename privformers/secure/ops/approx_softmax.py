@@ -1,0 +1,88 @@
+"""The approximated attention softmaxes under MPC, each charged to the "softmax" op class.
+
+2Quad: (x + c)^2 by one square, masked entries zeroed by the public keep-mask (local), the row
+sum (local), one reciprocal per row. 2ReLU: the same with a ReLU (one comparison per entry).
+THE-X's cubic: ReLU(x/2 + 1) cubed (comparison, square, product), the row mean (public 1/n), the
+learned normaliser (three products with server weights and 2H comparisons per row), one product.
+The reciprocal's domain is [2^lo, 2^hi] with hi from the row length (``RECIPROCAL_HEADROOM``).
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+
+from privformers.approx.cubic_softmax import OUTPUT_SCALE, cubic_relu_softmax, kept_count
+from privformers.approx.two_quad import two_quad_softmax
+from privformers.approx.two_relu import two_relu_softmax
+from privformers.mpc.functions.reciprocal import reciprocal
+from privformers.mpc.protocols.beaver import mul, square
+from privformers.mpc.protocols.select import relu
+from privformers.mpc.protocols.trunc import trunc
+from privformers.mpc.shares import AShare
+from privformers.secure.registry import register_op
+from privformers.secure.tensor import SecretTensor, ServerParam
+from privformers.secure.values import as_share, encode_public, secret
+
+RECIPROCAL_HEADROOM = {"2quad": (-4, 12), "2relu": (-8, 8)}  # (lo, extra hi bits above log2(row length))
+
+
+def _keep(x: SecretTensor, keep: torch.Tensor | None) -> torch.Tensor | None:
+    """The public keep-mask: the argument combined with one collected from an additive mask."""
+    masks = [m for m in (keep, x.mask) if m is not None]
+    if not masks:
+        return None
+    out = masks[0].to(torch.bool)
+    for m in masks[1:]:
+        out = out & m.to(torch.bool)
+    return out
+
+
+def _zero_masked(s: AShare, keep: torch.Tensor | None) -> AShare:
+    return s if keep is None else s.mul_public(keep.to(torch.int64))
+
+
+def _normalise(num: AShare, kind: str) -> AShare:
+    """num / (row sum of num), by the engine's reciprocal over a domain sized for the row length."""
+    lo, extra = RECIPROCAL_HEADROOM[kind]
+    hi = math.ceil(math.log2(max(num.shape[-1], 2))) + extra
+    inv = reciprocal(num.sum(-1, keepdim=True), lo=lo, hi=hi)
+    return mul(num, inv)
+
+
+@register_op(two_quad_softmax)
+def secure_two_quad(scores: SecretTensor, keep: torch.Tensor | None = None, c: float = 5.0) -> SecretTensor:
+    s = as_share(scores)
+    with s.party.meter.scope("softmax"):
+        q = _zero_masked(square(s.add_public(encode_public(s.party, c))), _keep(scores, keep))
+        return secret(_normalise(q, "2quad"))
+
+
+@register_op(two_relu_softmax)
+def secure_two_relu(scores: SecretTensor, keep: torch.Tensor | None = None) -> SecretTensor:
+    s = as_share(scores)
+    with s.party.meter.scope("softmax"):
+        r = _zero_masked(relu(s), _keep(scores, keep))
+        return secret(_normalise(r, "2relu"))
+
+
+def _server_linear(x: AShare, w: ServerParam, b: ServerParam) -> AShare:
+    """x @ W^T + b for a server-held weight and bias (the bias added by the server)."""
+    return trunc(w.weight.product(x, "matmul_t")) + as_share(b)
+
+
+@register_op(cubic_relu_softmax)
+def secure_cubic(scores: SecretTensor, keep: torch.Tensor | None, w1: ServerParam, b1: ServerParam, w2: ServerParam,
+                 b2: ServerParam, w3: ServerParam, b3: ServerParam) -> SecretTensor:
+    s = as_share(scores)
+    p = s.party
+    keep = _keep(scores, keep)
+    inv_n = encode_public(p, 1.0 / kept_count(keep, scores.shape))
+    out_scale = encode_public(p, 1.0 / (kept_count(keep, scores.shape) * OUTPUT_SCALE))
+    with p.meter.scope("softmax"):
+        r = relu(trunc(s, 1).add_public(int(p.fp.encode(1.0))))
+        e = _zero_masked(mul(square(r), r), keep)
+        m = trunc(e.sum(-1, keepdim=True).mul_public(inv_n))
+        g = _server_linear(relu(_server_linear(relu(_server_linear(m, w1, b1)), w2, b2)), w3, b3)
+        return secret(mul(e, trunc(g.mul_public(out_scale))))
