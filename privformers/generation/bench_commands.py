@@ -24,6 +24,8 @@ def register_bench(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--frac-bits", type=int, default=16)
     p.add_argument("--timeout", type=float, default=3600.0)
     p.add_argument("--json", action="store_true")
+    p.add_argument("--insecure-transport", action="store_true",
+                   help="plain TCP links instead of TLS 1.3 (to measure what TLS costs)")
     p.set_defaults(func=_run_generate)
 
 
@@ -45,7 +47,7 @@ def _run_generate(a: argparse.Namespace) -> int:
     args = {"arch": a.arch, "size": a.size, "seed": a.seed, "config": overrides, "prompt": prompt,
             "max_new_tokens": a.new_tokens,
             "reveal_logits": a.reveal_logits, "use_cache": not a.no_cache, "progress": True}
-    out = run_generate(args, a.timeout, a.frac_bits)
+    out = run_generate(args, a.timeout, a.frac_bits, a.insecure_transport)
     out = {"text": " ".join(map(str, out["tokens"])), **out}
     if a.check:
         from privformers.generation.plain import plain_greedy
@@ -56,6 +58,7 @@ def _run_generate(a: argparse.Namespace) -> int:
     out["meta"] = {"arch": a.arch, "size": a.size, "layers": spec.config.n_layer,
                    "prompt_len": a.prompt_len, "new_tokens": a.new_tokens,
                    "kv_cache": not a.no_cache, "reveal_logits": a.reveal_logits, "parties": "processes",
+                   "transport": "tcp (insecure)" if a.insecure_transport else "tls1.3",
                    "machine": platform.machine(), "python": platform.python_version(),
                    "date": datetime.now(timezone.utc).isoformat(timespec="seconds")}
     return _print(out, a.json)

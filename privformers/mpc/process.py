@@ -14,8 +14,10 @@ from privformers.mpc.party import Party
 from privformers.mpc.programs import get_program
 from privformers.mpc.ring import FixedPoint
 from privformers.mpc.session import execute
-from privformers.mpc.transport.base import Channel, Message
+from privformers.mpc.transport.base import Channel, Message, TransportError
 from privformers.mpc.transport.connect import Addr, connect_party
+from privformers.mpc.transport.tcp import TcpChannel
+from privformers.mpc.transport.tls import TlsConfig
 
 
 class RecordingChannel:
@@ -44,23 +46,38 @@ class RecordingChannel:
         self._inner.close()
 
 
+def stop_reason(role: str, exc: BaseException) -> str:
+    """What a failing party tells its peers: transport errors in full (they hold no data), else the type."""
+    detail = str(exc) if isinstance(exc, TransportError) else type(exc).__name__
+    return f"the {role} stopped ({detail})"
+
+
+def abort_all(links: dict[str, TcpChannel], reason: str) -> None:
+    """End every link, telling each peer why."""
+    for link in links.values():
+        link.abort(reason, flush_timeout=0.5)
+
+
 def run_party(role: str, program: str, args: dict, session: bytes, addrs: dict[str, Addr],
-              frac_bits: int = 16, io_timeout: float = 60.0, connect_timeout: float = 30.0) -> dict:
-    """Run one party of a session to the end; returns its JSON report (raises TransportError on failure)."""
+              frac_bits: int = 16, io_timeout: float = 60.0, connect_timeout: float = 30.0, *,
+              tls: TlsConfig | None) -> dict:
+    """Run one party of a session to the end; returns its JSON report (raises TransportError on failure).
+
+    tls: this party's certificate, key and CA; None runs over plain TCP (--insecure-transport)."""
     torch.set_num_threads(1)   # three parties share few cores: OpenMP spinning makes small ops crawl
     spec = get_program(program)
     built = spec.build(args)
-    links = connect_party(role, session, addrs, connect_timeout, io_timeout)
-    print(f"[{role}] connected to {', '.join(sorted(links))}", file=sys.stderr, flush=True)
+    links = connect_party(role, session, addrs, connect_timeout, io_timeout, tls=tls)
+    kind = "TLS 1.3" if tls is not None else "PLAIN TCP"
+    print(f"[{role}] connected to {', '.join(sorted(links))} ({kind})", file=sys.stderr, flush=True)
     saw: list[dict] = []
     recorded: dict[str, Channel] = {peer: RecordingChannel(link, saw) for peer, link in links.items()}
     party = Party(role, recorded, FixedPoint(frac_bits))
     try:
         party.handshake()
         result = execute(party, built)
-    except BaseException:
-        for link in links.values():
-            link.close(flush_timeout=0.5)
+    except BaseException as exc:
+        abort_all(links, stop_reason(role, exc))
         raise
     party.close()
     return {"role": role, "program": program, **spec.format_result(role, result),

@@ -38,7 +38,7 @@ def test_echo_through_run_party_over_tcp_in_threads():
     reports: dict = {}
 
     def party(role: str) -> None:
-        reports[role] = run_party(role, "echo", {"n": 100_000}, sid, addrs)
+        reports[role] = run_party(role, "echo", {"n": 100_000}, sid, addrs, tls=None)
 
     threads = [threading.Thread(target=party, args=(r,), daemon=True) for r in ROLES]
     for t in threads:
@@ -60,7 +60,7 @@ def _wait_for(paths: list[Path], text: str, seconds: float) -> None:
 
 
 def test_killed_party_ends_the_others_with_a_clear_error(tmp_path):
-    procs = start_parties("stall", {"seconds": 120}, tmp_path, timeout=60, connect_timeout=30)
+    procs = start_parties("stall", {"seconds": 120}, tmp_path, timeout=60, connect_timeout=30, tls=None)
     try:
         _wait_for([p.stderr for p in procs.values()], "connected to", 40)
         time.sleep(0.3)

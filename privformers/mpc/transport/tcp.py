@@ -1,8 +1,10 @@
-"""Links over TCP between party processes, possibly on different hosts.
+"""Links between party processes, possibly on different hosts, over a TLS or plain TCP stream.
 
 ``send`` hands the frame to a sender thread, so two parties that both send large messages
 before receiving never deadlock. ``recv`` waits at most ``timeout`` seconds for the peer.
 Frames are checked for session id and sequence number; see ``frame.py`` for the format.
+A link that sees a frame of another session, an out-of-order (replayed) frame, a malformed
+frame or a silent peer tells the peer why (an abort frame) and ends; so does ``abort``.
 """
 
 from __future__ import annotations
@@ -18,50 +20,55 @@ from privformers.mpc.transport.base import (
     Message,
     PeerDisconnected,
     PeerTimeout,
+    SessionAborted,
     TransportError,
     payload_nbytes,
 )
 from privformers.mpc.transport.frame import (
     DTYPES,
     HEADER,
+    KIND_ABORT,
     KIND_BYTES,
     KIND_CLOSE,
+    MAX_REASON,
     check_tensor_size,
     encode_header,
     parse_header,
     tensor_frame,
 )
+from privformers.mpc.transport.stream import PlainStream, Stream, tune
 
-SOCKET_BUFFER = 4 << 20
 MAX_MESSAGE = 4 << 30   # refuse larger frames before allocating for them
-_STOP = object()
+_STOP, _FLUSH = object(), object()
 
-
-def tune(sock: socket.socket) -> None:
-    """TCP_NODELAY (protocol rounds are latency-bound) and large kernel buffers."""
-    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-    for opt in (socket.SO_SNDBUF, socket.SO_RCVBUF):
-        sock.setsockopt(socket.SOL_SOCKET, opt, SOCKET_BUFFER)
+__all__ = ["MAX_MESSAGE", "TcpChannel", "tune"]
 
 
 class TcpChannel:
-    """One end of a TCP link to a peer, after the handshake (see ``connect.py``)."""
+    """One end of a link to a peer, after the handshake (see ``connect.py``)."""
 
-    def __init__(self, sock: socket.socket, peer: str, session: bytes, timeout: float = 60.0,
+    def __init__(self, stream: Stream | socket.socket, peer: str, session: bytes, timeout: float = 60.0,
                  where: str = "") -> None:
         if len(session) != 16:
             raise ValueError("session id must be 16 bytes")
-        self.peer, self._sock, self._session, self._timeout = peer, sock, session, timeout
+        if isinstance(stream, socket.socket):
+            stream = PlainStream(stream)
+        self.peer, self._stream, self._session, self._timeout = peer, stream, session, timeout
         self._where = f" at {where}" if where else ""
         self._send_seq = self._recv_seq = 0
-        self._queue: queue.Queue = queue.Queue()
+        self._queue: queue.SimpleQueue = queue.SimpleQueue()
         self._error: TransportError | None = None
         self._closed = False
-        self._peer_closed = False
-        sock.settimeout(min(timeout, 1.0))
-        tune(sock)
+        self._ended: TransportError | None = None
+        self._poll = min(timeout, 1.0)
+        stream.settimeout(self._poll)
+        stream.on_output = lambda: self._queue.put(_FLUSH)
         self._sender = threading.Thread(target=self._send_loop, name=f"send-{peer}", daemon=True)
         self._sender.start()
+
+    @property
+    def encrypted(self) -> bool:
+        return self._stream.encrypted
 
     # -- sending --------------------------------------------------------------
     def send(self, msg: Message) -> int:
@@ -73,7 +80,7 @@ class TcpChannel:
         if isinstance(msg, torch.Tensor):
             head, payload = tensor_frame(self._session, self._send_seq, msg)
         elif isinstance(msg, bytes | bytearray | memoryview):
-            payload = memoryview(bytes(msg))
+            payload = bytes(msg)
             head = encode_header(self._session, self._send_seq, KIND_BYTES, 0, (), len(payload))
         else:
             raise TypeError(f"can send tensors or bytes, not {type(msg).__name__}")
@@ -87,56 +94,68 @@ class TcpChannel:
             if item is _STOP:
                 return
             try:
-                for part in item:
-                    self._send_all(part)
-            except OSError as exc:
+                if item is _FLUSH:
+                    self._stream.flush()
+                else:
+                    self._stream.send_frame(*item)
+            except (OSError, TransportError) as exc:
                 self._error = PeerDisconnected(f"{self.peer}{self._where} disconnected while we were sending "
-                                               f"({exc.__class__.__name__}: {exc})")
+                                               f"({exc.__class__.__name__})")
                 return
-
-    def _send_all(self, data: bytes | memoryview) -> None:
-        """Write everything; a slow reader only delays us (timeouts here are not errors)."""
-        view = memoryview(data).cast("B")
-        while view.nbytes:
-            try:
-                n = self._sock.send(view)
-            except TimeoutError:
-                continue
-            view = view[n:]
 
     # -- receiving ------------------------------------------------------------
     def recv(self) -> Message:
         """The next message; PeerTimeout after ``timeout`` s of silence, PeerDisconnected on EOF."""
-        if self._peer_closed:
-            raise PeerDisconnected(f"{self.peer}{self._where} closed the link")
-        seq, kind, code, ndim, nbytes = parse_header(self._read(HEADER.size), self._session, self.peer)
+        if self._ended is not None:
+            raise self._ended
+        try:
+            return self._recv()
+        except SessionAborted as exc:
+            self._ended = exc
+            raise
+        except (PeerDisconnected, PeerTimeout) as exc:
+            self._ended = exc
+            if isinstance(exc, PeerTimeout):
+                self.abort(f"waited {self._timeout:g} s for a message and gave up")
+            raise
+        except TransportError as exc:                 # a bad frame: tell the peer, then end
+            self._ended = exc
+            self.abort(f"refused a frame: {exc}")
+            raise
+
+    def _recv(self) -> Message:
+        seq, kind, code, ndim, nbytes = parse_header(self._read(HEADER.size, start=True), self._session, self.peer)
         if seq != self._recv_seq:
             raise TransportError(f"{self.peer} sent message #{seq}, expected #{self._recv_seq}: "
                                  "messages lost or replayed")
         self._recv_seq += 1
         shape = struct.unpack(f"!{ndim}q", self._read(8 * ndim)) if ndim else ()
         if kind == KIND_CLOSE:
-            self._peer_closed = True
             raise PeerDisconnected(f"{self.peer}{self._where} closed the link")
-        if kind == KIND_BYTES:
-            if nbytes > MAX_MESSAGE:
-                raise TransportError(f"{self.peer} sent a {nbytes}-byte message, over the limit")
-            return bytes(self._read(nbytes))
+        if kind in (KIND_BYTES, KIND_ABORT):
+            limit = MAX_REASON if kind == KIND_ABORT else MAX_MESSAGE
+            if nbytes > limit:
+                raise TransportError(f"{self.peer} sent a {nbytes}-byte message, over the {limit}-byte limit")
+            data = bytes(self._read(nbytes)) if nbytes else b""
+            if kind == KIND_ABORT:
+                raise SessionAborted(f"{self.peer}{self._where} ended the session: "
+                                     f"{data.decode('utf-8', 'replace')}")
+            return data
         check_tensor_size(self.peer, code, shape, nbytes, MAX_MESSAGE)
         if nbytes == 0:
             return torch.empty(shape, dtype=DTYPES[code])
         buf = self._read(nbytes)
         return torch.frombuffer(buf, dtype=DTYPES[code]).reshape(shape)
 
-    def _read(self, n: int) -> bytearray:
-        """Exactly n bytes from the peer."""
+    def _read(self, n: int, start: bool = False) -> bytearray:
+        """Exactly n bytes from the peer (start: at a frame boundary, where a clean end is not a cut)."""
         buf = bytearray(n)
         view, got, waited = memoryview(buf), 0, 0.0
         while got < n:
             try:
-                k = self._sock.recv_into(view[got:], min(n - got, 1 << 24))
+                k = self._stream.recv_into(view[got:])
             except TimeoutError:
-                waited += self._sock.gettimeout() or 0.0
+                waited += self._poll
                 if self._error is not None:
                     raise self._error from None
                 if waited >= self._timeout:
@@ -145,25 +164,31 @@ class TcpChannel:
                 continue
             except OSError as exc:
                 raise PeerDisconnected(f"{self.peer}{self._where} disconnected "
-                                       f"({exc.__class__.__name__}: {exc})") from None
+                                       f"({exc.__class__.__name__}: {exc.strerror or exc})") from None
             if k == 0:
-                raise PeerDisconnected(f"{self.peer}{self._where} disconnected (connection closed)")
+                cut = "" if start and got == 0 else ", in the middle of a message (truncated)"
+                raise PeerDisconnected(f"{self.peer}{self._where} disconnected (connection closed{cut})")
             got, waited = got + k, 0.0
         return buf
 
     # -- closing --------------------------------------------------------------
     def close(self, flush_timeout: float | None = None) -> None:
-        """Send everything queued and a close frame (bounded wait), then close the socket."""
+        """Send everything queued and a close frame (bounded wait), then close the connection."""
+        if self._error is None and not self._closed:
+            self._queue.put((encode_header(self._session, self._send_seq, KIND_CLOSE, 0, (), 0),))
+        self._finish(self._timeout if flush_timeout is None else flush_timeout)
+
+    def abort(self, reason: str, flush_timeout: float = 1.0) -> None:
+        """End the session: tell the peer why (a short text, never data), then close."""
+        if self._error is None and not self._closed:
+            data = reason.encode("utf-8", "replace")[:MAX_REASON]
+            self._queue.put((encode_header(self._session, self._send_seq, KIND_ABORT, 0, (), len(data)), data))
+        self._finish(flush_timeout)
+
+    def _finish(self, flush_timeout: float) -> None:
         if self._closed:
             return
-        if self._error is None:
-            head = encode_header(self._session, self._send_seq, KIND_CLOSE, 0, (), 0)
-            self._queue.put((head,))
-        self._queue.put(_STOP)
         self._closed = True
-        self._sender.join(self._timeout if flush_timeout is None else flush_timeout)
-        try:
-            self._sock.shutdown(socket.SHUT_RDWR)
-        except OSError:
-            pass
-        self._sock.close()
+        self._queue.put(_STOP)
+        self._sender.join(flush_timeout)
+        self._stream.close()
