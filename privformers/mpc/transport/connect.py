@@ -22,7 +22,7 @@ from collections.abc import Callable
 
 from privformers.mpc.transport.base import CertificateRefused, SessionMismatch, TransportError
 from privformers.mpc.transport.frame import MAGIC, VERSION
-from privformers.mpc.transport.stream import TLS_ALERT_PREFIX, PlainStream, Stream
+from privformers.mpc.transport.stream import TLS_ALERT_PREFIX, TLS_HANDSHAKE_PREFIX, PlainStream, Stream
 from privformers.mpc.transport.tcp import TcpChannel
 from privformers.mpc.transport.tls import TlsConfig, TlsStream
 
@@ -152,7 +152,12 @@ def dial(role: str, peer: str, session: bytes, addr: Addr, deadline: float, tota
             raise CertificateRefused(f"{who} presented a certificate for the {stream.peer_role()}, not the {peer}: "
                                      "refused")
         stream.settimeout(max(deadline - time.monotonic(), 0.1))
-        raw = read_exact(stream, HELLO.size, who)
+        try:
+            raw = read_exact(stream, HELLO.size, who)
+        except TransportError as exc:
+            if tls is None:
+                raise TransportError(f"{exc} (if it uses TLS: we run with --insecure-transport)") from None
+            raise
         magic, version, sid, code, status = HELLO.unpack(raw)
         if magic != MAGIC or version != VERSION:
             stream.send_frame(bytes([BAD_VERSION]))
@@ -228,6 +233,8 @@ def greet(role: str, stream: Stream, session: bytes | None, waiting: set[str], w
         status = check(peer, sid)
     stream.send_frame(_hello(session or sid, role, status))
     if status == BAD_VERSION:
+        if tls is None and raw.startswith(TLS_HANDSHAKE_PREFIX):
+            raise TransportError(f"{who} speaks TLS, and we run with --insecure-transport: refused")
         raise TransportError(f"{who} does not speak privformers v{VERSION}: refused")
     if status == BAD_SESSION:
         raise SessionMismatch(f"{peer} ({who}) belongs to session {sid.hex()[:12]}..., ours is "

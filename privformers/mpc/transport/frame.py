@@ -59,7 +59,7 @@ def parse_header(raw: bytes, session: bytes, peer: str) -> tuple[int, int, int, 
     if magic != MAGIC or version != VERSION:
         raise TransportError(f"{peer} sent a frame that is not privformers v{VERSION} (magic {magic!r}, "
                              f"version {version})")
-    if sid != session:
+    if sid != session and kind != KIND_ABORT:     # an abort ends the link whatever session it names
         raise SessionMismatch(f"{peer} sent a frame of session {sid.hex()[:12]}..., this is session "
                               f"{session.hex()[:12]}...: refused")
     if kind not in (KIND_TENSOR, KIND_BYTES, KIND_CLOSE, KIND_ABORT) or ndim > MAX_NDIM:

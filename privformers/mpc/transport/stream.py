@@ -13,7 +13,8 @@ from typing import Protocol
 
 SOCKET_BUFFER = 4 << 20
 READ_BUFFER = 64 << 10
-TLS_ALERT_PREFIX = b"\x15\x03"   # a TLS alert record: the peer speaks TLS and we do not
+TLS_ALERT_PREFIX = b"\x15\x03"       # a TLS alert record: the peer speaks TLS and we do not
+TLS_HANDSHAKE_PREFIX = b"\x16\x03"   # a TLS handshake record (ClientHello)
 
 
 def tune(sock: socket.socket) -> None:

@@ -125,7 +125,7 @@ class TcpChannel:
 
     def _recv(self) -> Message:
         seq, kind, code, ndim, nbytes = parse_header(self._read(HEADER.size, start=True), self._session, self.peer)
-        if seq != self._recv_seq:
+        if seq != self._recv_seq and kind != KIND_ABORT:
             raise TransportError(f"{self.peer} sent message #{seq}, expected #{self._recv_seq}: "
                                  "messages lost or replayed")
         self._recv_seq += 1

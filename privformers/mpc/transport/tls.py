@@ -99,6 +99,13 @@ class TlsConfig:
         return self._contexts[server_side]
 
 
+def _words(reason: str) -> str:
+    """TLSV1_ALERT_UNKNOWN_CA -> 'unknown ca'."""
+    for prefix in ("TLSV13_ALERT_", "TLSV1_ALERT_", "SSLV3_ALERT_"):
+        reason = reason.removeprefix(prefix)
+    return reason.replace("_", " ").lower()
+
+
 def describe(exc: ssl.SSLError, who: str) -> TransportError:
     """A clear error for a TLS failure with who (never any key or record content)."""
     reason = (exc.reason or "").upper()
@@ -108,12 +115,12 @@ def describe(exc: ssl.SSLError, who: str) -> TransportError:
     if isinstance(exc, ssl.SSLEOFError) or "UNEXPECTED_EOF" in reason:
         return PeerDisconnected(f"{who} closed the connection without ending TLS (a message was cut short)")
     if any(r in reason for r in REFUSALS):
-        return CertificateRefused(f"{who} refused our certificate (TLS alert: {exc.reason.lower()}): it does "
+        return CertificateRefused(f"{who} refused our certificate (TLS alert: {_words(reason)}): it does "
                                   "not trust the CA that signed ours, or ours is not for this role")
     if any(r in reason for r in NOT_TLS):
-        return TlsError(f"{who} does not speak TLS 1.3 ({exc.reason.lower()}): is it running with "
+        return TlsError(f"{who} does not speak TLS 1.3 ({_words(reason)}): is it running with "
                         "--insecure-transport?")
-    return TlsError(f"TLS error with {who}: {exc.reason.lower() if exc.reason else exc.__class__.__name__}")
+    return TlsError(f"TLS error with {who}: {_words(reason) if reason else exc.__class__.__name__}")
 
 
 class TlsStream:
