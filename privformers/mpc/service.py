@@ -140,6 +140,7 @@ class Service:
             self.log(self.role, f"refused {who}: {exc}")
             (stream or sock).close()
             return
+        stream.who = f"{peer} at {remote}"
         link = TcpChannel(stream, peer, sid, self.io_timeout, remote)
         self.session(link, sid, remote)
 

@@ -111,7 +111,7 @@ def open_stream(sock: socket.socket, tls: TlsConfig | None, server_side: bool, w
                 deadline: float) -> Stream:
     """Wrap a connected socket: plain, or TLS after a completed handshake."""
     if tls is None:
-        return PlainStream(sock)
+        return PlainStream(sock, who)
     stream = TlsStream(sock, tls, server_side, who)
     stream.handshake(deadline)
     return stream
@@ -203,6 +203,7 @@ def accept(role: str, listener: socket.socket, session: bytes | None, waiting: s
             sock.settimeout(max(min(deadline - time.monotonic(), 10.0), 0.1))
             stream = open_stream(sock, tls, True, who, time.monotonic() + 10.0)
             peer, sid = greet(role, stream, session, waiting, who, tls)
+            stream.who = f"{peer} at {remote[0]}:{remote[1]}"
             return stream, peer, sid
         except BaseException:
             (stream or sock).close()

@@ -29,6 +29,7 @@ class Stream(Protocol):
 
     encrypted: bool
     on_output: Callable[[], None] | None
+    who: str          # the peer, for error messages
 
     def send_frame(self, head: bytes, payload: memoryview | bytes | None = None) -> None:
         """Write head and payload completely (blocking; socket timeouts are retried)."""
@@ -54,9 +55,9 @@ class PlainStream:
 
     encrypted = False
 
-    def __init__(self, sock: socket.socket) -> None:
+    def __init__(self, sock: socket.socket, who: str = "peer") -> None:
         tune(sock)
-        self.sock = sock
+        self.sock, self.who = sock, who
         self.on_output: Callable[[], None] | None = None
         self._buf = memoryview(bytearray(READ_BUFFER))
         self._pos = self._end = 0
