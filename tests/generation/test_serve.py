@@ -151,7 +151,7 @@ def test_killed_client_process_leaves_the_server_serving(services, folder):
     f = services.pki["client"]
     cmd = [sys.executable, "-m", "privformers.cli", "generate", "--model", str(folder), "--prompt-ids",
            ",".join(map(str, PROMPT)), "--max-new-tokens", "4",
-           "--server", "%s:%d" % services.server.address, "--dealer", "%s:%d" % services.dealer.address,
+           "--server", "{}:{}".format(*services.server.address), "--dealer", "{}:{}".format(*services.dealer.address),
            "--cert", str(f.cert), "--key", str(f.key), "--ca", str(f.ca)]
     env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2]), "OMP_NUM_THREADS": "1"}
     failed_before = services.server.sessions_failed
