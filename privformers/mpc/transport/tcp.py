@@ -1,7 +1,9 @@
 """Links between party processes, possibly on different hosts, over a TLS or plain TCP stream.
 
-``send`` hands the frame to a sender thread, so two parties that both send large messages
-before receiving never deadlock. ``recv`` waits at most ``timeout`` seconds for the peer.
+``send`` never waits for the peer: a small frame on an idle link is written at once if the kernel
+takes it all (one syscall, no thread hand-off); anything else goes to a sender thread, in order,
+so two parties that both send large messages before receiving never deadlock. ``recv`` waits at
+most ``timeout`` seconds for the peer.
 Frames are checked for session id and sequence number; see ``frame.py`` for the format.
 A link that sees a frame of another session, an out-of-order (replayed) frame, a malformed
 frame or a silent peer tells the peer why (an abort frame) and ends; so does ``abort``.
@@ -36,10 +38,12 @@ from privformers.mpc.transport.frame import (
     parse_header,
     tensor_frame,
 )
-from privformers.mpc.transport.stream import PlainStream, Stream, tune
+from privformers.mpc.transport.stream import PlainStream, Stream, tune, write_all, write_nowait
 
 MAX_MESSAGE = 4 << 30   # refuse larger frames before allocating for them
-_STOP, _FLUSH = object(), object()
+INLINE_MAX = 64 << 10   # frames up to this size may be written by the sending thread itself
+_STOP = object()
+RAW, FRAME, FLUSH = 0, 1, 2
 
 __all__ = ["MAX_MESSAGE", "TcpChannel", "tune"]
 
@@ -57,12 +61,14 @@ class TcpChannel:
         self._where = f" at {where}" if where else ""
         self._send_seq = self._recv_seq = 0
         self._queue: queue.SimpleQueue = queue.SimpleQueue()
+        self._wlock = threading.Lock()
+        self._pending = 0          # items queued for (or being written by) the sender thread
         self._error: TransportError | None = None
         self._closed = False
         self._ended: TransportError | None = None
         self._poll = min(timeout, 1.0)
         stream.settimeout(self._poll)
-        stream.on_output = lambda: self._queue.put(_FLUSH)
+        stream.on_output = lambda: self._enqueue((FLUSH,))
         self._sender = threading.Thread(target=self._send_loop, name=f"send-{peer}", daemon=True)
         self._sender.start()
 
@@ -85,8 +91,34 @@ class TcpChannel:
         else:
             raise TypeError(f"can send tensors or bytes, not {type(msg).__name__}")
         self._send_seq += 1
-        self._queue.put((head, payload))
+        self._submit(head, payload)
         return payload_nbytes(msg)
+
+    def _submit(self, head: bytes, payload: memoryview | bytes | None) -> None:
+        """Write now when the link is idle and the frame small, else queue it (order is kept)."""
+        with self._wlock:
+            if self._pending == 0 and (payload is None or len(payload) <= INLINE_MAX):
+                try:
+                    left = write_nowait(self._stream.sock, self._stream.encode(head, payload))
+                except (OSError, TransportError) as exc:
+                    self._fail_send(exc)
+                    raise self._error from None
+                if not left:
+                    return
+                item: tuple = (RAW, left)
+            else:
+                item = (FRAME, head, payload)
+            self._pending += 1
+            self._queue.put(item)
+
+    def _enqueue(self, item: tuple) -> None:
+        with self._wlock:
+            self._pending += 1
+            self._queue.put(item)
+
+    def _fail_send(self, exc: BaseException) -> None:
+        self._error = PeerDisconnected(f"{self.peer}{self._where} disconnected while we were sending "
+                                       f"({exc.__class__.__name__})")
 
     def _send_loop(self) -> None:
         while True:
@@ -94,14 +126,17 @@ class TcpChannel:
             if item is _STOP:
                 return
             try:
-                if item is _FLUSH:
-                    self._stream.flush()
+                if item[0] == RAW:
+                    write_all(self._stream.sock, item[1])
+                elif item[0] == FRAME:
+                    self._stream.send_frame(item[1], item[2])
                 else:
-                    self._stream.send_frame(*item)
+                    self._stream.flush()
             except (OSError, TransportError) as exc:
-                self._error = PeerDisconnected(f"{self.peer}{self._where} disconnected while we were sending "
-                                               f"({exc.__class__.__name__})")
+                self._fail_send(exc)
                 return
+            with self._wlock:
+                self._pending -= 1
 
     # -- receiving ------------------------------------------------------------
     def recv(self) -> Message:
@@ -175,15 +210,21 @@ class TcpChannel:
     def close(self, flush_timeout: float | None = None) -> None:
         """Send everything queued and a close frame (bounded wait), then close the connection."""
         if self._error is None and not self._closed:
-            self._queue.put((encode_header(self._session, self._send_seq, KIND_CLOSE, 0, (), 0),))
+            self._last_word(encode_header(self._session, self._send_seq, KIND_CLOSE, 0, (), 0), None)
         self._finish(self._timeout if flush_timeout is None else flush_timeout)
 
     def abort(self, reason: str, flush_timeout: float = 1.0) -> None:
         """End the session: tell the peer why (a short text, never data), then close."""
         if self._error is None and not self._closed:
             data = reason.encode("utf-8", "replace")[:MAX_REASON]
-            self._queue.put((encode_header(self._session, self._send_seq, KIND_ABORT, 0, (), len(data)), data))
+            self._last_word(encode_header(self._session, self._send_seq, KIND_ABORT, 0, (), len(data)), data)
         self._finish(flush_timeout)
+
+    def _last_word(self, head: bytes, payload: bytes | None) -> None:
+        try:
+            self._submit(head, payload)
+        except TransportError:
+            pass
 
     def _finish(self, flush_timeout: float) -> None:
         if self._closed:

@@ -24,10 +24,10 @@ from cryptography import x509
 
 from privformers.mpc.transport.base import CertificateRefused, PeerDisconnected, TlsError, TransportError
 from privformers.mpc.transport.certs import ROLE_URI, PartyFiles
-from privformers.mpc.transport.stream import tune
+from privformers.mpc.transport.stream import Buffered, Parts, tune, write_all
 
-SMALL_FRAME = 16 << 10   # header and payload go into one TLS record below this size
-CHUNK = 1 << 20          # large payloads are encrypted and sent in pieces of this size
+SMALL_FRAME = 64 << 10   # header and payload are encrypted together (one write) up to this size
+CHUNK = 256 << 10        # larger payloads are encrypted and sent in pieces of this size
 RAW_BUFFER = 256 << 10
 REFUSALS = ("UNKNOWN_CA", "BAD_CERTIFICATE", "CERTIFICATE_UNKNOWN", "UNSUPPORTED_CERTIFICATE",
             "CERTIFICATE_REQUIRED", "CERTIFICATE_EXPIRED", "CERTIFICATE_REVOKED", "DECRYPT_ERROR",
@@ -123,7 +123,7 @@ def describe(exc: ssl.SSLError, who: str) -> TransportError:
     return TlsError(f"TLS error with {who}: {_words(reason) if reason else exc.__class__.__name__}")
 
 
-class TlsStream:
+class TlsStream(Buffered):
     """A TLS connection over a TCP socket, with the record layer driven through memory BIOs."""
 
     encrypted = True
@@ -136,6 +136,7 @@ class TlsStream:
         self._tls = config.context(server_side).wrap_bio(self._in, self._out, server_side=server_side)
         self._lock = threading.Lock()
         self._raw = memoryview(bytearray(RAW_BUFFER))
+        self._init_buffer()
 
     # -- handshake ------------------------------------------------------------
     def handshake(self, deadline: float) -> None:
@@ -177,37 +178,37 @@ class TlsStream:
         return role
 
     # -- data -----------------------------------------------------------------
+    def encode(self, head: bytes, payload: memoryview | bytes | None) -> Parts:
+        """Encrypt a small frame (header and payload in one record); also takes any pending control record."""
+        with self._lock:
+            try:
+                self._tls.write(b"".join((head, payload)) if payload is not None and len(payload) else head)
+            except ssl.SSLError as exc:
+                raise describe(exc, self.who) from None
+            return [memoryview(self._out.read())]
+
     def send_frame(self, head: bytes, payload: memoryview | bytes | None = None) -> None:
         n = 0 if payload is None else len(payload)
         if n <= SMALL_FRAME:
-            with self._lock:
-                self._tls.write(b"".join((head, payload)) if n else head)
-                data = self._out.read()
-            self._send_all(data)
+            write_all(self.sock, self.encode(head, payload))
             return
         view = memoryview(payload).cast("B")
         for start in range(0, view.nbytes, CHUNK):
             with self._lock:
-                if start == 0:
-                    self._tls.write(head)
-                self._tls.write(view[start:start + CHUNK])
+                try:
+                    if start == 0:
+                        self._tls.write(head)
+                    self._tls.write(view[start:start + CHUNK])
+                except ssl.SSLError as exc:
+                    raise describe(exc, self.who) from None
                 data = self._out.read()
-            self._send_all(data)
-
-    def _send_all(self, data: bytes) -> None:
-        view = memoryview(data)
-        while view.nbytes:
-            try:
-                k = self.sock.send(view)
-            except TimeoutError:
-                continue
-            view = view[k:]
+            write_all(self.sock, [memoryview(data)])
 
     def flush(self) -> None:
         with self._lock:
             data = self._out.read() if self._out.pending else b""
         if data:
-            self._send_all(data)
+            write_all(self.sock, [memoryview(data)])
 
     def _flush_quietly(self) -> None:
         try:
@@ -215,8 +216,11 @@ class TlsStream:
         except OSError:
             pass
 
-    def recv_into(self, view: memoryview) -> int:
+    def _read_raw(self, view: memoryview) -> int:
+        """Decrypted bytes into view (at most one record's worth)."""
         while True:
+            if not self._in.pending and not self._tls.pending():
+                self._receive()                       # nothing buffered: wait for the peer first
             with self._lock:
                 try:
                     n: int | None = self._tls.read(len(view), view)
@@ -231,12 +235,16 @@ class TlsStream:
                 (self.on_output or self.flush)()
             if n is not None:
                 return n
-            k = self.sock.recv_into(self._raw)
-            with self._lock:
-                if k == 0:
-                    self._in.write_eof()
-                else:
-                    self._in.write(self._raw[:k])
+            self._receive()
+
+    def _receive(self) -> None:
+        """Move what the socket has (waiting up to its timeout) into the TLS input."""
+        k = self.sock.recv_into(self._raw)
+        with self._lock:
+            if k == 0:
+                self._in.write_eof()
+            else:
+                self._in.write(self._raw[:k])
 
     def settimeout(self, seconds: float | None) -> None:
         self.sock.settimeout(seconds)
