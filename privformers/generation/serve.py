@@ -68,11 +68,11 @@ class GenerationServer(Service):
 
     def __init__(self, model: str | Path, addr: Addr, dealer: Addr, tls: TlsConfig | None,
                  io_timeout: float = 120.0, max_sessions: int = 4, max_new_tokens: int = 256,
-                 on_log: Callable[[str, str], None] = log) -> None:
+                 on_log: Callable[[str, str], None] = log, connect_timeout: float = 30.0) -> None:
         self.spec = from_path(model)
         self.weights = self.spec.weights()        # loaded once, copied into each session's model
         self.config = public_config(self.spec.config)
-        self.dealer, self.max_new_tokens = dealer, max_new_tokens
+        self.dealer, self.max_new_tokens, self.connect_timeout = dealer, max_new_tokens, connect_timeout
         super().__init__(addr, tls, io_timeout, max_sessions, on_log)
 
     def session(self, link: TcpChannel, sid: bytes, remote: str) -> None:
@@ -95,8 +95,8 @@ class GenerationServer(Service):
             send_json(link, {"ok": True, **description})
             self.log(self.role, f"{tag}: generate, {args['prompt_len']}-token prompt, "
                                 f"{args['max_new_tokens']} new tokens")
-            deadline = time.monotonic() + self.io_timeout
-            links[DEALER] = dial(SERVER, DEALER, sid, self.dealer, deadline, self.io_timeout, self.tls,
+            deadline = time.monotonic() + self.connect_timeout
+            links[DEALER] = dial(SERVER, DEALER, sid, self.dealer, deadline, self.connect_timeout, self.tls,
                                  self.io_timeout)
             send_json(links[DEALER], description)
             program = generate_program(self.spec.factory, self.weights, [0] * args["prompt_len"],

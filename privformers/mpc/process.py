@@ -46,6 +46,9 @@ class RecordingChannel:
         self._inner.close()
 
 
+TRANSPORT = {True: "tls1.3", False: "tcp (insecure)"}
+
+
 def stop_reason(role: str, exc: BaseException) -> str:
     """What a failing party tells its peers: transport errors in full (they hold no data), else the type."""
     detail = str(exc) if isinstance(exc, TransportError) else type(exc).__name__
@@ -68,8 +71,8 @@ def run_party(role: str, program: str, args: dict, session: bytes, addrs: dict[s
     spec = get_program(program)
     built = spec.build(args)
     links = connect_party(role, session, addrs, connect_timeout, io_timeout, tls=tls)
-    kind = "TLS 1.3" if tls is not None else "PLAIN TCP"
-    print(f"[{role}] connected to {', '.join(sorted(links))} ({kind})", file=sys.stderr, flush=True)
+    print(f"[{role}] connected to {', '.join(sorted(links))} ({TRANSPORT[tls is not None]})", file=sys.stderr,
+          flush=True)
     saw: list[dict] = []
     recorded: dict[str, Channel] = {peer: RecordingChannel(link, saw) for peer, link in links.items()}
     party = Party(role, recorded, FixedPoint(frac_bits))
@@ -80,5 +83,5 @@ def run_party(role: str, program: str, args: dict, session: bytes, addrs: dict[s
         abort_all(links, stop_reason(role, exc))
         raise
     party.close()
-    return {"role": role, "program": program, **spec.format_result(role, result),
-            "meter": party.meter.summary(), "saw": saw}
+    return {"role": role, "program": program, "transport": TRANSPORT[tls is not None],
+            **spec.format_result(role, result), "meter": party.meter.summary(), "saw": saw}

@@ -25,6 +25,7 @@ def test_linear_demo_over_processes_matches_run_local():
     assert (remote - local).abs().max() <= 2 ** -15
     assert (remote - (x @ w + b).reshape(-1)).abs().max() < 1e-3
     assert reports["server"]["result"] is None and reports["dealer"]["result"] is None
+    assert all(r["transport"] == "tls1.3" for r in reports.values())   # ephemeral certificates by default
     for role in ("client", "server"):
         meter = reports[role]["meter"]
         assert meter["online_bytes"] > 0 and meter["online_rounds"] > 0
@@ -47,6 +48,7 @@ def test_echo_through_run_party_over_tcp_in_threads():
         t.join(30)
     for role in ROLES:
         assert reports[role]["result"] == {peer: True for peer in ROLES if peer != role}
+        assert reports[role]["transport"] == "tcp (insecure)"
         assert reports[role]["meter"]["setup_bytes"] > 0
 
 
