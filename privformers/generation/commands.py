@@ -114,7 +114,10 @@ def run_generate(args: dict, timeout: float, frac_bits: int, insecure: bool = Fa
 
     reports = launch_generate(args, timeout, frac_bits, insecure)
     c, s = reports["client"], reports["server"]
-    return summarize(c["result"], s["result"], c["meter"], s["meter"])
+    out = summarize(c["result"], s["result"], c["meter"], s["meter"])
+    # CPU seconds of each party from connecting to the end (all phases): less load-sensitive than wall time
+    out["cpu_seconds"] = {role: r.get("cpu_seconds") for role, r in reports.items()}
+    return out
 
 
 def cmd_generate(a: argparse.Namespace) -> int:

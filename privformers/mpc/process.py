@@ -7,6 +7,7 @@ first bytes of every message it received, to show that shares and masks look ran
 from __future__ import annotations
 
 import sys
+import time
 
 import torch
 
@@ -70,6 +71,7 @@ def run_party(role: str, program: str, args: dict, session: bytes, addrs: dict[s
     torch.set_num_threads(1)   # three parties share few cores: OpenMP spinning makes small ops crawl
     spec = get_program(program)
     built = spec.build(args)
+    cpu0 = time.process_time()
     links = connect_party(role, session, addrs, connect_timeout, io_timeout, tls=tls)
     print(f"[{role}] connected to {', '.join(sorted(links))} ({TRANSPORT[tls is not None]})", file=sys.stderr,
           flush=True)
@@ -84,4 +86,5 @@ def run_party(role: str, program: str, args: dict, session: bytes, addrs: dict[s
         raise
     party.close()
     return {"role": role, "program": program, "transport": TRANSPORT[tls is not None],
-            **spec.format_result(role, result), "meter": party.meter.summary(), "saw": saw}
+            **spec.format_result(role, result), "meter": party.meter.summary(), "saw": saw,
+            "cpu_seconds": round(time.process_time() - cpu0, 3)}
