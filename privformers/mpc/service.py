@@ -14,6 +14,7 @@ then supplies that session's correlated randomness, freshly drawn, like a dealer
 from __future__ import annotations
 
 import json
+import socket
 import sys
 import threading
 import time
@@ -91,6 +92,15 @@ class Service:
             self._active.setdefault(sid, set()).add(peer)
             return OK
 
+    def _drop(self, peer: str, sid: bytes) -> None:
+        with self._lock:
+            roles = self._active.get(sid)
+            if roles is not None:
+                roles.discard(peer)
+                if not roles:
+                    del self._active[sid]
+                    self._used[sid] = None
+
     def _release(self, sid: bytes) -> None:
         with self._lock:
             self._active.pop(sid, None)
@@ -128,17 +138,27 @@ class Service:
     def stop(self) -> None:
         self._stop.set()
 
-    def _connection(self, sock: object, remote: str) -> None:
+    def _connection(self, sock: socket.socket, remote: str) -> None:
         torch.set_num_threads(1)
         who = f"connection from {remote}"
         stream: Stream | None = None
+        admitted: list[tuple[str, bytes]] = []
+
+        def check(peer: str, sid: bytes) -> int:
+            status = self._admit(peer, sid)
+            if status == OK:
+                admitted.append((peer, sid))
+            return status
+
         try:
             sock.settimeout(HANDSHAKE_S)
             stream = open_stream(sock, self.tls, True, who, time.monotonic() + HANDSHAKE_S)
-            peer, sid = greet(self.role, stream, None, set(self.accepts), who, self.tls, check=self._admit)
+            peer, sid = greet(self.role, stream, None, set(self.accepts), who, self.tls, check=check)
         except (TransportError, OSError) as exc:
             self.log(self.role, f"refused {who}: {exc}")
             (stream or sock).close()
+            for peer, sid in admitted:        # admitted, then the handshake failed: forget the role
+                self._drop(peer, sid)
             return
         stream.who = f"{peer} at {remote}"
         link = TcpChannel(stream, peer, sid, self.io_timeout, remote)
