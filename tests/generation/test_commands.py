@@ -47,3 +47,14 @@ def test_bench_generate_tiny(capsys: pytest.CaptureFixture) -> None:
     out = json.loads(capsys.readouterr().out)
     assert code == 0 and out["tokens"] == out["plaintext_tokens"]
     assert out["meta"]["layers"] == 1 and len(out["per_token"]) == 2
+
+
+@pytest.mark.slow
+def test_bench_generate_compare_transport(capsys: pytest.CaptureFixture) -> None:
+    code = main(["bench", "generate", "--size", "tiny", "--random-weights", "--layers", "1", "--prompt-len", "4",
+                 "--new-tokens", "2", "--compare-transport", "--json"])
+    out = json.loads(capsys.readouterr().out)
+    assert code == 0 and len(out["tokens"]) == 2
+    assert len(out["tls"]) == len(out["insecure"]) == 1
+    assert out["decode_seconds_per_token"]["tls"] > 0 and "tls_extra" in out
+    assert out["tls"][0]["cpu_seconds"]["server"] > 0
