@@ -26,7 +26,7 @@ def _session(text: str) -> bytes:
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("party", help="run one party (client, server or dealer) of a secure session over TCP",
+    p = sub.add_parser("party", help="run one party (client, server or dealer) of a secure session (TLS 1.3 links)",
                        description="Run one party. All three must be given the same --session, program and "
                        "addresses. The dealer listens on its address for client and server; the server "
                        "listens on its address for the client; the client connects to both.")
@@ -47,7 +47,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     add_tls_options(p)
     p.set_defaults(func=cmd_party)
 
-    p = sub.add_parser("launch", help="run a program with three local party processes over TCP",
+    p = sub.add_parser("launch", help="run a program with three local party processes (TLS 1.3 links)",
                        description="Run a program with three local processes; the links are TLS 1.3 with "
                        "fresh ephemeral certificates (deleted afterwards) unless --insecure-transport.")
     p.add_argument("--program", required=True)
@@ -82,7 +82,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     add_tls_options(p)
     p.set_defaults(func=cmd_dealer)
 
-    p = sub.add_parser("demo", help="a secure linear layer with three processes over TCP, explained")
+    p = sub.add_parser("demo", help="a secure linear layer with three processes over TLS 1.3, explained")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--timeout", type=float, default=60.0)
     p.set_defaults(func=cmd_demo)
