@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from privformers.cli import main
 
 
+@pytest.mark.slow   # two peer processes (torch imports): about 40 s on the loaded 2-core machine
 def test_bench_transport_json(capsys):
     code = main(["bench", "transport", "--sizes", "8,70000", "--seconds", "0.05", "--json"])
     out = json.loads(capsys.readouterr().out)
