@@ -122,6 +122,43 @@ class ThreeHosts:
             sh("ip", "netns", "del", ns, check=False)
 
 
+ECHO = """
+import socket, sys
+srv = socket.create_server((sys.argv[1], int(sys.argv[2])))
+print("ready", flush=True)
+c, _ = srv.accept()
+c.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+while (m := c.recv(64)):
+    c.sendall(m)
+"""
+PING = """
+import socket, statistics, sys, time
+s = socket.create_connection((sys.argv[1], int(sys.argv[2])))
+s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+ts = []
+for _ in range(int(sys.argv[3])):
+    t0 = time.perf_counter(); s.sendall(b"x" * 64); n = 0
+    while n < 64:
+        n += len(s.recv(64 - n))
+    ts.append(time.perf_counter() - t0)
+print(statistics.median(ts) * 1e6)
+"""
+
+
+def measure_rtt(hosts: ThreeHosts, n: int = 500) -> float:
+    """Median TCP round trip (64-byte ping-pong, microseconds) from the client's host to the server's."""
+    host, port = hosts.ip["server"], 7199
+    echo = subprocess.Popen(["ip", "netns", "exec", hosts.ns["server"], sys.executable, "-c", ECHO, host, str(port)],
+                            stdout=subprocess.PIPE, text=True)
+    try:
+        echo.stdout.readline()
+        out = sh("ip", "netns", "exec", hosts.ns["client"], sys.executable, "-c", PING, host, str(port), str(n))
+        return round(float(out.stdout.strip()), 1)
+    finally:
+        echo.kill()
+        echo.wait()
+
+
 def _env() -> dict[str, str]:
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join(p for p in (str(REPO), env.get("PYTHONPATH")) if p)
@@ -168,6 +205,7 @@ def run(args: argparse.Namespace) -> dict:
     try:
         hosts.setup()
         shaping = hosts.shape(args.rate, args.delay_ms)
+        shaping["measured_tcp_rtt_us"] = measure_rtt(hosts)
         certs = work / "certs"
         sh(sys.executable, "-m", "privformers.cli", "certs", "--out", str(certs),
            *(x for r in ROLES for x in ("--host", f"{r}={hosts.ip[r]}")))
