@@ -191,7 +191,7 @@ def _client(a: argparse.Namespace) -> int:
         out = remote_generate(a.server, a.dealer, tls, prompt, a.max_new_tokens, a.reveal_logits, not a.no_cache,
                               frac_bits=a.frac_bits, io_timeout=a.timeout, connect_timeout=a.connect_timeout,
                               progress=True)
-    except TransportError as exc:
+    except (TransportError, ValueError) as exc:
         print(f"client failed: {exc}", file=sys.stderr)
         return 1
     return _finish(a, out, tokenizer, prompt)

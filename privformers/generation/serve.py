@@ -146,6 +146,10 @@ def remote_generate(server: Addr, dealer: Addr, tls: TlsConfig | None, prompt: l
         send_json(links[DEALER], description)
         spec = from_config_dict(public["hf_config"])
         check_length(spec, len(prompt), max_new_tokens)
+        vocab = int(spec.config.vocab_size)
+        if any(not 0 <= t < vocab for t in prompt):
+            raise ValueError(f"prompt ids must lie in [0, {vocab}) for the served model: is the tokenizer the "
+                             "server's?")
         program = generate_program(spec.factory, None, prompt, max_new_tokens, reveal_logits, use_cache, bits,
                                    progress)
         party = Party(CLIENT, dict(links), FixedPoint(frac_bits))
