@@ -34,6 +34,12 @@ def register_bench(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--frac-bits", type=int, default=16)
     p.add_argument("--timeout", type=float, default=3600.0)
     p.add_argument("--json", action="store_true")
+    p.add_argument("--insecure-transport", action="store_true",
+                   help="plain TCP links instead of TLS 1.3 (to measure what TLS costs)")
+    p.add_argument("--compare-transport", action="store_true",
+                   help="run with TLS and with plain TCP in this one command (alternating, --repeats pairs) and "
+                        "report the per-token time of each and what TLS adds")
+    p.add_argument("--repeats", type=int, default=1, help="pairs of runs for --compare-transport")
     p.set_defaults(func=_run_generate)
 
 
@@ -56,7 +62,9 @@ def _run_generate(a: argparse.Namespace) -> int:
     args = {"arch": a.arch, "size": a.size, "seed": a.seed, "config": overrides, "recipe": recipe, "prompt": prompt,
             "max_new_tokens": a.new_tokens,
             "reveal_logits": a.reveal_logits, "use_cache": not a.no_cache, "progress": True}
-    out = run_generate(args, a.timeout, a.frac_bits)
+    if a.compare_transport:
+        return _compare_transport(a, args, spec)
+    out = run_generate(args, a.timeout, a.frac_bits, a.insecure_transport)
     out = {"text": " ".join(map(str, out["tokens"])), **out}
     decode = out["per_token"][1:]
     if decode:  # the first token includes the prefill; later ones are single decode steps
@@ -68,10 +76,50 @@ def _run_generate(a: argparse.Namespace) -> int:
         model = spec.factory()
         model.load_state_dict(spec.weights())
         out["plaintext_tokens"] = plain_greedy(model, prompt, a.new_tokens)[0]
-    out["meta"] = {"arch": a.arch, "size": a.size, "layers": spec.config.n_layer, "method": a.method,
-                   "recipe": None if spec.recipe is None else spec.recipe.to_dict(),
-                   "prompt_len": a.prompt_len, "new_tokens": a.new_tokens,
-                   "kv_cache": not a.no_cache, "reveal_logits": a.reveal_logits, "parties": "processes",
-                   "machine": platform.machine(), "python": platform.python_version(),
-                   "date": datetime.now(timezone.utc).isoformat(timespec="seconds")}
+    out["meta"] = _meta(a, spec, "tcp (insecure)" if a.insecure_transport else "tls1.3")
     return _print(out, a.json)
+
+
+def _meta(a: argparse.Namespace, spec: object, transport: str) -> dict:
+    recipe = getattr(spec, "recipe", None)
+    return {"arch": a.arch, "size": a.size, "layers": spec.config.n_layer, "method": a.method,
+            "recipe": None if recipe is None else recipe.to_dict(),
+            "prompt_len": a.prompt_len, "new_tokens": a.new_tokens,
+            "kv_cache": not a.no_cache, "reveal_logits": a.reveal_logits, "parties": "processes",
+            "transport": transport, "machine": platform.machine(), "python": platform.python_version(),
+            "date": datetime.now(timezone.utc).isoformat(timespec="seconds")}
+
+
+def _decode_seconds(out: dict) -> float:
+    """Mean wall time of the decode steps (the first step, with the prefill, left out when there are others)."""
+    rows = out["per_token"][1:] or out["per_token"]
+    return sum(r["seconds"] for r in rows) / len(rows)
+
+
+def _compare_transport(a: argparse.Namespace, args: dict, spec: object) -> int:
+    """TLS and plain TCP runs in the order T P P T T P ... (drift cancels); per-token times and the TLS extra."""
+    import json
+
+    from privformers.generation.commands import run_generate
+
+    if a.insecure_transport:
+        print("error: --compare-transport runs both transports; leave out --insecure-transport", file=sys.stderr)
+        return 2
+    order = [m for i in range(max(1, a.repeats)) for m in (("tls", "tcp") if i % 2 == 0 else ("tcp", "tls"))]
+    runs: dict[str, list[dict]] = {"tls": [], "tcp": []}
+    tokens = None
+    for mode in order:
+        out = run_generate(args, a.timeout, a.frac_bits, insecure=mode == "tcp")
+        if tokens is not None and out["tokens"] != tokens:
+            print("error: the two transports produced different tokens", file=sys.stderr)
+            return 3
+        tokens = out["tokens"]
+        runs[mode].append({"decode_seconds_per_token": round(_decode_seconds(out), 6),
+                           "first_token_seconds": out["per_token"][0]["seconds"],
+                           "cpu_seconds": out.get("cpu_seconds")})
+    mean = {m: sum(r["decode_seconds_per_token"] for r in rs) / len(rs) for m, rs in runs.items()}
+    result = {"tokens": tokens, "tls": runs["tls"], "insecure": runs["tcp"],
+              "decode_seconds_per_token": {"tls": round(mean["tls"], 6), "insecure": round(mean["tcp"], 6)},
+              "tls_extra": round(mean["tls"] / mean["tcp"] - 1, 4), "meta": _meta(a, spec, "tls1.3 vs tcp")}
+    print(json.dumps(result) if a.json else json.dumps(result, indent=2))
+    return 0

@@ -1,4 +1,5 @@
-"""CLI: ``privformers generate``: private greedy generation with three local party processes."""
+"""CLI: ``privformers generate`` (private greedy generation: three local party processes, or the
+client of a ``serve`` server and ``dealer`` service) and ``privformers serve``."""
 
 from __future__ import annotations
 
@@ -8,6 +9,9 @@ import sys
 import threading
 import time
 from pathlib import Path
+
+from privformers.mpc.transport.options import add_tls_options, tls_from_args
+from privformers.mpc.transport.options import parse_addr as _addr
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -29,7 +33,26 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--frac-bits", type=int, default=16)
     p.add_argument("--timeout", type=float, default=600.0)
     p.add_argument("--json", action="store_true", help="print one JSON object")
+    g = p.add_argument_group("client of a server (privformers serve) and a dealer (privformers dealer)")
+    g.add_argument("--server", type=_addr, metavar="HOST:PORT",
+                   help="run only the client, with this server; --model is then only where the tokenizer is")
+    g.add_argument("--dealer", type=_addr, metavar="HOST:PORT", help="the dealer service (with --server)")
+    g.add_argument("--connect-timeout", type=float, default=30.0)
+    add_tls_options(p)
     p.set_defaults(func=cmd_generate)
+
+    p = sub.add_parser("serve", help="serve private generation: keep a model loaded, serve many client sessions",
+                       description="Listen for clients (`privformers generate --server`). Each session gets "
+                       "fresh correlated randomness from the dealer service (`privformers dealer`). The weights "
+                       "stay on this server; prompts and tokens stay with the clients.")
+    p.add_argument("--model", required=True, help="a local folder written by save_pretrained")
+    p.add_argument("--listen", type=_addr, required=True, metavar="HOST:PORT")
+    p.add_argument("--dealer", type=_addr, required=True, metavar="HOST:PORT")
+    p.add_argument("--timeout", type=float, default=120.0, help="seconds to wait for any message from a peer")
+    p.add_argument("--max-sessions", type=int, default=4, help="sessions served at once; more are refused")
+    p.add_argument("--max-new-tokens", type=int, default=256, help="the most tokens one session may ask for")
+    add_tls_options(p)
+    p.set_defaults(func=cmd_serve)
 
 
 def _prompt_ids(a: argparse.Namespace, tokenizer: object | None) -> list[int]:
@@ -65,14 +88,16 @@ def _follow(path: Path, stop: threading.Event) -> None:
                     pos += len(line)
 
 
-def launch_generate(args: dict, timeout: float, frac_bits: int) -> dict[str, dict]:
-    """Run the ``generate`` program in three local processes, streaming the client's progress."""
+def launch_generate(args: dict, timeout: float, frac_bits: int, insecure: bool = False) -> dict[str, dict]:
+    """Run the ``generate`` program in three local processes, streaming the client's progress.
+
+    The links are TLS with fresh ephemeral certificates unless insecure (plain TCP, with a warning)."""
     import tempfile
 
-    from privformers.mpc.launch import start_parties, wait_parties
+    from privformers.mpc.launch import start_parties, transport_files, wait_parties
 
-    with tempfile.TemporaryDirectory(prefix="privformers-gen-") as tmp:
-        procs = start_parties("generate", args, Path(tmp), frac_bits, timeout, min(60.0, timeout))
+    with tempfile.TemporaryDirectory(prefix="privformers-gen-") as tmp, transport_files(insecure) as tls:
+        procs = start_parties("generate", args, Path(tmp), frac_bits, timeout, min(60.0, timeout), tls=tls)
         stop = threading.Event()
         follower = threading.Thread(target=_follow, args=(procs["client"].stderr, stop), daemon=True)
         follower.start()
@@ -83,13 +108,16 @@ def launch_generate(args: dict, timeout: float, frac_bits: int) -> dict[str, dic
             follower.join()
 
 
-def run_generate(args: dict, timeout: float, frac_bits: int) -> dict:
+def run_generate(args: dict, timeout: float, frac_bits: int, insecure: bool = False) -> dict:
     """Launch the parties and summarize: tokens, per_token, totals, breakdown."""
     from privformers.generation.report import summarize
 
-    reports = launch_generate(args, timeout, frac_bits)
+    reports = launch_generate(args, timeout, frac_bits, insecure)
     c, s = reports["client"], reports["server"]
-    return summarize(c["result"], s["result"], c["meter"], s["meter"])
+    out = summarize(c["result"], s["result"], c["meter"], s["meter"])
+    # CPU seconds of each party from connecting to the end (all phases): less load-sensitive than wall time
+    out["cpu_seconds"] = {role: r.get("cpu_seconds") for role, r in reports.items()}
+    return out
 
 
 def cmd_generate(a: argparse.Namespace) -> int:
@@ -100,6 +128,12 @@ def cmd_generate(a: argparse.Namespace) -> int:
         from privformers.lm import builtin_model_path
 
         a.model = str(builtin_model_path())
+    if a.server or a.dealer:
+        return _client(a)
+    if a.cert or a.key or a.ca:
+        print("error: --cert/--key/--ca are for the client of a server (--server, --dealer); the local launcher "
+              "makes its own ephemeral certificates", file=sys.stderr)
+        return 2
     try:
         spec = from_path(a.model)
         check_weights(a.model)  # the local server process loads them
@@ -114,19 +148,75 @@ def cmd_generate(a: argparse.Namespace) -> int:
     args = {"model": str(Path(a.model).resolve()), "prompt": prompt, "max_new_tokens": a.max_new_tokens,
             "reveal_logits": a.reveal_logits, "use_cache": not a.no_cache, "progress": True}
     try:
-        out = run_generate(args, a.timeout, a.frac_bits)
+        out = run_generate(args, a.timeout, a.frac_bits, a.insecure_transport)
     except LaunchError as exc:
         print(exc, file=sys.stderr)
         return 1
+    return _finish(a, out, tokenizer, prompt)
+
+
+def _finish(a: argparse.Namespace, out: dict, tokenizer: object | None, prompt: list[int]) -> int:
+    """Decode, optionally compare with plaintext greedy decoding of the local --model, print."""
+    from privformers.generation.models import from_path
+
     decode = (lambda ids: tokenizer.decode(ids)) if tokenizer is not None else (lambda ids: " ".join(map(str, ids)))
     out = {"text": decode(out["tokens"]), **out}
     if a.check:
         from privformers.generation.plain import plain_greedy
 
+        spec = from_path(a.model)
         model = spec.factory()
         model.load_state_dict(spec.weights())
         out["plaintext_tokens"] = plain_greedy(model, prompt, a.max_new_tokens)[0]
     return _print(out, a.json)
+
+
+def _client(a: argparse.Namespace) -> int:
+    """Only the client: the server and the dealer are services elsewhere."""
+    from privformers.generation.serve import remote_generate
+    from privformers.mpc.transport.base import TransportError
+
+    if not (a.server and a.dealer):
+        print("error: give both --server HOST:PORT and --dealer HOST:PORT", file=sys.stderr)
+        return 2
+    try:
+        tls = tls_from_args(a, "client")
+        tokenizer = _tokenizer(a.model)
+        prompt = _prompt_ids(a, tokenizer)
+        if a.max_new_tokens < 1 or not prompt:
+            raise ValueError("need a non-empty prompt and --max-new-tokens >= 1")
+    except (ValueError, TransportError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    try:
+        out = remote_generate(a.server, a.dealer, tls, prompt, a.max_new_tokens, a.reveal_logits, not a.no_cache,
+                              frac_bits=a.frac_bits, io_timeout=a.timeout, connect_timeout=a.connect_timeout,
+                              progress=True)
+    except (TransportError, ValueError) as exc:
+        print(f"client failed: {exc}", file=sys.stderr)
+        return 1
+    return _finish(a, out, tokenizer, prompt)
+
+
+def cmd_serve(a: argparse.Namespace) -> int:
+    import torch
+
+    from privformers.generation.models import ModelNotFoundError
+    from privformers.generation.serve import GenerationServer
+    from privformers.mpc.transport.base import TransportError
+
+    torch.set_num_threads(1)
+    try:
+        tls = tls_from_args(a, "server")
+        server = GenerationServer(a.model, a.listen, a.dealer, tls, a.timeout, a.max_sessions, a.max_new_tokens)
+    except (ModelNotFoundError, TransportError, ValueError) as exc:
+        print(f"serve failed: {exc}", file=sys.stderr)
+        return 1
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        print("server stopped", file=sys.stderr)
+    return 0
 
 
 def _print(out: dict, as_json: bool) -> int:

@@ -121,10 +121,34 @@ def random_gpt2(size: str = "tiny", seed: int = 0, recipe: str | Recipe | None =
     return random_spec(GPT2Config(**kwargs), seed, recipe)
 
 
+def public_config(config: PretrainedConfig) -> dict:
+    """The architecture as plain JSON data, for the parties that hold no weights."""
+    return config.to_dict()
+
+
+def from_config_dict(data: dict) -> ModelSpec:
+    """The architecture from ``public_config`` data; no weights (client and dealer of a served session)."""
+    from transformers.models.auto.configuration_auto import CONFIG_MAPPING
+
+    model_type = data.get("model_type")
+    if model_type not in CONFIG_MAPPING:
+        raise ValueError(f"unknown model type {model_type!r} in the served model's config")
+    config = CONFIG_MAPPING[model_type].from_dict(dict(data))
+    config.pad_token_id = None
+
+    def no_weights() -> dict[str, torch.Tensor]:
+        raise RuntimeError("only the server holds the weights")
+
+    return ModelSpec(config, no_weights)
+
+
 def from_args(args: dict) -> ModelSpec:
-    """{"model": PATH} or {"arch": "gpt2", "size": ..., "seed": ..., "config": {overrides}, "recipe": NAME}."""
+    """{"model": PATH}, {"hf_config": public_config(...)} (architecture only), or
+    {"arch": "gpt2", "size": ..., "seed": ..., "config": {overrides}, "recipe": NAME}."""
     if args.get("model"):
         return from_path(args["model"])
+    if args.get("hf_config"):
+        return from_config_dict(args["hf_config"])
     if args.get("arch", "gpt2") != "gpt2":
         raise ValueError(f"random-weight models: only arch 'gpt2' so far, not {args['arch']!r}")
     return random_gpt2(args.get("size", "tiny"), int(args.get("seed", 0)), args.get("recipe"),

@@ -16,11 +16,13 @@ def _format(role: str, result: Any) -> dict:
 
 @register_program("generate", _format)
 def generate(args: dict) -> Program:
-    """Args: model (a save_pretrained folder) or arch/size/seed/config (random weights), prompt (ids),
+    """Args: model (a save_pretrained folder), hf_config (architecture only) or arch/size/seed/config
+    (random weights); prompt (ids; parties other than the client may give prompt_len instead);
     max_new_tokens, reveal_logits, use_cache (default true), bits, progress."""
     spec = from_args(args)
-    check_length(spec, len(args["prompt"]), int(args["max_new_tokens"]))
-    return generate_program(spec.factory, spec.weights, [int(t) for t in args["prompt"]],
+    prompt = [int(t) for t in args["prompt"]] if "prompt" in args else [0] * int(args["prompt_len"])
+    check_length(spec, len(prompt), int(args["max_new_tokens"]))
+    return generate_program(spec.factory, spec.weights, prompt,
                             int(args["max_new_tokens"]), bool(args.get("reveal_logits", False)),
                             bool(args.get("use_cache", True)), int(args.get("bits", 48)),
                             bool(args.get("progress", False)))

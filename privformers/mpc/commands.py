@@ -1,20 +1,18 @@
-"""CLI: ``privformers party`` (one party, any host), ``launch`` (three local processes), ``demo``."""
+"""CLI: ``privformers party`` (one party, any host), ``launch`` (three local processes), ``demo``,
+``certs`` (a CA and party certificates) and ``dealer`` (a long-running dealer service)."""
 
 from __future__ import annotations
 
 import argparse
 import json
 import sys
+from pathlib import Path
 
 from privformers.mpc.party import ROLES
 from privformers.mpc.transport.base import TransportError
+from privformers.mpc.transport.options import add_tls_options, parse_addr, tls_from_args
 
-
-def _addr(text: str) -> tuple[str, int]:
-    host, _, port = text.rpartition(":")
-    if not host or not port.isdigit():
-        raise argparse.ArgumentTypeError(f"expected HOST:PORT, got {text!r}")
-    return host, int(port)
+_addr = parse_addr
 
 
 def _session(text: str) -> bytes:
@@ -28,7 +26,7 @@ def _session(text: str) -> bytes:
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("party", help="run one party (client, server or dealer) of a secure session over TCP",
+    p = sub.add_parser("party", help="run one party (client, server or dealer) of a secure session (TLS 1.3 links)",
                        description="Run one party. All three must be given the same --session, program and "
                        "addresses. The dealer listens on its address for client and server; the server "
                        "listens on its address for the client; the client connects to both.")
@@ -46,17 +44,45 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--connect-timeout", type=float, default=30.0,
                    help="seconds to wait for the peers to connect")
     p.add_argument("--json", action="store_true", help="print the report as one JSON line")
+    add_tls_options(p)
     p.set_defaults(func=cmd_party)
 
-    p = sub.add_parser("launch", help="run a program with three local party processes over TCP")
+    p = sub.add_parser("launch", help="run a program with three local party processes (TLS 1.3 links)",
+                       description="Run a program with three local processes; the links are TLS 1.3 with "
+                       "fresh ephemeral certificates (deleted afterwards) unless --insecure-transport.")
     p.add_argument("--program", required=True)
     p.add_argument("--args", default="{}", help="program arguments as a JSON object")
     p.add_argument("--frac-bits", type=int, default=16)
     p.add_argument("--timeout", type=float, default=60.0)
     p.add_argument("--json", action="store_true")
+    p.add_argument("--insecure-transport", action="store_true", help="plain TCP (tests and measurements only)")
     p.set_defaults(func=cmd_launch)
 
-    p = sub.add_parser("demo", help="a secure linear layer with three processes over TCP, explained")
+    p = sub.add_parser("certs", help="make a local CA and one TLS certificate per party (client, server, dealer)",
+                       description="Write ca.pem, ca-key.pem and <role>.pem/<role>.key for client, server and "
+                       "dealer into DIR. Give each party its own certificate and key plus ca.pem; keep ca-key.pem "
+                       "offline (it can issue more certificates).")
+    p.add_argument("--out", type=Path, required=True, metavar="DIR")
+    p.add_argument("--host", action="append", default=[], metavar="ROLE=NAME[,NAME...]",
+                   help="DNS names or IP addresses for a role's certificate (repeatable; default localhost, "
+                        "127.0.0.1); informative: peers check the role named in the certificate")
+    p.add_argument("--days", type=float, default=365.0, help="validity in days")
+    p.add_argument("--force", action="store_true", help="overwrite existing files in DIR")
+    p.set_defaults(func=cmd_certs)
+
+    p = sub.add_parser("dealer", help="a long-running dealer: correlated randomness for many sessions",
+                       description="Listen for the clients and servers of many sessions; pair each session's "
+                       "client and server by session id, check they describe the same public session, and "
+                       "supply its correlated randomness, freshly drawn.")
+    p.add_argument("--listen", type=_addr, required=True, metavar="HOST:PORT")
+    p.add_argument("--timeout", type=float, default=120.0, help="seconds to wait for any message from a peer")
+    p.add_argument("--pair-timeout", type=float, default=60.0,
+                   help="seconds the first party of a session waits for the second")
+    p.add_argument("--max-sessions", type=int, default=8, help="sessions served at once; more are refused")
+    add_tls_options(p)
+    p.set_defaults(func=cmd_dealer)
+
+    p = sub.add_parser("demo", help="a secure linear layer with three processes over TLS 1.3, explained")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--timeout", type=float, default=60.0)
     p.set_defaults(func=cmd_demo)
@@ -68,8 +94,9 @@ def cmd_party(a: argparse.Namespace) -> int:
     addrs = {r: getattr(a, r) for r in ROLES}
     print(f"[{a.role}] session {a.session.hex()[:12]}..., program {a.program}", file=sys.stderr, flush=True)
     try:
+        tls = tls_from_args(a, a.role)
         report = run_party(a.role, a.program, json.loads(a.args), a.session, addrs, a.frac_bits, a.timeout,
-                           a.connect_timeout, exit_on_lost_peer=True)
+                           a.connect_timeout, tls=tls, exit_on_lost_peer=True)
     except (TransportError, ValueError, KeyError, RuntimeError, OSError) as exc:
         print(f"{a.role} failed: {exc}", file=sys.stderr, flush=True)
         return 1
@@ -81,11 +108,60 @@ def cmd_launch(a: argparse.Namespace) -> int:
     from privformers.mpc.launch import LaunchError, launch_local
 
     try:
-        reports = launch_local(a.program, json.loads(a.args), a.timeout, a.frac_bits)
+        reports = launch_local(a.program, json.loads(a.args), a.timeout, a.frac_bits, a.insecure_transport)
     except LaunchError as exc:
         print(exc, file=sys.stderr)
         return 1
     print(json.dumps(reports) if a.json else json.dumps(reports, indent=2))
+    return 0
+
+
+def _hosts(items: list[str]) -> dict[str, list[str]]:
+    hosts: dict[str, list[str]] = {}
+    for item in items:
+        role, _, names = item.partition("=")
+        if role not in ROLES or not names:
+            raise ValueError(f"--host expects ROLE=NAME[,NAME...] with ROLE one of {ROLES}, got {item!r}")
+        hosts.setdefault(role, []).extend(n.strip() for n in names.split(",") if n.strip())
+    return hosts
+
+
+def cmd_certs(a: argparse.Namespace) -> int:
+    from privformers.mpc.transport.certs import make_certs
+
+    try:
+        hosts = _hosts(a.host)
+    except ValueError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    names = ["ca.pem", "ca-key.pem"] + [f"{r}.{ext}" for r in ROLES for ext in ("pem", "key")]
+    clash = [n for n in names if (a.out / n).exists()]
+    if clash and not a.force:
+        print(f"error: {a.out} already has {', '.join(clash)} (use --force to replace them)", file=sys.stderr)
+        return 2
+    files = make_certs(a.out, hosts or None, a.days)
+    print(f"CA: {a.out / 'ca.pem'} (its key {a.out / 'ca-key.pem'}: keep it offline)")
+    for role, f in files.items():
+        print(f"{role:6s}: --cert {f.cert} --key {f.key} --ca {f.ca}")
+    return 0
+
+
+def cmd_dealer(a: argparse.Namespace) -> int:
+    import torch
+
+    from privformers.mpc.service import DealerService
+
+    torch.set_num_threads(1)
+    try:
+        tls = tls_from_args(a, "dealer")
+        service = DealerService(a.listen, tls, a.timeout, a.max_sessions, a.pair_timeout)
+    except (TransportError, ValueError) as exc:
+        print(f"dealer failed: {exc}", file=sys.stderr)
+        return 1
+    try:
+        service.serve_forever()
+    except KeyboardInterrupt:
+        print("dealer stopped", file=sys.stderr)
     return 0
 
 

@@ -21,7 +21,7 @@ def _fmt(values: list[float]) -> str:
 def run_demo(seed: int = 0, timeout: float = 60.0) -> int:
     """Run linear-demo through the launcher and explain what happened; 0 if the result is right."""
     x, w, b = linear_demo_inputs(seed)
-    print("privformers demo: y = x @ W + b computed by three processes over TCP (localhost)")
+    print("privformers demo: y = x @ W + b computed by three processes over TLS 1.3 (localhost, fresh certificates)")
     print("  client holds x (1x8); server holds W (8x4) and b (4); the dealer supplies correlated randomness")
     print(f"  x = {_fmt(x.reshape(-1).tolist())}\n")
     t0 = time.perf_counter()

@@ -3,6 +3,10 @@
 Each party is ``privformers party ... --json`` in its own process; its stdout is one JSON line,
 its stderr its log. If one fails or exits, the others are given a moment to notice, then killed,
 and the error names every party's last message. Every wait has a deadline.
+
+Links are TLS 1.3 with mutual authentication: the launcher makes a fresh CA and one certificate
+per party in a private temporary folder (0700, the CA key never written), deleted afterwards.
+Plain TCP only with ``insecure=True`` (``--insecure-transport``), which prints a warning.
 """
 
 from __future__ import annotations
@@ -16,11 +20,15 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
 import privformers
 from privformers.mpc.party import ROLES
+from privformers.mpc.transport.certs import PartyFiles, ephemeral_certs
+from privformers.mpc.transport.options import warn_insecure
 
 GRACE_S = 10.0  # for the others to report their own errors (exiting torch can take seconds under load)
 
@@ -55,12 +63,19 @@ def free_ports(n: int, host: str = "127.0.0.1") -> list[int]:
             s.close()
 
 
+def tls_flags(files: PartyFiles | None) -> list[str]:
+    """--cert/--key/--ca for a party, or --insecure-transport."""
+    if files is None:
+        return ["--insecure-transport"]
+    return ["--cert", str(files.cert), "--key", str(files.key), "--ca", str(files.ca)]
+
+
 def party_command(role: str, program: str, args: dict, session: str, addrs: dict[str, str], frac_bits: int,
-                  timeout: float, connect_timeout: float) -> list[str]:
+                  timeout: float, connect_timeout: float, tls: PartyFiles | None) -> list[str]:
     """The command line that runs one party."""
     cmd = [sys.executable, "-m", "privformers.mpc.commands", "party", "--role", role, "--program", program,
            "--session", session, "--args", json.dumps(args), "--frac-bits", str(frac_bits),
-           "--timeout", str(timeout), "--connect-timeout", str(connect_timeout), "--json"]
+           "--timeout", str(timeout), "--connect-timeout", str(connect_timeout), "--json", *tls_flags(tls)]
     for r in ROLES:
         cmd += [f"--{r}", addrs[r]]
     return cmd
@@ -76,8 +91,10 @@ def _env() -> dict[str, str]:
 
 
 def start_parties(program: str, args: dict, workdir: Path, frac_bits: int = 16, timeout: float = 60.0,
-                  connect_timeout: float = 30.0) -> dict[str, PartyProcess]:
-    """Start client, server and dealer on fresh localhost ports with a fresh session id."""
+                  connect_timeout: float = 30.0, *, tls: dict[str, PartyFiles] | None) -> dict[str, PartyProcess]:
+    """Start client, server and dealer on fresh localhost ports with a fresh session id.
+
+    tls: each role's certificate files (see ``ephemeral_certs``); None for plain TCP."""
     ports = free_ports(len(ROLES))
     addrs = {r: f"127.0.0.1:{p}" for r, p in zip(ROLES, ports)}
     session = secrets.token_hex(16)
@@ -87,7 +104,7 @@ def start_parties(program: str, args: dict, workdir: Path, frac_bits: int = 16, 
         out, err = workdir / f"{role}.out", workdir / f"{role}.err"
         with out.open("wb") as fo, err.open("wb") as fe:
             proc = subprocess.Popen(party_command(role, program, args, session, addrs, frac_bits, timeout,
-                                                  connect_timeout),
+                                                  connect_timeout, None if tls is None else tls[role]),
                                     stdin=subprocess.DEVNULL, stdout=fo, stderr=fe, env=env)
         procs[role] = PartyProcess(role, proc, out, err)
     return procs
@@ -161,8 +178,20 @@ def _describe(procs: dict[str, PartyProcess], headline: str) -> str:
     return "\n".join(lines)
 
 
-def launch_local(program: str, args: dict | None = None, timeout: float = 60.0, frac_bits: int = 16) -> dict:
+@contextmanager
+def transport_files(insecure: bool) -> Iterator[dict[str, PartyFiles] | None]:
+    """Fresh ephemeral certificates for one local session, or None (with a warning) for plain TCP."""
+    if insecure:
+        warn_insecure()
+        yield None
+        return
+    with ephemeral_certs() as files:
+        yield files
+
+
+def launch_local(program: str, args: dict | None = None, timeout: float = 60.0, frac_bits: int = 16,
+                 insecure: bool = False) -> dict:
     """Run a registered program with three local processes; each role's JSON report."""
-    with tempfile.TemporaryDirectory(prefix="privformers-") as tmp:
-        procs = start_parties(program, args or {}, Path(tmp), frac_bits, timeout, min(30.0, timeout))
+    with tempfile.TemporaryDirectory(prefix="privformers-") as tmp, transport_files(insecure) as tls:
+        procs = start_parties(program, args or {}, Path(tmp), frac_bits, timeout, min(30.0, timeout), tls=tls)
         return wait_parties(procs, timeout)

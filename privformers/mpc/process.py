@@ -16,8 +16,10 @@ from privformers.mpc.party import Party
 from privformers.mpc.programs import get_program
 from privformers.mpc.ring import FixedPoint
 from privformers.mpc.session import execute
-from privformers.mpc.transport.base import Channel, Message, PeerDisconnected
+from privformers.mpc.transport.base import Channel, Message, PeerDisconnected, TransportError
 from privformers.mpc.transport.connect import Addr, connect_party
+from privformers.mpc.transport.tcp import TcpChannel
+from privformers.mpc.transport.tls import TlsConfig
 from privformers.mpc.watchdog import LINGER_S, Watchdog
 
 
@@ -47,6 +49,21 @@ class RecordingChannel:
         self._inner.close()
 
 
+TRANSPORT = {True: "tls1.3", False: "tcp (insecure)"}
+
+
+def stop_reason(role: str, exc: BaseException) -> str:
+    """What a failing party tells its peers: transport errors in full (they hold no data), else the type."""
+    detail = str(exc) if isinstance(exc, TransportError) else type(exc).__name__
+    return f"the {role} stopped ({detail})"
+
+
+def abort_all(links: dict[str, TcpChannel], reason: str) -> None:
+    """End every link, telling each peer why."""
+    for link in links.values():
+        link.abort(reason, flush_timeout=0.5)
+
+
 PROFILE_ENV = "PRIVFORMERS_PROFILE_DIR"
 
 
@@ -62,17 +79,20 @@ def _execute_profiled(party: Party, built, role: str):
 
 
 def run_party(role: str, program: str, args: dict, session: bytes, addrs: dict[str, Addr],
-              frac_bits: int = 16, io_timeout: float = 60.0, connect_timeout: float = 30.0,
-              exit_on_lost_peer: bool = False) -> dict:
+              frac_bits: int = 16, io_timeout: float = 60.0, connect_timeout: float = 30.0, *,
+              tls: TlsConfig | None, exit_on_lost_peer: bool = False) -> dict:
     """Run one party of a session to the end; returns its JSON report (raises TransportError on failure).
 
+    tls: this party's certificate, key and CA; None runs over plain TCP (--insecure-transport).
     With ``exit_on_lost_peer`` (party processes) a watchdog ends the process with a clear error as
     soon as a peer's connection drops, instead of when this party next talks to that peer."""
     torch.set_num_threads(1)   # three parties share few cores: OpenMP spinning makes small ops crawl
     spec = get_program(program)
     built = spec.build(args)
-    links = connect_party(role, session, addrs, connect_timeout, io_timeout)
-    print(f"[{role}] connected to {', '.join(sorted(links))}", file=sys.stderr, flush=True)
+    cpu0 = time.process_time()
+    links = connect_party(role, session, addrs, connect_timeout, io_timeout, tls=tls)
+    print(f"[{role}] connected to {', '.join(sorted(links))} ({TRANSPORT[tls is not None]})", file=sys.stderr,
+          flush=True)
     saw: list[dict] = []
     recorded: dict[str, Channel] = {peer: RecordingChannel(link, saw) for peer, link in links.items()}
     party = Party(role, recorded, FixedPoint(frac_bits))
@@ -85,11 +105,11 @@ def run_party(role: str, program: str, args: dict, session: bytes, addrs: dict[s
             watchdog.stop()
             if isinstance(exc, PeerDisconnected):
                 time.sleep(LINGER_S)  # let the third party notice the lost peer first-hand, not us leaving
-        for link in links.values():
-            link.close(flush_timeout=0.5)
+        abort_all(links, stop_reason(role, exc))
         raise
     if watchdog:
         watchdog.stop()
     party.close()
-    return {"role": role, "program": program, **spec.format_result(role, result),
-            "meter": party.meter.summary(), "saw": saw}
+    return {"role": role, "program": program, "transport": TRANSPORT[tls is not None],
+            **spec.format_result(role, result), "meter": party.meter.summary(), "saw": saw,
+            "cpu_seconds": round(time.process_time() - cpu0, 3)}

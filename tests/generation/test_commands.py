@@ -122,3 +122,14 @@ def test_killed_party_ends_generate_with_clear_error(victim: str, party: str, te
         assert f"{role} failed: {victim} at 127.0.0.1:" in procs[role].last_error(), log
         assert procs[role].proc.returncode in (1, -signal.SIGKILL), log
         assert "Traceback" not in log
+
+
+@pytest.mark.slow
+def test_bench_generate_compare_transport(capsys: pytest.CaptureFixture) -> None:
+    code = main(["bench", "generate", "--size", "tiny", "--random-weights", "--layers", "1", "--prompt-len", "4",
+                 "--new-tokens", "2", "--compare-transport", "--json"])
+    out = json.loads(capsys.readouterr().out)
+    assert code == 0 and len(out["tokens"]) == 2
+    assert len(out["tls"]) == len(out["insecure"]) == 1
+    assert out["decode_seconds_per_token"]["tls"] > 0 and "tls_extra" in out
+    assert out["tls"][0]["cpu_seconds"]["server"] > 0

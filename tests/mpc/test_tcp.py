@@ -12,7 +12,7 @@ import torch
 
 from privformers.mpc.launch import free_ports
 from privformers.mpc.transport.base import PeerDisconnected, PeerTimeout, SessionMismatch, TransportError
-from privformers.mpc.transport.connect import _dial, connect_party
+from privformers.mpc.transport.connect import connect_party, dial
 from privformers.mpc.transport.frame import KIND_BYTES, encode_header
 from privformers.mpc.transport.tcp import TcpChannel
 
@@ -145,7 +145,7 @@ def addrs_of(ports) -> dict:
 def test_connect_party_links_all_three():
     sid, addrs = os.urandom(16), addrs_of(free_ports(3))
     links = dict(zip(("client", "server", "dealer"),
-                     run_threads(*(lambda r=r: connect_party(r, sid, addrs, 10, 10)
+                     run_threads(*(lambda r=r: connect_party(r, sid, addrs, 10, 10, tls=None)
                                    for r in ("client", "server", "dealer")))))
     for role, mine in links.items():
         assert not isinstance(mine, BaseException), mine
@@ -163,22 +163,22 @@ def test_missing_peer_is_a_clear_error_not_a_hang():
     t0 = time.perf_counter()
     missing = r"client at 127.0.0.1:\d+ and server at .* did not connect within 1 s"
     with pytest.raises(TransportError, match=missing):
-        connect_party("dealer", os.urandom(16), addrs, connect_timeout=1.0)
+        connect_party("dealer", os.urandom(16), addrs, connect_timeout=1.0, tls=None)
     with pytest.raises(TransportError, match=r"could not reach server at 127.0.0.1:\d+ within 1 s"):
-        connect_party("client", os.urandom(16), addrs, connect_timeout=1.0)
+        connect_party("client", os.urandom(16), addrs, connect_timeout=1.0, tls=None)
     assert time.perf_counter() - t0 < 5
 
 
 def test_wrong_session_or_role_fails_on_both_sides():
     addrs = addrs_of(free_ports(3))
-    dealer, server = run_threads(lambda: connect_party("dealer", os.urandom(16), addrs, 5),
-                                 lambda: connect_party("server", os.urandom(16), addrs, 5))
+    dealer, server = run_threads(lambda: connect_party("dealer", os.urandom(16), addrs, 5, tls=None),
+                                 lambda: connect_party("server", os.urandom(16), addrs, 5, tls=None))
     assert isinstance(dealer, SessionMismatch) and "server" in str(dealer)
     assert isinstance(server, SessionMismatch) and "dealer at" in str(server)
 
     sid = os.urandom(16)
-    dealer, impostor = run_threads(lambda: connect_party("dealer", sid, addrs, 5),
-                                   lambda: _dial("dealer", "dealer", sid, addrs["dealer"],
-                                                 time.monotonic() + 5, 5))
+    dealer, impostor = run_threads(lambda: connect_party("dealer", sid, addrs, 5, tls=None),
+                                   lambda: dial("dealer", "dealer", sid, addrs["dealer"],
+                                                time.monotonic() + 5, 5, None))
     assert isinstance(dealer, TransportError) and "claims to be 'dealer'" in str(dealer)
     assert isinstance(impostor, TransportError) and "unexpected role" in str(impostor)

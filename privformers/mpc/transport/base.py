@@ -25,6 +25,18 @@ class SessionMismatch(TransportError):
     """A message or handshake belongs to another session."""
 
 
+class SessionAborted(TransportError):
+    """The peer ended the session and said why."""
+
+
+class TlsError(TransportError):
+    """The TLS layer failed: a handshake, a certificate, or a corrupted record."""
+
+
+class CertificateRefused(TlsError):
+    """A certificate is not signed by the session CA, or is not for the expected role."""
+
+
 class Channel(Protocol):
     """A reliable, ordered, bidirectional link to one peer. ``send`` does not wait for the peer."""
 

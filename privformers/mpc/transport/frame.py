@@ -4,7 +4,7 @@ Nothing from a peer is ever unpickled: the header is parsed with ``struct``, the
 from a small fixed table, and the payload is copied byte for byte into a fresh tensor.
 
     header  !4s B 16s Q B B B Q   magic b"PFMR", version, session id, sequence number,
-                                  kind (tensor/bytes/close), dtype code, ndim, payload length
+                                  kind (tensor/bytes/close/abort), dtype code, ndim, payload length
     shape   ndim x !q             the tensor's dimensions (none for bytes)
     payload payload-length bytes  row-major tensor data, or the bytes message
 """
@@ -20,7 +20,8 @@ from privformers.mpc.transport.base import SessionMismatch, TransportError
 MAGIC = b"PFMR"
 VERSION = 1
 HEADER = struct.Struct("!4sB16sQBBBQ")
-KIND_TENSOR, KIND_BYTES, KIND_CLOSE = 0, 1, 2
+KIND_TENSOR, KIND_BYTES, KIND_CLOSE, KIND_ABORT = 0, 1, 2, 3
+MAX_REASON = 512   # an abort frame carries a short reason (never data)
 MAX_NDIM = 16
 
 DTYPES: dict[int, torch.dtype] = {
@@ -58,10 +59,10 @@ def parse_header(raw: bytes, session: bytes, peer: str) -> tuple[int, int, int, 
     if magic != MAGIC or version != VERSION:
         raise TransportError(f"{peer} sent a frame that is not privformers v{VERSION} (magic {magic!r}, "
                              f"version {version})")
-    if sid != session:
+    if sid != session and kind != KIND_ABORT:     # an abort ends the link whatever session it names
         raise SessionMismatch(f"{peer} sent a frame of session {sid.hex()[:12]}..., this is session "
                               f"{session.hex()[:12]}...: refused")
-    if kind not in (KIND_TENSOR, KIND_BYTES, KIND_CLOSE) or ndim > MAX_NDIM:
+    if kind not in (KIND_TENSOR, KIND_BYTES, KIND_CLOSE, KIND_ABORT) or ndim > MAX_NDIM:
         raise TransportError(f"{peer} sent a malformed frame (kind {kind}, ndim {ndim})")
     if kind == KIND_TENSOR and code not in DTYPES:
         raise TransportError(f"{peer} sent an unknown dtype code {code}")

@@ -1,8 +1,12 @@
-"""Links over TCP between party processes, possibly on different hosts.
+"""Links between party processes, possibly on different hosts, over a TLS or plain TCP stream.
 
-``send`` hands the frame to a sender thread, so two parties that both send large messages
-before receiving never deadlock. ``recv`` waits at most ``timeout`` seconds for the peer.
+``send`` never waits for the peer: a small frame on an idle link is written at once if the kernel
+takes it all (one syscall, no thread hand-off); anything else goes to a sender thread, in order,
+so two parties that both send large messages before receiving never deadlock. ``recv`` waits at
+most ``timeout`` seconds for the peer.
 Frames are checked for session id and sequence number; see ``frame.py`` for the format.
+A link that sees a frame of another session, an out-of-order (replayed) frame, a malformed
+frame or a silent peer tells the peer why (an abort frame) and ends; so does ``abort``.
 """
 
 from __future__ import annotations
@@ -19,68 +23,63 @@ from privformers.mpc.transport.base import (
     Message,
     PeerDisconnected,
     PeerTimeout,
+    SessionAborted,
     TransportError,
     payload_nbytes,
 )
 from privformers.mpc.transport.frame import (
     DTYPES,
     HEADER,
+    KIND_ABORT,
     KIND_BYTES,
     KIND_CLOSE,
+    MAX_REASON,
     check_tensor_size,
     encode_header,
     parse_header,
     tensor_frame,
 )
+from privformers.mpc.transport.stream import PlainStream, Stream, tune, write_all, write_nowait
 
-SOCKET_BUFFER = 4 << 20
 MAX_MESSAGE = 4 << 30   # refuse larger frames before allocating for them
-INLINE_LIMIT = 64 << 10  # frames up to this size are written from the caller's thread
-READ_AHEAD = 64 << 10
+INLINE_MAX = 64 << 10   # frames up to this size may be written by the sending thread itself
 _STOP = object()
+RAW, FRAME, FLUSH = 0, 1, 2
 
-
-def tune(sock: socket.socket) -> None:
-    """TCP_NODELAY (protocol rounds are latency-bound) and large kernel buffers."""
-    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-    for opt in (socket.SO_SNDBUF, socket.SO_RCVBUF):
-        sock.setsockopt(socket.SOL_SOCKET, opt, SOCKET_BUFFER)
+__all__ = ["MAX_MESSAGE", "TcpChannel", "tune"]
 
 
 class TcpChannel:
-    """One end of a TCP link to a peer, after the handshake (see ``connect.py``)."""
+    """One end of a link to a peer, after the handshake (see ``connect.py``)."""
 
-    def __init__(self, sock: socket.socket, peer: str, session: bytes, timeout: float = 60.0,
+    def __init__(self, stream: Stream | socket.socket, peer: str, session: bytes, timeout: float = 60.0,
                  where: str = "") -> None:
         if len(session) != 16:
             raise ValueError("session id must be 16 bytes")
-        self.peer, self._sock, self._session, self._timeout = peer, sock, session, timeout
+        if isinstance(stream, socket.socket):
+            stream = PlainStream(stream)
+        self.peer, self._stream, self._session, self._timeout = peer, stream, session, timeout
         self._where = f" at {where}" if where else ""
         self._send_seq = self._recv_seq = 0
-        self._queue: queue.Queue = queue.Queue()
-        self._send_lock = threading.Lock()
-        self._queued = 0                      # frames handed to the sender thread, not yet written
-        self._chunk = bytearray(READ_AHEAD)
-        self._ahead: bytearray = bytearray()  # bytes read but not yet consumed
-        self._ahead_pos = 0
+        self._queue: queue.SimpleQueue = queue.SimpleQueue()
+        self._wlock = threading.Lock()
+        self._pending = 0          # items queued for (or being written by) the sender thread
         self._error: TransportError | None = None
         self._closed = False
-        self._peer_closed = False
-        sock.settimeout(min(timeout, 1.0))
-        tune(sock)
+        self._ended: TransportError | None = None
+        self._poll = min(timeout, 1.0)
+        stream.settimeout(self._poll)
+        stream.on_output = lambda: self._enqueue((FLUSH,))
         self._sender = threading.Thread(target=self._send_loop, name=f"send-{peer}", daemon=True)
         self._sender.start()
 
+    @property
+    def encrypted(self) -> bool:
+        return self._stream.encrypted
+
     # -- sending --------------------------------------------------------------
     def send(self, msg: Message) -> int:
-        """Send msg to the peer without waiting for it to read; returns the payload bytes.
-
-        A small frame (the common case: one protocol round) goes out at once from this thread in
-        one write: handing it to the sender thread costs a thread wake-up per round, 20x the
-        socket's own latency here. Large frames, and any frame while earlier ones are still
-        queued, go through the sender thread, so two parties sending big messages to each other
-        at the same time never deadlock on full kernel buffers.
-        """
+        """Queue msg for the peer (never waits for it); returns the payload bytes."""
         if self._error is not None:
             raise self._error
         if self._closed:
@@ -88,29 +87,39 @@ class TcpChannel:
         if isinstance(msg, torch.Tensor):
             head, payload = tensor_frame(self._session, self._send_seq, msg)
         elif isinstance(msg, bytes | bytearray | memoryview):
-            payload = memoryview(bytes(msg))
+            payload = bytes(msg)
             head = encode_header(self._session, self._send_seq, KIND_BYTES, 0, (), len(payload))
         else:
             raise TypeError(f"can send tensors or bytes, not {type(msg).__name__}")
         self._send_seq += 1
-        with self._send_lock:
-            if not self._queued and len(payload) <= INLINE_LIMIT:
-                try:
-                    self._send_all(head + payload.tobytes())
-                except PeerTimeout as exc:
-                    self._error = exc
-                    raise
-                except OSError as exc:
-                    self._error = self._send_error(exc)
-                    raise self._error from None
-                return payload_nbytes(msg)
-            self._queued += 1
-        self._queue.put((head, payload))
+        self._submit(head, payload)
         return payload_nbytes(msg)
 
-    def _send_error(self, exc: OSError) -> PeerDisconnected:
-        return PeerDisconnected(f"{self.peer}{self._where} disconnected while we were sending "
-                                f"({exc.__class__.__name__}: {exc})")
+    def _submit(self, head: bytes, payload: memoryview | bytes | None) -> None:
+        """Write now when the link is idle and the frame small, else queue it (order is kept)."""
+        with self._wlock:
+            if self._pending == 0 and (payload is None or len(payload) <= INLINE_MAX):
+                try:
+                    left = write_nowait(self._stream.sock, self._stream.encode(head, payload))
+                except (OSError, TransportError) as exc:
+                    self._fail_send(exc)
+                    raise self._error from None
+                if not left:
+                    return
+                item: tuple = (RAW, left)
+            else:
+                item = (FRAME, head, payload)
+            self._pending += 1
+            self._queue.put(item)
+
+    def _enqueue(self, item: tuple) -> None:
+        with self._wlock:
+            self._pending += 1
+            self._queue.put(item)
+
+    def _fail_send(self, exc: BaseException) -> None:
+        self._error = PeerDisconnected(f"{self.peer}{self._where} disconnected while we were sending "
+                                       f"({exc.__class__.__name__})")
 
     def _send_loop(self) -> None:
         while True:
@@ -118,86 +127,71 @@ class TcpChannel:
             if item is _STOP:
                 return
             try:
-                with self._send_lock:
-                    for part in item:
-                        self._send_all(part)
-                    self._queued -= 1
-            except PeerTimeout as exc:
-                self._error = exc
+                if item[0] == RAW:
+                    write_all(self._stream.sock, item[1])
+                elif item[0] == FRAME:
+                    self._stream.send_frame(item[1], item[2])
+                else:
+                    self._stream.flush()
+            except (OSError, TransportError) as exc:
+                self._fail_send(exc)
                 return
-            except OSError as exc:
-                self._error = self._send_error(exc)
-                return
-
-    def _send_all(self, data: bytes | memoryview) -> None:
-        """Write everything; a slow reader delays us, one that reads nothing for ``timeout`` s is an error."""
-        view = memoryview(data).cast("B")
-        waited = 0.0
-        while view.nbytes:
-            try:
-                n = self._sock.send(view)
-            except TimeoutError:
-                waited += self._sock.gettimeout() or 0.0
-                if waited >= self._timeout:
-                    raise PeerTimeout(f"{self.peer}{self._where} read nothing for {self._timeout:g} s") from None
-                continue
-            view, waited = view[n:], 0.0
+            with self._wlock:
+                self._pending -= 1
 
     # -- receiving ------------------------------------------------------------
     def recv(self) -> Message:
         """The next message; PeerTimeout after ``timeout`` s of silence, PeerDisconnected on EOF."""
-        if self._peer_closed:
-            raise PeerDisconnected(f"{self.peer}{self._where} closed the link")
-        seq, kind, code, ndim, nbytes = parse_header(self._read(HEADER.size), self._session, self.peer)
-        if seq != self._recv_seq:
+        if self._ended is not None:
+            raise self._ended
+        try:
+            return self._recv()
+        except SessionAborted as exc:
+            self._ended = exc
+            raise
+        except (PeerDisconnected, PeerTimeout) as exc:
+            self._ended = exc
+            if isinstance(exc, PeerTimeout):
+                self.abort(f"waited {self._timeout:g} s for a message and gave up")
+            raise
+        except TransportError as exc:                 # a bad frame: tell the peer, then end
+            self._ended = exc
+            self.abort(f"refused a frame: {exc}")
+            raise
+
+    def _recv(self) -> Message:
+        seq, kind, code, ndim, nbytes = parse_header(self._read(HEADER.size, start=True), self._session, self.peer)
+        if seq != self._recv_seq and kind != KIND_ABORT:
             raise TransportError(f"{self.peer} sent message #{seq}, expected #{self._recv_seq}: "
                                  "messages lost or replayed")
         self._recv_seq += 1
         shape = struct.unpack(f"!{ndim}q", self._read(8 * ndim)) if ndim else ()
         if kind == KIND_CLOSE:
-            self._peer_closed = True
             raise PeerDisconnected(f"{self.peer}{self._where} closed the link")
-        if kind == KIND_BYTES:
-            if nbytes > MAX_MESSAGE:
-                raise TransportError(f"{self.peer} sent a {nbytes}-byte message, over the limit")
-            return bytes(self._read(nbytes))
+        if kind in (KIND_BYTES, KIND_ABORT):
+            limit = MAX_REASON if kind == KIND_ABORT else MAX_MESSAGE
+            if nbytes > limit:
+                raise TransportError(f"{self.peer} sent a {nbytes}-byte message, over the {limit}-byte limit")
+            data = bytes(self._read(nbytes)) if nbytes else b""
+            if kind == KIND_ABORT:
+                raise SessionAborted(f"{self.peer}{self._where} ended the session: "
+                                     f"{data.decode('utf-8', 'replace')}")
+            return data
         check_tensor_size(self.peer, code, shape, nbytes, MAX_MESSAGE)
         if nbytes == 0:
             return torch.empty(shape, dtype=DTYPES[code])
         buf = self._read(nbytes)
         return torch.frombuffer(buf, dtype=DTYPES[code]).reshape(shape)
 
-    def _read(self, n: int) -> bytearray:
-        """Exactly n bytes from the peer, through a read-ahead buffer (one syscall per small frame)."""
+    def _read(self, n: int, start: bool = False) -> bytearray:
+        """Exactly n bytes from the peer (start: at a frame boundary, where a clean end is not a cut)."""
         buf = bytearray(n)
-        have = min(n, len(self._ahead) - self._ahead_pos)
-        if have:
-            buf[:have] = self._ahead[self._ahead_pos:self._ahead_pos + have]
-            self._ahead_pos += have
-        if have == n:
-            return buf
-        if n - have < READ_AHEAD:
-            # refill the read-ahead buffer: whatever the peer has sent, up to READ_AHEAD bytes
-            while have < n:
-                k = self._recv_into(memoryview(self._chunk), READ_AHEAD)
-                take = min(k, n - have)
-                buf[have:have + take] = self._chunk[:take]
-                have += take
-                self._ahead, self._ahead_pos = self._chunk[:k], take
-            return buf
-        view = memoryview(buf)
-        while have < n:
-            have += self._recv_into(view[have:], min(n - have, 1 << 24))
-        return buf
-
-    def _recv_into(self, view: memoryview, limit: int) -> int:
-        """One recv into view (at most limit bytes), with timeout and disconnect handling."""
-        waited = 0.0
-        while True:
+        view, got, waited = memoryview(buf), 0, 0.0
+        while got < n:
             try:
-                k = self._sock.recv_into(view, limit)
+                k = self._stream.recv_into(view[got:])
             except TimeoutError:
-                waited += self._sock.gettimeout() or 0.0
+                waited += self._poll
                 if self._error is not None:
                     raise self._error from None
                 if waited >= self._timeout:
@@ -206,25 +200,35 @@ class TcpChannel:
                 continue
             except OSError as exc:
                 raise PeerDisconnected(f"{self.peer}{self._where} disconnected "
-                                       f"({exc.__class__.__name__}: {exc})") from None
+                                       f"({exc.__class__.__name__}: {exc.strerror or exc})") from None
             if k == 0:
-                raise PeerDisconnected(f"{self.peer}{self._where} disconnected (connection closed)")
-            return k
+                cut = "" if start and got == 0 else ", in the middle of a message (truncated)"
+                raise PeerDisconnected(f"{self.peer}{self._where} disconnected (connection closed{cut})")
+            got, waited = got + k, 0.0
+        return buf
 
     def vanished(self) -> str | None:
         """Why the peer is gone, checked without reading: the link ended (EOF or reset) with nothing
         left to read, or sending failed; None while it may still be alive. A peer that closes normally
-        sends a close frame first, which stays unread here, so it never counts as vanished."""
-        if self._closed or self._peer_closed:
+        sends a close frame first, which stays unread (in the kernel or our buffers), so it never
+        counts as vanished."""
+        if self._closed or self._ended is not None:
             return None
         if self._error is not None:
             return str(self._error)
-        if len(self._ahead) > self._ahead_pos:
-            return None   # frames already read ahead (perhaps its close frame) are still unconsumed
+        st = self._stream
+        if getattr(st, "_pos", 0) < getattr(st, "_end", 0):
+            return None   # frames already read into our buffer are still unconsumed
+        tls_in = getattr(st, "_in", None)
+        if tls_in is not None and tls_in.pending:
+            return None
+        sock = getattr(st, "sock", None)
+        if sock is None:
+            return None
         try:
-            if not select.select([self._sock], [], [], 0)[0]:
+            if not select.select([sock], [], [], 0)[0]:
                 return None
-            data = self._sock.recv(1, socket.MSG_PEEK | socket.MSG_DONTWAIT)
+            data = sock.recv(1, socket.MSG_PEEK | socket.MSG_DONTWAIT)
         except (BlockingIOError, TimeoutError, InterruptedError):
             return None   # our reader took the bytes first: the peer is alive
         except (OSError, ValueError) as exc:
@@ -235,17 +239,28 @@ class TcpChannel:
 
     # -- closing --------------------------------------------------------------
     def close(self, flush_timeout: float | None = None) -> None:
-        """Send everything queued and a close frame (bounded wait), then close the socket."""
+        """Send everything queued and a close frame (bounded wait), then close the connection."""
+        if self._error is None and not self._closed:
+            self._last_word(encode_header(self._session, self._send_seq, KIND_CLOSE, 0, (), 0), None)
+        self._finish(self._timeout if flush_timeout is None else flush_timeout)
+
+    def abort(self, reason: str, flush_timeout: float = 1.0) -> None:
+        """End the session: tell the peer why (a short text, never data), then close."""
+        if self._error is None and not self._closed:
+            data = reason.encode("utf-8", "replace")[:MAX_REASON]
+            self._last_word(encode_header(self._session, self._send_seq, KIND_ABORT, 0, (), len(data)), data)
+        self._finish(flush_timeout)
+
+    def _last_word(self, head: bytes, payload: bytes | None) -> None:
+        try:
+            self._submit(head, payload)
+        except TransportError:
+            pass
+
+    def _finish(self, flush_timeout: float) -> None:
         if self._closed:
             return
-        if self._error is None:
-            head = encode_header(self._session, self._send_seq, KIND_CLOSE, 0, (), 0)
-            self._queue.put((head,))
-        self._queue.put(_STOP)
         self._closed = True
-        self._sender.join(self._timeout if flush_timeout is None else flush_timeout)
-        try:
-            self._sock.shutdown(socket.SHUT_RDWR)
-        except OSError:
-            pass
-        self._sock.close()
+        self._queue.put(_STOP)
+        self._sender.join(flush_timeout)
+        self._stream.close()

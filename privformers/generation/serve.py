@@ -1,0 +1,164 @@
+"""Serving private generation: ``privformers serve`` keeps a model loaded and serves many clients;
+``privformers generate --server --dealer`` is the client.
+
+A session, all on TLS links (see ``privformers.mpc.transport``):
+1. the client picks a fresh random session id, connects to the server and asks for a generation
+   with its public parameters (prompt length, number of new tokens, options): never the prompt;
+2. the server answers with the public session: those parameters plus the model's architecture;
+3. client and server each connect to the dealer service with the session id and send it the
+   public session; the dealer checks that both sent the same, then deals fresh randomness;
+4. the three run the generation program; the client learns the tokens, the server nothing;
+5. the server sends the client its own (public) cost report, for the per-token summary.
+Each server session runs in its own thread with its own timeouts: a client that fails or
+vanishes ends only its session.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import torch
+
+from privformers.generation.models import check_length, from_config_dict, from_path, public_config
+from privformers.generation.program import generate_program
+from privformers.generation.report import summarize
+from privformers.mpc.party import CLIENT, DEALER, SERVER, Party
+from privformers.mpc.process import abort_all, stop_reason
+from privformers.mpc.ring import FixedPoint
+from privformers.mpc.service import Service, log, recv_json, send_json
+from privformers.mpc.session import execute
+from privformers.mpc.transport.base import TransportError
+from privformers.mpc.transport.connect import Addr, dial
+from privformers.mpc.transport.tcp import TcpChannel
+from privformers.mpc.transport.tls import TlsConfig
+
+PROGRAM = "generate"
+PUBLIC_KEYS = {"prompt_len": int, "max_new_tokens": int, "reveal_logits": bool, "use_cache": bool, "bits": int}
+
+
+class SessionRefused(TransportError):
+    """The server refused the request (its reason is in the message)."""
+
+
+def check_request(request: dict) -> tuple[dict, int]:
+    """The public generation arguments and precision of a client's request; ValueError when malformed."""
+    if request.get("program") != PROGRAM:
+        raise ValueError(f"this server runs the {PROGRAM!r} program, not {request.get('program')!r}")
+    args = request.get("args")
+    if not isinstance(args, dict) or set(args) != set(PUBLIC_KEYS):
+        raise ValueError(f"the request's args must be exactly {sorted(PUBLIC_KEYS)}")
+    for key, kind in PUBLIC_KEYS.items():
+        if type(args[key]) is not kind:
+            raise ValueError(f"{key} must be {kind.__name__}")
+    frac_bits = request.get("frac_bits", 16)
+    if type(frac_bits) is not int or not 8 <= frac_bits <= 24:
+        raise ValueError("frac_bits must be an integer in [8, 24]")
+    if args["prompt_len"] < 1 or args["max_new_tokens"] < 1:
+        raise ValueError("need prompt_len >= 1 and max_new_tokens >= 1")
+    return args, frac_bits
+
+
+class GenerationServer(Service):
+    """``privformers serve``: the weights are loaded once; each client session gets fresh randomness."""
+
+    role, accepts = SERVER, (CLIENT,)
+
+    def __init__(self, model: str | Path, addr: Addr, dealer: Addr, tls: TlsConfig | None,
+                 io_timeout: float = 120.0, max_sessions: int = 4, max_new_tokens: int = 256,
+                 on_log: Callable[[str, str], None] = log, connect_timeout: float = 30.0) -> None:
+        self.spec = from_path(model)
+        self.weights = self.spec.weights()        # loaded once, copied into each session's model
+        self.config = public_config(self.spec.config)
+        self.dealer, self.max_new_tokens, self.connect_timeout = dealer, max_new_tokens, connect_timeout
+        super().__init__(addr, tls, io_timeout, max_sessions, on_log)
+
+    def session(self, link: TcpChannel, sid: bytes, remote: str) -> None:
+        tag = f"session {sid.hex()[:12]} from {remote}"
+        links: dict[str, TcpChannel] = {CLIENT: link}
+        t0 = time.perf_counter()
+        try:
+            try:
+                args, frac_bits = check_request(recv_json(link, "request"))
+                if args["max_new_tokens"] > self.max_new_tokens:
+                    raise ValueError(f"this server generates at most {self.max_new_tokens} tokens per session")
+                check_length(self.spec, args["prompt_len"], args["max_new_tokens"])
+            except ValueError as exc:
+                send_json(link, {"ok": False, "error": str(exc)})
+                self.log(self.role, f"{tag}: request refused: {exc}")
+                link.close(flush_timeout=1.0)
+                return
+            public = {**args, "hf_config": self.config}
+            description = {"program": PROGRAM, "args": public, "frac_bits": frac_bits}
+            send_json(link, {"ok": True, **description})
+            self.log(self.role, f"{tag}: generate, {args['prompt_len']}-token prompt, "
+                                f"{args['max_new_tokens']} new tokens")
+            deadline = time.monotonic() + self.connect_timeout
+            links[DEALER] = dial(SERVER, DEALER, sid, self.dealer, deadline, self.connect_timeout, self.tls,
+                                 self.io_timeout)
+            send_json(links[DEALER], description)
+            program = generate_program(self.spec.factory, self.weights, [0] * args["prompt_len"],
+                                       args["max_new_tokens"], args["reveal_logits"], args["use_cache"],
+                                       args["bits"])
+            party = Party(SERVER, dict(links), FixedPoint(frac_bits))
+            party.handshake()
+            result = execute(party, program)
+            send_json(link, {"per_token": result["per_token"], "meter": party.meter.summary()})
+            party.close()
+        except BaseException as exc:  # noqa: BLE001 - a failed session must never end the server
+            self.sessions_failed += 1
+            detail = str(exc) if isinstance(exc, TransportError) else type(exc).__name__
+            self.log(self.role, f"{tag}: failed after {time.perf_counter() - t0:.1f} s: {detail}")
+            abort_all(links, stop_reason(SERVER, exc))
+            return
+        finally:
+            self._release(sid)
+        self.sessions_done += 1
+        self.log(self.role, f"{tag}: done in {time.perf_counter() - t0:.1f} s")
+
+
+def remote_generate(server: Addr, dealer: Addr, tls: TlsConfig | None, prompt: list[int], max_new_tokens: int,
+                    reveal_logits: bool = False, use_cache: bool = True, bits: int = 48, frac_bits: int = 16,
+                    io_timeout: float = 600.0, connect_timeout: float = 30.0, progress: bool = False) -> dict:
+    """The client's side of a served session: tokens, per_token, totals and breakdown (like ``generate``)."""
+    torch.set_num_threads(1)
+    if tls is not None:
+        tls.check_role(CLIENT)
+    sid = os.urandom(16)
+    deadline = time.monotonic() + connect_timeout
+    links: dict[str, TcpChannel] = {}
+    try:
+        links[SERVER] = dial(CLIENT, SERVER, sid, server, deadline, connect_timeout, tls, io_timeout)
+        args = {"prompt_len": len(prompt), "max_new_tokens": max_new_tokens, "reveal_logits": reveal_logits,
+                "use_cache": use_cache, "bits": bits}
+        send_json(links[SERVER], {"program": PROGRAM, "args": args, "frac_bits": frac_bits})
+        reply = recv_json(links[SERVER], "answer")
+        if not reply.get("ok"):
+            raise SessionRefused(f"the server refused the session: {reply.get('error', 'no reason given')}")
+        public = reply.get("args", {})
+        if {k: public.get(k) for k in args} != args or reply.get("frac_bits") != frac_bits:
+            raise TransportError("the server changed the session's public parameters")
+        description = {"program": PROGRAM, "args": public, "frac_bits": frac_bits}
+        links[DEALER] = dial(CLIENT, DEALER, sid, dealer, time.monotonic() + connect_timeout, connect_timeout,
+                             tls, io_timeout)
+        send_json(links[DEALER], description)
+        spec = from_config_dict(public["hf_config"])
+        check_length(spec, len(prompt), max_new_tokens)
+        vocab = int(spec.config.vocab_size)
+        if any(not 0 <= t < vocab for t in prompt):
+            raise ValueError(f"prompt ids must lie in [0, {vocab}) for the served model: is the tokenizer the "
+                             "server's?")
+        program = generate_program(spec.factory, None, prompt, max_new_tokens, reveal_logits, use_cache, bits,
+                                   progress)
+        party = Party(CLIENT, dict(links), FixedPoint(frac_bits))
+        party.handshake()
+        result = execute(party, program)
+        server_report = recv_json(links[SERVER], "cost report")
+        party.close()
+    except BaseException as exc:
+        abort_all(links, stop_reason(CLIENT, exc))
+        raise
+    return summarize(result, {"per_token": server_report["per_token"]}, party.meter.summary(),
+                     server_report["meter"])

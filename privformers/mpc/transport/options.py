@@ -1,0 +1,62 @@
+"""Command-line options for a party's link security: ``--cert --key --ca`` or ``--insecure-transport``."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from privformers.mpc.transport.tls import TlsConfig
+
+INSECURE_WARNING = ("WARNING: --insecure-transport: the links are plain TCP. Anyone who can read the traffic "
+                    "can rebuild every secret (shares, masks, prompts, weights). Use only for tests and "
+                    "measurements.")
+
+
+def parse_addr(text: str) -> tuple[str, int]:
+    """HOST:PORT for argparse (IPv6 hosts in brackets or bare)."""
+    host, _, port = text.rpartition(":")
+    host = host.strip("[]")
+    if not host or not port.isdigit():
+        raise argparse.ArgumentTypeError(f"expected HOST:PORT, got {text!r}")
+    return host, int(port)
+
+
+def warn_insecure() -> None:
+    """Print the plain-TCP warning on stderr."""
+    print(INSECURE_WARNING, file=sys.stderr, flush=True)
+
+
+def add_tls_options(p: argparse.ArgumentParser) -> None:
+    """--cert, --key, --ca (all three) or --insecure-transport."""
+    g = p.add_argument_group("link security (TLS 1.3, mutual authentication)")
+    g.add_argument("--cert", type=Path, help="this party's certificate (PEM), e.g. from `privformers certs`")
+    g.add_argument("--key", type=Path, help="this party's private key (PEM)")
+    g.add_argument("--ca", type=Path, help="the CA certificate that signed every party's certificate")
+    g.add_argument("--insecure-transport", action="store_true",
+                   help="plain TCP, no encryption or authentication: only for tests and measurements")
+
+
+def tls_from_args(a: argparse.Namespace, role: str) -> TlsConfig | None:
+    """The TlsConfig for role from the options (None, with a warning, for --insecure-transport).
+
+    Raises ValueError when the options are incomplete or the certificate is for another role."""
+    given = [a.cert, a.key, a.ca]
+    if a.insecure_transport:
+        if any(given):
+            raise ValueError("--insecure-transport cannot be combined with --cert/--key/--ca")
+        warn_insecure()
+        return None
+    if not all(given):
+        missing = [n for n, v in zip(("--cert", "--key", "--ca"), given) if not v]
+        raise ValueError(f"missing {', '.join(missing)}: links are TLS with mutual authentication; make "
+                         "certificates with `privformers certs --out DIR`, or pass --insecure-transport "
+                         "for an unencrypted test run")
+    for flag, path in zip(("--cert", "--key", "--ca"), given):
+        if not Path(path).is_file():
+            raise ValueError(f"{flag} {path}: no such file")
+    tls = TlsConfig(Path(a.cert), Path(a.key), Path(a.ca))
+    tls.check_role(role)
+    tls.context(True)
+    tls.context(False)   # load now: a bad key or CA is reported before any connection
+    return tls

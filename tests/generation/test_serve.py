@@ -1,0 +1,172 @@
+"""Serving: one ``serve`` server and one dealer service, many client sessions over TLS.
+
+Two clients in a row and two at once get the plaintext greedy tokens; a client that vanishes in
+the middle of its generation costs only its own session; a malformed request is refused.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from privformers.generation.plain import plain_greedy
+from privformers.generation.serve import GenerationServer, SessionRefused, remote_generate
+from privformers.mpc.service import DealerService
+from privformers.mpc.transport.base import TransportError
+from tests.generation.helpers import PROMPT, SMALL_SPEC, plain_model, save_model
+from tests.mpc.tls_helpers import make_pki
+
+OTHER_PROMPT = [9, 3, 77, 1, 50]
+
+
+class Services:
+    """A dealer service and a generation server in this process, with their log lines."""
+
+    def __init__(self, folder: Path, pki: dict) -> None:
+        self.lines: list[str] = []
+        self.pki = pki
+        on_log = lambda who, text: self.lines.append(f"[{who}] {text}")  # noqa: E731
+        self.dealer = DealerService(("127.0.0.1", 0), pki["dealer"], io_timeout=30, pair_timeout=20, on_log=on_log)
+        self.server = GenerationServer(folder, ("127.0.0.1", 0), self.dealer.address, pki["server"],
+                                       io_timeout=30, on_log=on_log)
+        self.dealer.start()
+        self.server.start()
+
+    def generate(self, prompt: list[int], n: int, **kw) -> dict:
+        return remote_generate(self.server.address, self.dealer.address, self.pki["client"], prompt, n,
+                               io_timeout=30, **kw)
+
+    def stop(self) -> None:
+        self.server.stop()
+        self.dealer.stop()
+
+
+@pytest.fixture(scope="module")
+def folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return save_model(tmp_path_factory.mktemp("model") / "m", SMALL_SPEC)
+
+
+@pytest.fixture(scope="module")
+def services(folder: Path, tmp_path_factory: pytest.TempPathFactory):
+    s = Services(folder, make_pki(tmp_path_factory.mktemp("pki")))
+    yield s
+    s.stop()
+
+
+def expected(prompt: list[int], n: int) -> list[int]:
+    return plain_greedy(plain_model(SMALL_SPEC), prompt, n)[0]
+
+
+def test_two_clients_in_a_row(services):
+    first = services.generate(PROMPT, 2)
+    second = services.generate(OTHER_PROMPT, 1)
+    assert first["tokens"] == expected(PROMPT, 2)
+    assert second["tokens"] == expected(OTHER_PROMPT, 1)
+    assert len(first["per_token"]) == 2 and first["totals"]["online_bytes"] > 0
+    assert first["breakdown"]["sampling"]["rounds"] > 0
+
+
+def test_two_clients_at_once(services):
+    done_before = services.server.sessions_done
+    out: dict = {}
+
+    def client(name: str, prompt: list[int]) -> None:
+        try:
+            out[name] = services.generate(prompt, 2)
+        except BaseException as exc:  # noqa: BLE001
+            out[name] = exc
+
+    threads = [threading.Thread(target=client, args=(n, p)) for n, p in (("a", PROMPT), ("b", OTHER_PROMPT))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(120)
+    assert out["a"]["tokens"] == expected(PROMPT, 2), out["a"]
+    assert out["b"]["tokens"] == expected(OTHER_PROMPT, 2), out["b"]
+    assert services.server.sessions_done == done_before + 2
+
+
+def test_vanishing_client_leaves_the_server_serving(services, monkeypatch, capfd):
+    """The client's connections drop (as when its process is killed) after its first token."""
+    import privformers.generation.serve as serve
+
+    opened: list = []
+    real_dial = serve.dial
+
+    def recording_dial(*args, **kwargs):
+        link = real_dial(*args, **kwargs)
+        opened.append(link)
+        return link
+
+    monkeypatch.setattr(serve, "dial", recording_dial)
+    failed_before = services.server.sessions_failed
+    box: dict = {}
+    t = threading.Thread(target=lambda: box.setdefault("err", _catch(lambda: services.generate(
+        PROMPT, 4, progress=True))), daemon=True)
+    t.start()
+    end = time.monotonic() + 120
+    while "[client] token 1/4" not in capfd.readouterr().err:
+        assert time.monotonic() < end, "the client never produced its first token"
+        time.sleep(0.05)
+    for link in opened:
+        link._stream.sock.shutdown(socket.SHUT_RDWR)   # the connections drop, no goodbye
+    t.join(30)
+    assert isinstance(box.get("err"), TransportError)
+    monkeypatch.setattr(serve, "dial", real_dial)
+    end = time.monotonic() + 30
+    while services.server.sessions_failed == failed_before:
+        assert time.monotonic() < end, "the server did not notice"
+        time.sleep(0.05)
+    assert any("failed after" in line and "client" in line for line in services.lines), services.lines
+    assert services.generate(OTHER_PROMPT, 1)["tokens"] == expected(OTHER_PROMPT, 1)
+
+
+def _catch(fn):
+    try:
+        fn()
+    except BaseException as exc:  # noqa: BLE001
+        return exc
+    return None
+
+
+def test_bad_requests_are_refused_and_the_server_goes_on(services):
+    with pytest.raises(SessionRefused, match="at most 256 tokens"):
+        services.generate(PROMPT, 1000)
+    with pytest.raises(SessionRefused, match="too long"):
+        services.generate(list(range(1, 62)), 8)
+    assert services.generate(PROMPT, 1)["tokens"] == expected(PROMPT, 1)
+
+
+@pytest.mark.slow
+def test_killed_client_process_leaves_the_server_serving(services, folder):
+    """A real client process, killed (SIGKILL) after its first token; the next client is served."""
+    f = services.pki["client"]
+    cmd = [sys.executable, "-m", "privformers.cli", "generate", "--model", str(folder), "--prompt-ids",
+           ",".join(map(str, PROMPT)), "--max-new-tokens", "4",
+           "--server", "{}:{}".format(*services.server.address), "--dealer", "{}:{}".format(*services.dealer.address),
+           "--cert", str(f.cert), "--key", str(f.key), "--ca", str(f.ca)]
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2]), "OMP_NUM_THREADS": "1"}
+    failed_before = services.server.sessions_failed
+    proc = subprocess.Popen(cmd, stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, env=env, text=True)
+    try:
+        for line in proc.stderr:
+            if line.startswith("[client] token 1/4"):
+                break
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(10)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    end = time.monotonic() + 30
+    while services.server.sessions_failed == failed_before:
+        assert time.monotonic() < end, "the server did not notice the killed client"
+        time.sleep(0.05)
+    assert services.generate(PROMPT, 1)["tokens"] == expected(PROMPT, 1)
