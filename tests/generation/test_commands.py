@@ -86,8 +86,8 @@ def test_killed_party_ends_generate_with_clear_error(victim: str, party: str, te
     procs: dict[str, launch.PartyProcess] = {}
     real_start = launch.start_parties
 
-    def start(program: str, args: dict, workdir: Path, *rest: object) -> dict[str, launch.PartyProcess]:
-        procs.update(real_start(program, args, tmp_path, *rest))  # keep their logs after the run
+    def start(program: str, args: dict, workdir: Path, *rest: object, **kw: object) -> dict[str, launch.PartyProcess]:
+        procs.update(real_start(program, args, tmp_path, *rest, **kw))  # keep their logs after the run
         return procs
 
     monkeypatch.setattr(launch, "start_parties", start)
