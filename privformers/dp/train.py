@@ -14,7 +14,7 @@ from pathlib import Path
 import torch
 from tqdm import tqdm
 
-from privformers.dp import bleu, datasets, losses
+from privformers.dp import datasets, losses
 from privformers.dp.engine import PrivacyEngine
 from privformers.dp.sampling import PoissonBatchSampler, physical_batches
 
@@ -46,11 +46,13 @@ def load_model(args, num_labels: int | None):
 
 
 def load_examples(args, tokenizer, path: str) -> list[dict]:
-    """Tokenised examples of ``path`` for the task."""
+    """Tokenised examples of ``path`` for the task (lm: the ``train-lm`` format ``source = target<eos>``)."""
     if args.task == "classification":
         texts, labels = datasets.read_classification_tsv(path)
         return datasets.encode_classification(tokenizer, texts, labels, args.max_length)
-    return datasets.encode_table_to_text(tokenizer, datasets.read_table_to_text_csv(path), args.max_length)
+    from privformers.data import read_pairs
+
+    return datasets.encode_pairs(tokenizer, read_pairs(args.lm_data_task, path), args.max_length)
 
 
 @torch.no_grad()
@@ -71,12 +73,16 @@ def evaluate(model, examples: list[dict], collate, batch_size: int, task: str) -
     return {"accuracy": correct / total} if task == "classification" else {"loss": loss_sum / total}
 
 
-def table_to_text_bleu(model, tokenizer, path: str, count: int) -> dict:
-    """BLEU of greedy generations on the first ``count`` MRs of ``path``."""
-    refs = bleu.group_references(datasets.read_table_to_text_csv(path))
-    mrs = list(refs)[:count]
-    hypotheses = bleu.generate(model, tokenizer, mrs)
-    return {"bleu": bleu.corpus_bleu(hypotheses, [refs[m] for m in mrs]), "bleu_mrs": len(mrs),
+def table_to_text_bleu(model, tokenizer, path: str, task: str, count: int) -> dict:
+    """Multi-reference BLEU of greedy generations for the first ``count`` sources of ``path``."""
+    from privformers.data import group_references, read_pairs
+    from privformers.lm.generate import generate_texts
+    from privformers.metrics import corpus_bleu
+
+    groups = group_references(read_pairs(task, path))[:count]
+    hypotheses = generate_texts(model, tokenizer, [source for source, _ in groups], progress=False)
+    model.train()
+    return {"bleu": corpus_bleu(hypotheses, [refs for _, refs in groups]), "bleu_sources": len(groups),
             "sample_generation": hypotheses[0]}
 
 
@@ -133,7 +139,8 @@ def train(args) -> dict:
         if eval_set:
             r["eval"] = evaluate(model, eval_set, collate, args.eval_batch_size, args.task)
             if args.task == "lm" and args.bleu_mrs and step == steps:
-                r["eval"].update(table_to_text_bleu(model, tokenizer, args.eval_data, args.bleu_mrs))
+                r["eval"].update(table_to_text_bleu(model, tokenizer, args.eval_data, args.lm_data_task,
+                                                      args.bleu_mrs))
         return r
 
     bar = tqdm(batches, total=steps, desc="dp-train" if engine else "train")
