@@ -20,6 +20,9 @@ optimal order 3.9. PLD: ``dp_accounting.pld.PLDAccountant`` with value discretis
 
 from __future__ import annotations
 
+import contextlib
+
+from absl import logging as absl_logging
 from dp_accounting import dp_event, pld, rdp
 from scipy import optimize
 
@@ -65,9 +68,21 @@ def rdp_epsilon_and_order(sample_rate: float, noise_multiplier: float, steps: in
     if noise_multiplier == 0:
         return float("inf"), float("nan")
     accountant = rdp.RdpAccountant(RDP_ORDERS)
-    accountant.compose(training_event(sample_rate, noise_multiplier, steps))
+    with _quiet_absl():  # orders whose series does not converge (small sigma) are dropped, with a warning each
+        accountant.compose(training_event(sample_rate, noise_multiplier, steps))
     eps, order = accountant.get_epsilon_and_optimal_order(delta)
     return float(eps), float(order)
+
+
+@contextlib.contextmanager
+def _quiet_absl():
+    """Silence dp-accounting's per-order absl warnings (the dropped orders only loosen the bound)."""
+    level = absl_logging.get_verbosity()
+    absl_logging.set_verbosity(absl_logging.ERROR)
+    try:
+        yield
+    finally:
+        absl_logging.set_verbosity(level)
 
 
 def noise_multiplier_for_epsilon(target_epsilon: float, sample_rate: float, steps: int, delta: float,

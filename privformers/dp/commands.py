@@ -52,6 +52,9 @@ def register(subparsers) -> None:
     p.add_argument("--max-length", type=int, default=64)
     p.add_argument("--freeze-embeddings", action="store_true",
                    help="do not train the input token embeddings (fewer noised dimensions)")
+    p.add_argument("--trainable", metavar="REGEX",
+                   help="train only parameters whose name matches REGEX (e.g. 'layer\\.[45]\\.|pooler|classifier'); "
+                   "the rest is frozen: less compute and fewer noised dimensions")
     p.add_argument("--max-train-examples", type=int)
     p.add_argument("--max-eval-examples", type=int)
     p.add_argument("--eval-batch-size", type=int, default=64)

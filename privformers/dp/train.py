@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import math
 import random
+import re
 from pathlib import Path
 
 import torch
@@ -86,6 +87,17 @@ def table_to_text_bleu(model, tokenizer, path: str, task: str, count: int) -> di
             "sample_generation": hypotheses[0]}
 
 
+def freeze_all_but(model, pattern: str) -> None:
+    """Train only parameters whose name matches the regular expression ``pattern`` (re.search)."""
+    regex = re.compile(pattern)
+    names = [n for n, p in model.named_parameters() if p.requires_grad and regex.search(n)]
+    if not names:
+        raise ValueError(f"--trainable {pattern!r} matches no trainable parameter of the model")
+    for name, param in model.named_parameters():
+        if name not in names:
+            param.requires_grad_(False)
+
+
 def save_checkpoint(model, tokenizer, folder: Path, report: dict) -> None:
     """``save_pretrained`` weights and tokenizer plus ``privacy_report.json``."""
     folder.mkdir(parents=True, exist_ok=True)
@@ -110,6 +122,8 @@ def train(args) -> dict:
     if args.freeze_embeddings:
         for p in model.get_input_embeddings().parameters():
             p.requires_grad_(False)
+    if args.trainable:
+        freeze_all_but(model, args.trainable)
     if model.config.pad_token_id is None:
         model.config.pad_token_id = tokenizer.pad_token_id
     collate = datasets.pad_collate(tokenizer.pad_token_id)
@@ -132,7 +146,8 @@ def train(args) -> dict:
     history = []
 
     def report(step: int) -> dict:
-        r = {"step": step, "task": args.task, "model": args.model, "private": engine is not None}
+        r = {"step": step, "task": args.task, "model": args.model, "private": engine is not None,
+             "trainable_parameters": sum(p.numel() for p in trainable)}
         if engine is not None:
             r.update(engine.get_privacy_spent(step, "all"), accountant="dp-accounting (rdp, pld)",
                      **{"training": engine.get_training_stats()})
