@@ -23,7 +23,7 @@ for stage in $STAGES; do
   case $stage in
     split) $PYTHON "$SCRIPTS/e2e_public_private.py" "$DATA/e2e/devset.csv" "$OUT/data" | tee "$OUT/split.txt" ;;
     pretrain) timed pretrain run train-lm --data "$OUT/data/public.csv" --task e2e --validation-fraction 0.1 \
-                --test-fraction 0 --epochs 30 --eval-every 3 --out "$OUT/public-gpt2" > "$OUT/pretrain.log" 2>&1 ;;
+                --test-fraction 0 --epochs 20 --batch-size 32 --warmup-steps 50 --eval-every 4 --out "$OUT/public-gpt2" > "$OUT/pretrain.log" 2>&1 ;;
     eps8|eps3|nonprivate)
       case $stage in
         eps8) privacy=(--target-epsilon 8 --target-delta 1e-5) ;;
