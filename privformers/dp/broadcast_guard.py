@@ -1,7 +1,9 @@
-"""Refuse parameters whose output is broadcast over the batch: their per-example gradients are lost.
+"""Refuse parameters whose output is broadcast over the batch: hooks only see their batch-summed gradient.
 
-T5's relative attention bias is computed once, shape (1, heads, q, k), and added to every
-example's scores, so only the batch-summed gradient ever exists. Such parameters must be frozen.
+T5's relative attention bias is computed once, shape (1, heads, q, k), and added to every example's
+scores, so the gradient reaching it is already summed over the batch. Per-example gradients would
+need that bias expanded per example inside ``T5Attention.compute_bias``; that is not implemented,
+so such parameters must be frozen (T5's pretrained buckets are then kept as they are).
 """
 
 from __future__ import annotations
@@ -21,5 +23,5 @@ def check_no_broadcast_parameters(model: nn.Module) -> None:
                 bad.append(f"{name}.{attr}")
     if bad:
         raise ValueError(
-            "these parameters are added to every example at once, so their per-example gradients do "
-            f"not exist; freeze them (requires_grad=False) before attaching: {', '.join(bad)}")
+            "these parameters are added to every example at once, so only their batch-summed gradient "
+            f"is seen; freeze them (requires_grad=False) before attaching: {', '.join(bad)}")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 
+from privformers.data import READERS
 from privformers.dp.clipping import CLIPPING_MODES
 
 
@@ -29,9 +30,12 @@ def register(subparsers) -> None:
     p.add_argument("--model", required=True, help="folder loadable with from_pretrained")
     p.add_argument("--tokenizer", help="tokenizer folder (default: --model)")
     p.add_argument("--random-init", action="store_true", help="random weights from the model's config")
-    p.add_argument("--data", required=True, help="training file: TSV sentence,label or CSV mr,ref")
-    p.add_argument("--eval-data", help="validation file in the same format")
+    p.add_argument("--data", required=True, help="training file: classification TSV 'sentence<TAB>label', "
+                   "or for lm a data-to-text file read by --lm-data-task (e.g. E2E CSV mr,ref)")
+    p.add_argument("--eval-data", help="validation file in the same format (accuracy, or lm loss and BLEU)")
     p.add_argument("--task", required=True, choices=["lm", "classification"])
+    p.add_argument("--lm-data-task", default="e2e", choices=sorted(READERS),
+                   help="lm: reader of --data/--eval-data; examples are 'source = target<eos>' as in train-lm")
     p.add_argument("--target-epsilon", type=float)
     p.add_argument("--noise-multiplier", type=float)
     p.add_argument("--target-delta", type=float, help="default 1 / N^1.1")
@@ -48,11 +52,14 @@ def register(subparsers) -> None:
     p.add_argument("--max-length", type=int, default=64)
     p.add_argument("--freeze-embeddings", action="store_true",
                    help="do not train the input token embeddings (fewer noised dimensions)")
+    p.add_argument("--trainable", metavar="REGEX",
+                   help="train only parameters whose name matches REGEX (e.g. 'layer\\.[45]\\.|pooler|classifier'); "
+                   "the rest is frozen: less compute and fewer noised dimensions")
     p.add_argument("--max-train-examples", type=int)
     p.add_argument("--max-eval-examples", type=int)
     p.add_argument("--eval-batch-size", type=int, default=64)
     p.add_argument("--bleu-mrs", type=int, default=0,
-                   help="lm task: BLEU of greedy generations on this many eval MRs at the end")
+                   help="lm: BLEU of greedy generations for this many --eval-data sources (MRs) at the end")
     p.add_argument("--log-every", type=int, default=50, help="steps between epsilon/eval reports")
     p.add_argument("--save-every", type=int, default=0, help="steps between checkpoints (0: final only)")
     p.add_argument("--output-dir", default="dp-train-out")

@@ -1,4 +1,4 @@
-"""Readers for dp-train's tasks: TSV ``sentence\\tlabel`` classification and E2E ``mr,ref`` CSV."""
+"""dp-train's examples: TSV ``sentence\\tlabel`` classification; data-to-text pairs in train-lm's format."""
 
 from __future__ import annotations
 
@@ -24,15 +24,6 @@ def read_classification_tsv(path: str | Path) -> tuple[list[str], list[int]]:
     return texts, labels
 
 
-def read_table_to_text_csv(path: str | Path) -> list[tuple[str, str]]:
-    """(meaning representation, reference) pairs from an E2E-style CSV with header ``mr,ref``."""
-    with open(path, newline="", encoding="utf-8") as f:
-        reader = csv.DictReader(f)
-        if reader.fieldnames is None or not {"mr", "ref"} <= set(reader.fieldnames):
-            raise ValueError(f"{path}: expected a CSV with columns mr,ref, got {reader.fieldnames}")
-        return [(row["mr"], row["ref"]) for row in reader]
-
-
 def encode_classification(tokenizer, texts: list[str], labels: list[int], max_length: int) -> list[dict]:
     """Tokenised examples ``{input_ids, attention_mask, labels}`` (unpadded)."""
     enc = tokenizer(texts, truncation=True, max_length=max_length)
@@ -40,15 +31,13 @@ def encode_classification(tokenizer, texts: list[str], labels: list[int], max_le
             for i, m, y in zip(enc["input_ids"], enc["attention_mask"], labels)]
 
 
-def encode_table_to_text(tokenizer, pairs: list[tuple[str, str]], max_length: int) -> list[dict]:
-    """``mr <sep> ref <eos>`` with the loss only on the reference tokens (prompt labels -100)."""
-    eos = tokenizer.eos_token or ""
+def encode_pairs(tokenizer, pairs, max_length: int) -> list[dict]:
+    """``source = target<eos>`` examples (``train-lm``'s format) with the loss on the target only."""
+    from privformers.lm.batches import encode_pair
+
     examples = []
-    for mr, ref in pairs:
-        prompt = tokenizer(mr + eos)["input_ids"]
-        target = tokenizer(" " + ref + eos)["input_ids"]
-        ids = (prompt + target)[:max_length]
-        labels = ([-100] * len(prompt) + target)[:max_length]
+    for pair in pairs:
+        ids, labels = encode_pair(tokenizer, pair, max_length)
         examples.append({"input_ids": ids, "attention_mask": [1] * len(ids), "labels": labels})
     return examples
 

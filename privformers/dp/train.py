@@ -9,12 +9,13 @@ from __future__ import annotations
 import json
 import math
 import random
+import re
 from pathlib import Path
 
 import torch
 from tqdm import tqdm
 
-from privformers.dp import bleu, datasets, losses
+from privformers.dp import datasets, losses
 from privformers.dp.engine import PrivacyEngine
 from privformers.dp.sampling import PoissonBatchSampler, physical_batches
 
@@ -46,11 +47,13 @@ def load_model(args, num_labels: int | None):
 
 
 def load_examples(args, tokenizer, path: str) -> list[dict]:
-    """Tokenised examples of ``path`` for the task."""
+    """Tokenised examples of ``path`` for the task (lm: the ``train-lm`` format ``source = target<eos>``)."""
     if args.task == "classification":
         texts, labels = datasets.read_classification_tsv(path)
         return datasets.encode_classification(tokenizer, texts, labels, args.max_length)
-    return datasets.encode_table_to_text(tokenizer, datasets.read_table_to_text_csv(path), args.max_length)
+    from privformers.data import read_pairs
+
+    return datasets.encode_pairs(tokenizer, read_pairs(args.lm_data_task, path), args.max_length)
 
 
 @torch.no_grad()
@@ -71,13 +74,28 @@ def evaluate(model, examples: list[dict], collate, batch_size: int, task: str) -
     return {"accuracy": correct / total} if task == "classification" else {"loss": loss_sum / total}
 
 
-def table_to_text_bleu(model, tokenizer, path: str, count: int) -> dict:
-    """BLEU of greedy generations on the first ``count`` MRs of ``path``."""
-    refs = bleu.group_references(datasets.read_table_to_text_csv(path))
-    mrs = list(refs)[:count]
-    hypotheses = bleu.generate(model, tokenizer, mrs)
-    return {"bleu": bleu.corpus_bleu(hypotheses, [refs[m] for m in mrs]), "bleu_mrs": len(mrs),
+def table_to_text_bleu(model, tokenizer, path: str, task: str, count: int) -> dict:
+    """Multi-reference BLEU of greedy generations for the first ``count`` sources of ``path``."""
+    from privformers.data import group_references, read_pairs
+    from privformers.lm.generate import generate_texts
+    from privformers.metrics import corpus_bleu
+
+    groups = group_references(read_pairs(task, path))[:count]
+    hypotheses = generate_texts(model, tokenizer, [source for source, _ in groups], progress=False)
+    model.train()
+    return {"bleu": corpus_bleu(hypotheses, [refs for _, refs in groups]), "bleu_sources": len(groups),
             "sample_generation": hypotheses[0]}
+
+
+def freeze_all_but(model, pattern: str) -> None:
+    """Train only parameters whose name matches the regular expression ``pattern`` (re.search)."""
+    regex = re.compile(pattern)
+    names = [n for n, p in model.named_parameters() if p.requires_grad and regex.search(n)]
+    if not names:
+        raise ValueError(f"--trainable {pattern!r} matches no trainable parameter of the model")
+    for name, param in model.named_parameters():
+        if name not in names:
+            param.requires_grad_(False)
 
 
 def save_checkpoint(model, tokenizer, folder: Path, report: dict) -> None:
@@ -98,11 +116,14 @@ def train(args) -> dict:
     eval_set = load_examples(args, tokenizer, args.eval_data) if args.eval_data else []
     if args.max_eval_examples:
         eval_set = eval_set[:args.max_eval_examples]
+    eval_set.sort(key=lambda e: len(e["input_ids"]))  # less padding; metrics do not depend on order
     num_labels = len({e["labels"] for e in train_set}) if args.task == "classification" else None
     model = load_model(args, num_labels).train()
     if args.freeze_embeddings:
         for p in model.get_input_embeddings().parameters():
             p.requires_grad_(False)
+    if args.trainable:
+        freeze_all_but(model, args.trainable)
     if model.config.pad_token_id is None:
         model.config.pad_token_id = tokenizer.pad_token_id
     collate = datasets.pad_collate(tokenizer.pad_token_id)
@@ -125,19 +146,24 @@ def train(args) -> dict:
     history = []
 
     def report(step: int) -> dict:
-        r = {"step": step, "task": args.task, "model": args.model, "private": engine is not None}
+        r = {"step": step, "task": args.task, "model": args.model, "private": engine is not None,
+             "trainable_parameters": sum(p.numel() for p in trainable)}
         if engine is not None:
             r.update(engine.get_privacy_spent(step, "all"), accountant="dp-accounting (rdp, pld)",
                      **{"training": engine.get_training_stats()})
         if eval_set:
             r["eval"] = evaluate(model, eval_set, collate, args.eval_batch_size, args.task)
             if args.task == "lm" and args.bleu_mrs and step == steps:
-                r["eval"].update(table_to_text_bleu(model, tokenizer, args.eval_data, args.bleu_mrs))
+                r["eval"].update(table_to_text_bleu(model, tokenizer, args.eval_data, args.lm_data_task,
+                                                      args.bleu_mrs))
         return r
 
     bar = tqdm(batches, total=steps, desc="dp-train" if engine else "train")
     for step, indices in enumerate(bar, start=1):
-        chunks = physical_batches(indices, args.max_physical_batch_size)
+        # cut the logical batch into physical ones by length, so little padding is computed; the
+        # logical batch (what the accountant sees) and its summed gradient are unchanged
+        by_length = sorted(indices, key=lambda i: len(train_set[i]["input_ids"]))
+        chunks = physical_batches(by_length, args.max_physical_batch_size)
         if engine is not None and not chunks:
             optimizer.step()  # empty Poisson batch: noise only
         for k, chunk in enumerate(chunks):

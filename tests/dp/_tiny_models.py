@@ -24,10 +24,10 @@ def _build(model_cls, config):
     return model_cls(config).double().train()
 
 
-def make(name: str):
+def make(name: str, seq: int = SEQ):
     """Model and a function mapping (model, batch index slice) to per-example losses."""
     g = torch.Generator().manual_seed(1)
-    ids = torch.randint(1, VOCAB, (BATCH, SEQ), generator=g)
+    ids = torch.randint(1, VOCAB, (BATCH, seq), generator=g)
     labels = torch.randint(0, 2, (BATCH,), generator=g)
     if name.startswith("gpt2"):
         cfg = tf.GPT2Config(n_embd=16, n_layer=2, n_head=2, n_positions=16,

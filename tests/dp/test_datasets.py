@@ -6,18 +6,17 @@ from pathlib import Path
 
 import pytest
 
-from privformers.dp.datasets import pad_collate, read_classification_tsv, read_table_to_text_csv
+from privformers.data import TextPair
+from privformers.dp.datasets import encode_pairs, pad_collate, read_classification_tsv
 
 DATA = Path("/work/shared/data")
 
 
-def test_reads_sst2_and_e2e():
+def test_reads_sst2():
     if not DATA.exists():
         pytest.skip("shared data not found")
     texts, labels = read_classification_tsv(DATA / "sst2" / "dev.tsv")
     assert len(texts) == len(labels) == 6735 and set(labels) == {0, 1}
-    pairs = read_table_to_text_csv(DATA / "e2e" / "devset.csv")
-    assert len(pairs) == 4672 and pairs[0][0].startswith("name[")
 
 
 def test_bad_header_raises(tmp_path):
@@ -25,10 +24,6 @@ def test_bad_header_raises(tmp_path):
     bad.write_text("text\tlabel\nhello\t1\n")
     with pytest.raises(ValueError, match="sentence<TAB>label"):
         read_classification_tsv(bad)
-    bad_csv = tmp_path / "bad.csv"
-    bad_csv.write_text("a,b\n1,2\n")
-    with pytest.raises(ValueError, match="mr,ref"):
-        read_table_to_text_csv(bad_csv)
 
 
 def test_pad_collate():
@@ -37,3 +32,19 @@ def test_pad_collate():
     assert batch["input_ids"].tolist() == [[5, 6], [7, 0]]
     assert batch["labels"].tolist() == [[5, 6], [7, -100]]
     assert batch["attention_mask"].tolist() == [[1, 1], [1, 0]]
+
+
+class _CharTokenizer:
+    eos_token_id = 0
+
+    def __call__(self, text, add_special_tokens=False):
+        return {"input_ids": [ord(c) for c in text]}
+
+
+def test_encode_pairs_masks_the_prompt():
+    (ex,) = encode_pairs(_CharTokenizer(), [TextPair("ab", "cd")], max_length=64)
+    assert ex["input_ids"] == [ord(c) for c in "ab = cd"] + [0]
+    assert ex["labels"] == [-100] * 4 + [ord(c) for c in " cd"] + [0]
+    assert ex["attention_mask"] == [1] * 8
+    (short,) = encode_pairs(_CharTokenizer(), [TextPair("ab", "cd")], max_length=5)
+    assert len(short["input_ids"]) == len(short["labels"]) == 5
