@@ -75,9 +75,7 @@ def distill(student: nn.Module, teacher: nn.Module, batches: Sequence[dict[str, 
         raise ValueError("no training batches")
     out = Path(out)
     ckpt = out / CHECKPOINT
-    teacher.eval()
-    for p in teacher.parameters():
-        p.requires_grad_(False)
+    teacher.eval()  # its forwards run under no_grad; its parameters are left as they are
     start_stage, start_step, done, history = 0, 0, 0, []
     state = None
     if resume:
@@ -111,7 +109,7 @@ def distill(student: nn.Module, teacher: nn.Module, batches: Sequence[dict[str, 
             optimizer.step()
             done += 1
             ran += 1
-            record = {"stage": stage.name, "step": step + 1, **{k: float(v) for k, v in terms.items()}}
+            record = {"stage": stage.name, "step": step + 1, **{k: float(v.detach()) for k, v in terms.items()}}
             if (step + 1) % config.log_every == 0 or step + 1 == stage.steps:
                 history.append(record)
                 bar.set_postfix(loss=f"{record['loss']:.4f}")
