@@ -115,8 +115,7 @@ def distill(student: nn.Module, teacher: nn.Module, batches: Sequence[dict[str, 
                 bar.set_postfix(loss=f"{record['loss']:.4f}")
             finished = step + 1 == stage.steps
             if (step + 1) % config.checkpoint_every == 0 or finished or ran == stop_after:
-                nxt = (index + 1, 0) if finished else (index, step + 1)
-                _save(ckpt, student, optimizer, *nxt, done, history)
+                _save(ckpt, student, optimizer, index, step + 1, done, history)  # a longer rerun extends the stage
             if ran == stop_after:
                 return {"stopped_at": {"stage": stage.name, "step": step + 1}, "history": history}
     student.eval()
