@@ -18,7 +18,7 @@ def test_dropped_peer_is_noticed_with_data_consumed_only() -> None:
     theirs.send(torch.arange(4))
     time.sleep(0.2)
     assert ours.vanished() is None  # alive, data pending
-    theirs._sock.close()  # the peer's process dies: no close frame
+    theirs._stream.sock.close()  # the peer's process dies: no close frame
     time.sleep(0.2)
     assert ours.vanished() is None  # its last message is still unread: not yet conclusive
     assert torch.equal(ours.recv(), torch.arange(4))
