@@ -2,26 +2,30 @@
 
 from __future__ import annotations
 
-from importlib.metadata import version
-
 import pytest
 
 from privformers.dp import accounting
-
-# dp-accounting 0.4.0-0.4.3 sums the signed binomial series of A_alpha at fractional orders (exact,
-# as the reference); 0.4.4 and later sum absolute values, a conservative bound (see accounting.py).
-_DP_ACCOUNTING = tuple(int(x) for x in version("dp-accounting").split(".")[:3])
-SIGNED_SERIES = (0, 4, 0) <= _DP_ACCOUNTING < (0, 4, 4)
 
 
 def test_rdp_reference_value():
     eps, order = accounting.rdp_epsilon_and_order(0.04, 1.5, 2250, 1e-5)
     assert order == pytest.approx(3.9)  # the reference's optimal order on the same grid
-    if SIGNED_SERIES:
-        assert eps == pytest.approx(7.32911, abs=1e-4)
-    else:
-        # the absolute-value series is an upper bound: never below the exact value, 2.2e-4 above it
-        assert 7.32911 - 1e-5 <= eps <= 7.32911 + 2.5e-4
+    assert eps == pytest.approx(7.32911, abs=1e-4)
+
+
+@pytest.mark.parametrize("args", [(0.04, 1.5, 2250, 1e-5), (0.04, 0.5, 100, 1e-5), (0.5, 0.3, 10, 1e-5),
+                                  (0.001, 0.8, 5000, 1e-6), (1.0, 2.0, 10, 1e-5)])
+def test_exact_rdp_never_above_dp_accountings_bound(args):
+    # dp-accounting >= 0.4.4 sums absolute values of the fractional-order series: an upper bound
+    exact, _ = accounting.rdp_epsilon_and_order(*args)
+    bound, _ = accounting.rdp_epsilon_and_order(*args, backend="dp-accounting")
+    assert exact <= bound + 1e-9
+    assert bound - exact <= 5e-3 * exact
+
+
+def test_rdp_rejects_an_unknown_backend():
+    with pytest.raises(ValueError, match="backend"):
+        accounting.rdp_epsilon_and_order(0.04, 1.5, 10, 1e-5, backend="mine")
 
 
 def test_rdp_uses_the_fine_grid_of_orders():
