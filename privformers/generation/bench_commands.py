@@ -70,6 +70,10 @@ def _run_generate(a: argparse.Namespace) -> int:
     if decode:  # the first token includes the prefill; later ones are single decode steps
         out["decode_mean"] = {k: round(sum(r[k] for r in decode) / len(decode), 6)
                               for k in ("seconds", "online_bytes", "rounds")}
+        steps = out.get("per_token_breakdown", [])[1:]
+        if steps:  # the decode step's cost per op class (the breakdown above also holds the prefill)
+            out["decode_breakdown"] = {c: {k: round(sum(st[c][k] for st in steps) / len(steps), 6)
+                                           for k in ("seconds", "online_bytes", "rounds")} for c in steps[0]}
     if a.check:
         from privformers.generation.plain import plain_greedy
 

@@ -17,7 +17,7 @@ from privformers.generation.cache import SecretCache
 from privformers.generation.models import decoder_start
 from privformers.generation.resend import resend_run
 from privformers.generation.sampling import greedy_token, revealed_token
-from privformers.mpc.meter import diff
+from privformers.mpc.meter import OP_CLASSES, diff
 from privformers.mpc.party import CLIENT, SERVER, Party
 from privformers.mpc.session import LocalRun, Program, run_local
 from privformers.secure import tracking
@@ -43,7 +43,10 @@ def step_cost(after: dict, before: dict, seconds: float) -> dict:
     """Seconds, online bytes sent and online rounds between two meter snapshots of one party."""
     d = diff(after, before)
     online = lambda table: sum(v for k, v in table.items() if k.startswith("online/"))  # noqa: E731
-    return {"seconds": round(seconds, 6), "online_bytes": online(d["bytes"]), "rounds": online(d["rounds"])}
+    classes = {c: {"seconds": round(d["seconds"].get(c, 0.0), 6), "online_bytes": d["bytes"].get(f"online/{c}", 0),
+                   "rounds": d["rounds"].get(f"online/{c}", 0)} for c in OP_CLASSES}
+    return {"seconds": round(seconds, 6), "online_bytes": online(d["bytes"]), "rounds": online(d["rounds"]),
+            "classes": classes}
 
 
 def _ids(party: Party, tokens: list[int]) -> PrivateIds:

@@ -13,6 +13,17 @@ def per_token(client: list[dict], server: list[dict]) -> list[dict]:
             for c, s in zip(client, server)]
 
 
+def per_token_breakdown(client: list[dict], server: list[dict]) -> list[dict]:
+    """Per generated token and op class: the client's seconds and rounds, bytes sent by both."""
+    out = []
+    for c, s in zip(client, server):
+        if "classes" not in c or "classes" not in s:
+            return []
+        out.append({k: {"seconds": v["seconds"], "online_bytes": v["online_bytes"] + s["classes"][k]["online_bytes"],
+                        "rounds": v["rounds"]} for k, v in c["classes"].items()})
+    return out
+
+
 def totals(rows: list[dict]) -> dict:
     """Sums over the generated tokens."""
     return {k: round(sum(r[k] for r in rows), 6) for k in ("seconds", "online_bytes", "rounds")}
@@ -35,4 +46,5 @@ def summarize(client: dict, server: dict, client_meter: dict, server_meter: dict
     if client.get("final") is not None:
         out["final"] = per_token([client["final"]], [server["final"]])[0]
         rows = [*rows, out["final"]]
-    return {**out, "totals": totals(rows), "breakdown": breakdown(client_meter, server_meter)}
+    return {**out, "totals": totals(rows), "breakdown": breakdown(client_meter, server_meter),
+            "per_token_breakdown": per_token_breakdown(client["per_token"], server["per_token"])}

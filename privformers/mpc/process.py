@@ -68,11 +68,16 @@ PROFILE_ENV = "PRIVFORMERS_PROFILE_DIR"
 
 
 def _execute_profiled(party: Party, built, role: str):
-    """execute() under cProfile, stats written to $PRIVFORMERS_PROFILE_DIR/<role>.prof (developers)."""
+    """execute() under cProfile, stats written to $PRIVFORMERS_PROFILE_DIR/<role>.prof (developers).
+
+    With PRIVFORMERS_PROFILE_PHASE=online only the online pass is profiled (the dealer: nothing)."""
     import cProfile
 
     prof = cProfile.Profile()
+    online_only = os.environ.get("PRIVFORMERS_PROFILE_PHASE") == "online"
     try:
+        if online_only:
+            return execute(party, built, on_online=(prof.enable, prof.disable))
         return prof.runcall(execute, party, built)
     finally:
         prof.dump_stats(os.path.join(os.environ[PROFILE_ENV], f"{role}.prof"))

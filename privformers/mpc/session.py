@@ -28,8 +28,11 @@ class Program:
     setup: Callable[[Party], Any] | None = None
 
 
-def execute(party: Party, program: Program) -> Any:
-    """Run the program on this party through all phases; returns the online result (None on the dealer)."""
+def execute(party: Party, program: Program,
+            on_online: tuple[Callable[[], Any], Callable[[], Any]] | None = None) -> Any:
+    """Run the program on this party through all phases; returns the online result (None on the dealer).
+
+    on_online: (start, stop) callbacks around the online pass (a profiler's enable/disable)."""
     party.set_mode("setup")
     state = program.setup(party) if program.setup else None
     party.set_mode("offline")
@@ -38,7 +41,13 @@ def execute(party: Party, program: Program) -> Any:
         return offline_result
     party.set_mode("online")
     party.meter.start_clock()
-    result = program.run(party, state)
+    if on_online:
+        on_online[0]()
+    try:
+        result = program.run(party, state)
+    finally:
+        if on_online:
+            on_online[1]()
     party.meter.stop_clock()
     if party.store:
         raise RuntimeError(f"{len(party.store)} correlated items left unused: offline and online programs differ")
