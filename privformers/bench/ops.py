@@ -74,6 +74,12 @@ OPS: dict[str, OpBench] = {
     "gelu": OpBench(10_000, _uniform(-8, 8, 10_000),
                     gelu, lambda x: 0.5 * x * (1 + torch.erf(x / math.sqrt(2)))),
     "layernorm": OpBench(32 * 768, _randn(32, 768, scale=3), lambda x: layer_norm(x), _layernorm_ref),
+    # one decode step of GPT-2 base: a row of 768, an MLP row of 3072, 12 heads attending over 36 keys
+    "layernorm_row": OpBench(768, _randn(1, 768, scale=3), lambda x: layer_norm(x), _layernorm_ref, repeat=20),
+    "gelu_row": OpBench(3072, _uniform(-8, 8, 1, 3072), gelu, lambda x: 0.5 * x * (1 + torch.erf(x / math.sqrt(2))),
+                        repeat=20),
+    "softmax_row": OpBench(12 * 36, _uniform(-30, 30, 12, 1, 36), lambda x: softmax(x, -1),
+                           lambda x: torch.softmax(x, -1), repeat=20),
     "argmax": OpBench(50_257, _randn(1, 50_257, scale=4), lambda x: argmax(x, -1, bits=48),
                       lambda x: torch.nn.functional.one_hot(x.argmax(-1), x.shape[-1]).double(),
                       integer_output=True),

@@ -1,11 +1,17 @@
 """GeLU in its erf form, gelu(x) = x/2 + x erf(x / sqrt 2) / 2, and in its tanh form (GPT-2's
 "gelu_new"), x/2 + x tanh(sqrt(2/pi) (x + 0.044715 x^3)) / 2.
 
-g(x) = x erf(x / sqrt 2) (or x tanh(...)) is even and smooth: on |x| < 4 it is a degree-6
+g(x) = x erf(x / sqrt 2) (or x tanh(...)) is even and smooth: on |x| < T = 4 it is a degree-6
 polynomial in w = x^2 / 16 (least-squares fit of each form, computed at import); outside,
-g(x) = |x| to within 2.6e-4. Domain: all reals with |x| < 2^(40 - frac_bits); error <= 2.5e-3 on [-8, 8]
-(measured in the tests; the target is 1e-2).
-Cost: 1 comparison round (three batched comparisons), 1 bit product, a square, 3 power levels.
+gelu(x) is x (x >= T) or 0 (x <= -T) to within 1.3e-4. So
+    gelu(x) = x - [x < T] x + ([x < T] - [x < -T]) (x + g(x)) / 2,
+with no sign comparison at all (inside the interval both branches of |x| give the same value).
+The two threshold comparisons ignore x's bits below 2^-6 (a DCF of 29 levels instead of 39 at 16
+fractional bits): x that close below a threshold may land on either side, so the fit covers
+[0, T + 2^-6], where both formulas agree to about 1e-4.
+Domain: |x| < 2^(39 - frac_bits); error <= 2.5e-3 on [-8, 8] (measured in the tests; target 1e-2).
+Cost: 5 rounds: the comparisons; [x < T] x and x^2; w, w^2, w^3 (one fused truncation); the
+upper half of the polynomial, w^3 (c4 w + c5 w^2 + c6 w^3); the product with the inside bit.
 """
 
 from __future__ import annotations
@@ -14,14 +20,15 @@ import math
 
 import numpy as np
 
-from privformers.mpc.functions.poly import polynomial
-from privformers.mpc.protocols.beaver import mul, square
 from privformers.mpc.protocols.compare import ltz
-from privformers.mpc.protocols.trunc import trunc
+from privformers.mpc.protocols.fused import Factor, fused_mul, trunc_powers
 from privformers.mpc.shares import AShare, stack
 
 T = 4.0
 DEGREE = 6
+BITS = 40         # comparison domain |x| < 2^(BITS - 1) ring units
+WINDOW_LOG2 = -6  # threshold comparisons ignore x's bits below 2^-6: x within that below T may go either way
+W_BITS = 13       # fractional bits of w = x^2 / 16 in the polynomial (w^3 c6 at 4 W_BITS stays < 2^62)
 
 
 def _even_part(form: str, x: float) -> float:
@@ -32,7 +39,7 @@ def _even_part(form: str, x: float) -> float:
 
 
 def _fit(form: str) -> list[float]:
-    xs = np.linspace(0.0, T, 4001)
+    xs = np.linspace(0.0, T + 2.0**WINDOW_LOG2, 4001)  # covers x just past T, taken as inside
     g = np.array([_even_part(form, v) for v in xs])
     w = (xs / T) ** 2
     a = np.vstack([w**k for k in range(DEGREE + 1)]).T
@@ -48,13 +55,18 @@ def gelu(x: AShare, form: str = "erf") -> AShare:
     if form not in COEFFS:
         raise ValueError(f"unknown GeLU form {form!r}; expected 'erf' or 'tanh'")
     fp = x.party.fp
+    f, s = fp.frac_bits, W_BITS
     t = int(fp.encode(T))
-    bits = 40
-    cmp = ltz(stack([x, x.add_public(-t), x.add_public(t)]), bits)  # [x<0], [x<T], [x<-T]
-    neg, below_t, below_mt = cmp[0], cmp[1], cmp[2]
-    inside = below_t - below_mt
-    absx = x - mul(neg, x, truncate=False).lshift(1)
-    w = trunc(square(x, truncate=False), fp.frac_bits + 4)  # x^2 / 16
-    g_in = polynomial(w, COEFFS[form])
-    g = absx + mul(inside, g_in - absx, truncate=False)
-    return trunc(x + g, 1)
+    cmp = ltz(stack([x.add_public(-t), x.add_public(t)]), BITS, max(0, f + WINDOW_LOG2))  # [x < T], [x < -T]
+    below_t = cmp[0]
+    inside = below_t - cmp[1]
+    _, (below_x,), raised = fused_mul([Factor(below_t), Factor(x)], [(0, 1)], {1: 2})   # [x<T] x; x^2 at 2f
+    w, (w2, w3) = trunc_powers(raised[1][0], 2 * f + 4 - s, 3)  # w = x^2 / 16 at scale s; w^2, w^3 at 2s, 3s
+    c = [round(v * 2**s) for v in COEFFS[form]]                # coefficients at scale s
+    low = w.mul_public(c[1] << 2 * s) + w2.mul_public(c[2] << s) + w3.mul_public(c[3])     # scale 4s
+    high = w.mul_public(c[4] << 2 * s) + w2.mul_public(c[5] << s) + w3.mul_public(c[6])    # scale 4s
+    _, (upper,), _ = fused_mul([Factor(w3, s), Factor(high, 2 * s)], [(0, 1)])            # w^3 high, 4s
+    g = (low + upper).add_public(c[0] << 3 * s)                                            # g(x) at 4s
+    h = x.lshift(4 * s - f) + g                                                            # x + g at 4s
+    _, (half,), _ = fused_mul([Factor(inside), Factor(h, 4 * s - f + 1)], [(0, 1)])       # inside (x+g)/2
+    return x - below_x + half

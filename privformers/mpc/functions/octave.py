@@ -10,26 +10,30 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 
+import torch
+
 from privformers.mpc.protocols.compare import ltz
-from privformers.mpc.shares import AShare, stack
+from privformers.mpc.shares import AShare
 
 
 def interval_bits(x: AShare, lo: int, hi: int, per_octave: int) -> AShare:
     """Shares of [x < t_j] for the inner thresholds t_j = 2^(lo + j / per_octave), j = 1 .. n-1."""
     fp = x.party.fp
     n = per_octave * (hi - lo)
-    thresholds = [2.0 ** (lo + j / per_octave) for j in range(1, n)]
+    thresholds = fp.encode(torch.tensor([2.0 ** (lo + j / per_octave) for j in range(1, n)], dtype=torch.float64))
     bits = max(hi, 0) + fp.frac_bits + 3
-    return ltz(stack([x.add_public(-int(fp.encode(t))) for t in thresholds]), bits)
+    shifted = x.unsqueeze(0).add_public(-thresholds.reshape(-1, *([1] * x.dim())))  # one row per threshold
+    return ltz(shifted, bits)
 
 
-def interval_table(below: AShare, values: Sequence[int]) -> AShare:
-    """sum_j [x in interval j] values[j] (ring integers), from the bits of ``interval_bits``."""
-    out = None
-    for j in range(1, len(values)):
-        term = below[j - 1].mul_public(values[j - 1] - values[j])  # adds the step once x >= t_j
-        out = term if out is None else out + term
-    return out.add_public(values[-1])
+def interval_table(below: AShare, values: Sequence[int] | torch.Tensor) -> AShare:
+    """sum_j [x in interval j] values[j] (ring integers), from the bits of ``interval_bits``.
+
+    Telescoping: values[-1] plus, for each threshold t_j that x is below, values[j-1] - values[j]."""
+    v = torch.as_tensor(values, dtype=torch.int64)
+    steps = (v[:-1] - v[1:]).reshape(-1, *([1] * (below.dim() - 1)))
+    out = below.mul_public(steps).sum(0)
+    return out.add_public(int(v[-1]))
 
 
 def octave_guess(x: AShare, lo: int, hi: int, g: Callable[[float], float], per_octave: int = 2) -> AShare:
@@ -37,4 +41,5 @@ def octave_guess(x: AShare, lo: int, hi: int, g: Callable[[float], float], per_o
     fp = x.party.fp
     n = per_octave * (hi - lo)
     below = interval_bits(x, lo, hi, per_octave)
-    return interval_table(below, [int(fp.encode(g(2.0 ** (lo + (j + 0.5) / per_octave)))) for j in range(n)])
+    mids = torch.tensor([g(2.0 ** (lo + (j + 0.5) / per_octave)) for j in range(n)], dtype=torch.float64)
+    return interval_table(below, fp.encode(mids))

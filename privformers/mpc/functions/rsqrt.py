@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import math
 
+import torch
+
 from privformers.mpc.functions.octave import interval_bits, interval_table
 from privformers.mpc.protocols.beaver import mul
 from privformers.mpc.protocols.fused import Factor, fused_mul
@@ -38,8 +40,8 @@ def rsqrt_raw(x: AShare, lo: int = -12, hi: int = 16, iterations: int = ITERATIO
     mids = [2.0 ** (e + 0.5 / PER_OCTAVE) for e in starts]
     y_of = [(mid / 4.0**m) ** -0.5 for mid, m in zip(mids, m_of)]   # in (1/2, 1]
     below = interval_bits(x, lo, hi, PER_OCTAVE)
-    c = interval_table(below, [int(fp.encode(4.0 ** (big_m - m) * y * y)) for m, y in zip(m_of, y_of)])
-    w = interval_table(below, [int(fp.encode(scale * 2.0 ** (big_m - m) * y)) for m, y in zip(m_of, y_of)])
+    c = interval_table(below, fp.encode(torch.tensor([4.0 ** (big_m - m) * y * y for m, y in zip(m_of, y_of)])))
+    w = interval_table(below, fp.encode(torch.tensor([scale * 2.0 ** (big_m - m) * y for m, y in zip(m_of, y_of)])))
     u, u_k = mul(x, c, truncate=False), f + 2 * big_m              # u = x y0^2 at scale 2^(2f + 2M)
     w_k = 0
     half = 1 << (f - 1)

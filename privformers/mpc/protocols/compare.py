@@ -63,10 +63,18 @@ def open_low_bits(x: torch.Tensor, party: Party, n: int) -> torch.Tensor:
     return low_bits(total, n) if n < 64 else total
 
 
-def ltz(x: AShare, bits: int = 64) -> AShare:
-    """Shares of the integer bit [x < 0], for x in [-2^(bits-1), 2^(bits-1)) (ring units)."""
+def ltz(x: AShare, bits: int = 64, ignore_low: int = 0) -> AShare:
+    """Shares of the integer bit [x < 0], for x in [-2^(bits-1), 2^(bits-1)) (ring units).
+
+    ignore_low = L > 0 compares only the top bits (a DCF of bits - 1 - L levels instead of bits - 1:
+    less key material and time). The result is then exact except for x in (-2^L, 0), where it may
+    be 0: use it where values that close below 0 may go either way (e.g. a branch whose two sides
+    agree near its threshold)."""
     if not 2 <= bits <= 64:
         raise ValueError("bits must be in [2, 64]")
+    if not 0 <= ignore_low <= bits - 3:
+        raise ValueError(f"ignore_low must be in [0, bits - 3], got {ignore_low}")
+    levels = bits - 1 - ignore_low
     p = x.party
     shape = x.shape
     n = int(np.prod(shape)) if len(shape) else 1
@@ -77,8 +85,8 @@ def ltz(x: AShare, bits: int = 64) -> AShare:
             r = low_bits(r, bits) if bits < 64 else r
             r_low = low_bits(r, bits - 1)
             m = (r >> (bits - 1)) & 1
-            k0, k1 = dcf_keygen(r_low.reshape(-1).numpy().view(np.uint64),
-                                (1 - 2 * m).reshape(-1).numpy().view(np.uint64), bits - 1,
+            k0, k1 = dcf_keygen((r_low >> ignore_low).reshape(-1).numpy().view(np.uint64),
+                                (1 - 2 * m).reshape(-1).numpy().view(np.uint64), levels,
                                 rng=p.local_prg.random_bytes)
             m_c = p.prg[CLIENT].ring(shape)
             p.send(SERVER, m - m_c)
@@ -87,7 +95,7 @@ def ltz(x: AShare, bits: int = 64) -> AShare:
             return (meta_like(r), meta_like(m), None)
         r_i = p.prg[DEALER].ring(shape)
         m_i = p.prg[DEALER].ring(shape) if p.role == CLIENT else p.recv_tensor(DEALER)
-        return (r_i, m_i, _recv_key(p, bits - 1))
+        return (r_i, m_i, _recv_key(p, levels))
 
     r_i, m_i, key = take(p, produce)
     if p.symbolic:
@@ -97,7 +105,7 @@ def ltz(x: AShare, bits: int = 64) -> AShare:
     c = open_low_bits(x.data + r_i, p, bits)
     c_low = low_bits(c, bits - 1)
     c_m = (c >> (bits - 1)) & 1
-    u = dcf_eval(p.index, key, c_low.reshape(-1).numpy().view(np.uint64))
+    u = dcf_eval(p.index, key, (c_low >> ignore_low).reshape(-1).numpy().view(np.uint64))
     s = m_i + torch.from_numpy(u.view(np.int64)).reshape(shape)
     out = s * (1 - 2 * c_m)
     if p.index == 0:
