@@ -19,8 +19,10 @@ class BartMerge:
     """Forward of a BartAttention whose weights come from its MergeModule."""
 
     def forward(self, hidden_states: torch.Tensor, key_value_states: torch.Tensor | None = None,
-                past_key_values: object = None, attention_mask: torch.Tensor | None = None,
+                past_key_values: object = None, cache: object = None, attention_mask: torch.Tensor | None = None,
                 **kwargs: object) -> tuple[torch.Tensor, torch.Tensor | None]:
+        # transformers >= 5.24 passes the cache as `cache`, earlier versions as `past_key_values`
+        past_key_values = cache if cache is not None else past_key_values
         q_len = hidden_states.shape[-2]
         if key_value_states is not None:
             value, memo = cross_values(self, past_key_values, self.v_proj, key_value_states, self.head_dim)

@@ -12,10 +12,12 @@ from privformers.approx.merge.module import MergeModule
 class GPT2Merge:
     """Forward of a GPT2Attention whose weights come from its MergeModule."""
 
-    def forward(self, hidden_states: torch.Tensor, past_key_values: object = None,
+    def forward(self, hidden_states: torch.Tensor, past_key_values: object = None, cache: object = None,
                 attention_mask: torch.Tensor | None = None, encoder_hidden_states: torch.Tensor | None = None,
                 encoder_attention_mask: torch.Tensor | None = None, output_attentions: bool = False,
                 **kwargs: object) -> tuple[torch.Tensor, torch.Tensor | None]:
+        # transformers >= 5.24 passes the cache as `cache`, earlier versions as `past_key_values`
+        past_key_values = cache if cache is not None else past_key_values
         if encoder_hidden_states is not None:
             raise NotImplementedError("Merge Module: GPT-2 cross-attention is not supported")
         shape = (*hidden_states.shape[:-1], -1, self.head_dim)

@@ -21,8 +21,10 @@ class T5Merge:
 
     def forward(self, hidden_states: torch.Tensor, mask: torch.Tensor | None = None,
                 key_value_states: torch.Tensor | None = None, position_bias: torch.Tensor | None = None,
-                past_key_values: object = None,
+                past_key_values: object = None, cache: object = None,
                 **kwargs: object) -> tuple[torch.Tensor, torch.Tensor | None, torch.Tensor | None]:
+        # transformers >= 5.24 passes the cache as `cache`, earlier versions as `past_key_values`
+        past_key_values = cache if cache is not None else past_key_values
         q_len = hidden_states.shape[-2]
         if key_value_states is not None:
             value, memo = cross_values(self, past_key_values, self.v, key_value_states, self.key_value_proj_dim)
