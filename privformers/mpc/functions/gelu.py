@@ -6,10 +6,10 @@ polynomial in w = x^2 / 16 (least-squares fit of each form, computed at import);
 gelu(x) is x (x >= T) or 0 (x <= -T) to within 1.3e-4. So
     gelu(x) = x - [x < T] x + ([x < T] - [x < -T]) (x + g(x)) / 2,
 with no sign comparison at all (inside the interval both branches of |x| give the same value).
-The two threshold comparisons ignore x's bits below 2^-6 (a DCF of 29 levels instead of 39 at 16
-fractional bits): x that close below a threshold may land on either side, so the fit covers
+The two threshold comparisons ignore x's bits below 2^-6 (a DCF of 21 levels at 16 fractional
+bits): x that close below a threshold may land on either side, so the fit covers
 [0, T + 2^-6], where both formulas agree to about 1e-4.
-Domain: |x| < 2^(39 - frac_bits); error <= 2.5e-3 on [-8, 8] (measured in the tests; target 1e-2).
+Domain: |x| < 2^15; error <= 2.5e-3 on [-8, 8] (measured in the tests; target 1e-2).
 Cost: 5 rounds: the comparisons; [x < T] x and x^2; w, w^2, w^3 (one fused truncation); the
 upper half of the polynomial, w^3 (c4 w + c5 w^2 + c6 w^3); the product with the inside bit.
 """
@@ -26,7 +26,7 @@ from privformers.mpc.shares import AShare, stack
 
 T = 4.0
 DEGREE = 6
-BITS = 40         # comparison domain |x| < 2^(BITS - 1) ring units
+DOMAIN_LOG2 = 15  # comparisons work for |x| < 2^15
 WINDOW_LOG2 = -6  # threshold comparisons ignore x's bits below 2^-6: x within that below T may go either way
 W_BITS = 13       # fractional bits of w = x^2 / 16 in the polynomial (w^3 c6 at 4 W_BITS stays < 2^62)
 
@@ -57,7 +57,8 @@ def gelu(x: AShare, form: str = "erf") -> AShare:
     fp = x.party.fp
     f, s = fp.frac_bits, W_BITS
     t = int(fp.encode(T))
-    cmp = ltz(stack([x.add_public(-t), x.add_public(t)]), BITS, max(0, f + WINDOW_LOG2))  # [x < T], [x < -T]
+    # [x < T], [x < -T]
+    cmp = ltz(stack([x.add_public(-t), x.add_public(t)]), f + DOMAIN_LOG2 + 1, max(0, f + WINDOW_LOG2))
     below_t = cmp[0]
     inside = below_t - cmp[1]
     _, (below_x,), raised = fused_mul([Factor(below_t), Factor(x)], [(0, 1)], {1: 2})   # [x<T] x; x^2 at 2f

@@ -27,7 +27,10 @@ def softmax(x: AShare, dim: int = -1, mask: torch.Tensor | None = None) -> AShar
         low = torch.full(x.shape, -int(x.party.fp.encode(1000.0)), dtype=torch.int64)
         # masked entries are replaced by a public very low value before the max (client adds it)
         x = where_public(mask, x, x.mul_public(0).add_public(low))
-    m = max_(x, dim=dim, keepdim=True, bits=48)
+    # Any m a little below the row's maximum keeps exp(x - m) in range, so the tournament compares
+    # coarsely (to 2^-4, at most 12 levels: m >= max - 0.75) over the domain |differences| < 2^15.
+    f = x.party.fp.frac_bits
+    m = max_(x, dim=dim, keepdim=True, bits=f + 16, ignore_low=max(0, f - 4))
     e = exp(x - m)
     if mask is not None:
         e = e.mul_public(mask.to(torch.int64))

@@ -33,12 +33,15 @@ def _pairs(x: AShare, dim: int) -> tuple[AShare, AShare, AShare | None]:
     return wrap(a), wrap(b), (wrap(rest) if rest is not None else None)
 
 
-def max_(x: AShare, dim: int = -1, keepdim: bool = False, bits: int = 64) -> AShare:
-    """Maximum along dim by a pairwise tournament: 2 rounds per halving."""
+def max_(x: AShare, dim: int = -1, keepdim: bool = False, bits: int = 64, ignore_low: int = 0) -> AShare:
+    """Maximum along dim by a pairwise tournament: 2 rounds per halving.
+
+    ignore_low = L > 0 uses coarse comparisons (``ltz``): each level may keep an entry up to 2^L
+    below its rival, so the result is within levels * 2^L below the true maximum."""
     dim = dim % x.dim()
     while x.shape[dim] > 1:
         a, b, rest = _pairs(x, dim)
-        winner = select(ltz(a - b, bits), b, a)
+        winner = select(ltz(a - b, bits, ignore_low), b, a)
         x = cat([winner, rest], dim) if rest is not None else winner
     return x if keepdim else x.squeeze(dim)
 
