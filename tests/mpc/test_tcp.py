@@ -182,3 +182,29 @@ def test_wrong_session_or_role_fails_on_both_sides():
                                                 time.monotonic() + 5, 5, None))
     assert isinstance(dealer, TransportError) and "claims to be 'dealer'" in str(dealer)
     assert isinstance(impostor, TransportError) and "unexpected role" in str(impostor)
+
+
+def test_a_sender_far_ahead_of_its_reader_waits(monkeypatch):
+    """Backpressure: queued bytes stay bounded (a fast dealer does not buffer a whole session)."""
+    import privformers.mpc.transport.tcp as tcp
+
+    monkeypatch.setattr(tcp, "MAX_QUEUED", 1 << 20)
+    sender, reader = tcp_pair(b"s" * 16)
+    big = torch.zeros(1 << 19, dtype=torch.int64)   # 4 MiB per message, far beyond socket buffers
+    done = threading.Event()
+
+    def produce():
+        for _ in range(8):
+            sender.send(big)
+        done.set()
+
+    t = threading.Thread(target=produce, daemon=True)
+    t.start()
+    time.sleep(1.0)
+    assert not done.is_set()                     # blocked: the reader has not read anything
+    assert sender._queued_bytes <= (1 << 20) + big.numel() * 8
+    got = [reader.recv() for _ in range(8)]      # reading drains the queue and lets the sender finish
+    assert done.wait(10)
+    assert all(torch.equal(g, big) for g in got)
+    sender.close()
+    reader.close()

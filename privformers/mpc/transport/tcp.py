@@ -43,6 +43,7 @@ from privformers.mpc.transport.stream import PlainStream, Stream, tune, write_al
 
 MAX_MESSAGE = 4 << 30   # refuse larger frames before allocating for them
 INLINE_MAX = 64 << 10   # frames up to this size may be written by the sending thread itself
+MAX_QUEUED = 256 << 20  # a sender waits while this many payload bytes are queued (bounds a fast dealer's memory)
 _STOP = object()
 RAW, FRAME, FLUSH = 0, 1, 2
 
@@ -62,8 +63,10 @@ class TcpChannel:
         self._where = f" at {where}" if where else ""
         self._send_seq = self._recv_seq = 0
         self._queue: queue.SimpleQueue = queue.SimpleQueue()
-        self._wlock = threading.Lock()
+        self._wlock = threading.RLock()   # re-entered when a failed inline write wakes waiting senders
         self._pending = 0          # items queued for (or being written by) the sender thread
+        self._queued_bytes = 0     # their payload bytes
+        self._room = threading.Condition(self._wlock)
         self._error: TransportError | None = None
         self._closed = False
         self._ended: TransportError | None = None
@@ -109,7 +112,13 @@ class TcpChannel:
                 item: tuple = (RAW, left)
             else:
                 item = (FRAME, head, payload)
+                # backpressure: a producer far ahead of its reader waits instead of buffering without bound
+                while self._queued_bytes > MAX_QUEUED and self._error is None and not self._closed:
+                    self._room.wait(1.0)
+                if self._error is not None:
+                    raise self._error
             self._pending += 1
+            self._queued_bytes += _size(item)
             self._queue.put(item)
 
     def _enqueue(self, item: tuple) -> None:
@@ -120,6 +129,8 @@ class TcpChannel:
     def _fail_send(self, exc: BaseException) -> None:
         self._error = PeerDisconnected(f"{self.peer}{self._where} disconnected while we were sending "
                                        f"({exc.__class__.__name__})")
+        with self._room:
+            self._room.notify_all()
 
     def _send_loop(self) -> None:
         while True:
@@ -138,6 +149,8 @@ class TcpChannel:
                 return
             with self._wlock:
                 self._pending -= 1
+                self._queued_bytes -= _size(item)
+                self._room.notify_all()
 
     # -- receiving ------------------------------------------------------------
     def recv(self) -> Message:
@@ -264,3 +277,12 @@ class TcpChannel:
         self._queue.put(_STOP)
         self._sender.join(flush_timeout)
         self._stream.close()
+
+
+def _size(item: tuple) -> int:
+    """Payload bytes of a queued item (frames and leftover raw parts; 0 for a flush)."""
+    if item[0] == FRAME:
+        return memoryview(item[2]).nbytes if item[2] is not None else 0
+    if item[0] == RAW:
+        return sum(p.nbytes for p in item[1])
+    return 0
