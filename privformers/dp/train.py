@@ -19,6 +19,8 @@ from privformers.dp import datasets, losses
 from privformers.dp.engine import PrivacyEngine
 from privformers.dp.sampling import PoissonBatchSampler, physical_batches
 
+ACCOUNTANT_NOTE = "rdp: per-order RDP from prv-accountant, converted by dp-accounting; pld: dp-accounting"
+
 
 def load_tokenizer(path: str):
     """AutoTokenizer from ``path``, or GPT-2 BPE from a folder with only vocab.json and merges.txt."""
@@ -149,7 +151,7 @@ def train(args) -> dict:
         r = {"step": step, "task": args.task, "model": args.model, "private": engine is not None,
              "trainable_parameters": sum(p.numel() for p in trainable)}
         if engine is not None:
-            r.update(engine.get_privacy_spent(step, "all"), accountant="dp-accounting (rdp, pld)",
+            r.update(engine.get_privacy_spent(step, "all"), accountant=ACCOUNTANT_NOTE,
                      **{"training": engine.get_training_stats()})
         if eval_set:
             r["eval"] = evaluate(model, eval_set, collate, args.eval_batch_size, args.task)
