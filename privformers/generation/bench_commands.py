@@ -1,10 +1,12 @@
-"""``privformers bench generate``: cost of private greedy generation on a random-weight model, as JSON."""
+"""``privformers bench generate``: cost of private greedy generation on a random-weight model, as JSON;
+``privformers bench sweep``: the same over methods x sizes x prompt lengths (``privformers.generation.sweep``)."""
 
 from __future__ import annotations
 
 import argparse
 import platform
 import sys
+from collections.abc import Callable, Collection
 from datetime import datetime, timezone
 
 METHODS = {  # --method: the approximation recipe applied to the random-weight model (None: exact)
@@ -41,6 +43,71 @@ def register_bench(sub: argparse._SubParsersAction) -> None:
                         "report the per-token time of each and what TLS adds")
     p.add_argument("--repeats", type=int, default=1, help="pairs of runs for --compare-transport")
     p.set_defaults(func=_run_generate)
+
+    p = sub.add_parser("sweep", help="bench generate over methods x model sizes x prompt lengths: JSON table and "
+                                     "plots (MERGE's Figure 4)")
+    p.add_argument("--random-weights", action="store_true", required=True,
+                   help="seeded random weights of the named sizes (the only mode offline)")
+    p.add_argument("--methods", type=_names(METHODS), default=["vanilla", "merge"],
+                   help=f"comma-separated, of {','.join(METHODS)} (default vanilla,merge)")
+    p.add_argument("--sizes", type=_names(("tiny", "small", "base")), default=["tiny"],
+                   help="comma-separated, of tiny,small,base (default tiny)")
+    p.add_argument("--prompt-lens", type=_ints, default=[64, 128, 256, 512],
+                   help="comma-separated prompt lengths (default 64,128,256,512; those beyond a model's context "
+                        "are skipped)")
+    p.add_argument("--new-tokens", type=int, default=2, help="tokens generated per point (the first has the prefill)")
+    p.add_argument("--layers", type=int, help="override every size's number of layers")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--frac-bits", type=int, default=16)
+    p.add_argument("--timeout", type=float, default=3600.0, help="seconds per point")
+    p.add_argument("--out", help="folder for sweep.json, sweep_vs_prompt_len.png and sweep_vs_size.png")
+    p.add_argument("--json", action="store_true", help="print compact JSON (indented otherwise)")
+    p.add_argument("--insecure-transport", action="store_true", help="plain TCP links instead of TLS 1.3")
+    p.set_defaults(func=_run_sweep)
+
+
+def _names(allowed: Collection[str]) -> Callable[[str], list[str]]:
+    """An argparse type: a comma-separated list of names, each one of allowed."""
+    def parse(text: str) -> list[str]:
+        names = [t.strip() for t in text.split(",") if t.strip()]
+        bad = [n for n in names if n not in allowed]
+        if bad or not names:
+            raise argparse.ArgumentTypeError(f"expected names from {','.join(allowed)}, got {text!r}")
+        return names
+    return parse
+
+
+def _ints(text: str) -> list[int]:
+    """An argparse type: a comma-separated list of positive integers."""
+    try:
+        values = [int(t) for t in text.split(",") if t.strip()]
+    except ValueError:
+        values = []
+    if not values or min(values) < 1:
+        raise argparse.ArgumentTypeError(f"expected positive integers separated by commas, got {text!r}")
+    return values
+
+
+def _run_sweep(a: argparse.Namespace) -> int:
+    import json
+    from pathlib import Path
+
+    from privformers.generation.sweep import plot_sweep, run_sweep
+
+    result = run_sweep(a.sizes, a.methods, a.prompt_lens, a.new_tokens, layers=a.layers, seed=a.seed,
+                       timeout=a.timeout, frac_bits=a.frac_bits, insecure=a.insecure_transport)
+    text = json.dumps(result) if a.json else json.dumps(result, indent=2)
+    if a.out:
+        out = Path(a.out)
+        out.mkdir(parents=True, exist_ok=True)
+        (out / "sweep.json").write_text(json.dumps(result, indent=2) + "\n")
+        for path in [out / "sweep.json", *plot_sweep(result, out)]:
+            print(f"[sweep] wrote {path}", file=sys.stderr)
+    print(text)
+    if not result["points"]:
+        print("error: every point was skipped", file=sys.stderr)
+        return 1
+    return 0
 
 
 def _run_generate(a: argparse.Namespace) -> int:

@@ -1,0 +1,108 @@
+"""``privformers bench sweep``: the grid, skipped points (too long, failed run), the JSON and the plots."""
+
+from __future__ import annotations
+
+import io
+import json
+from pathlib import Path
+
+import pytest
+
+from privformers.cli import build_parser, main
+from privformers.generation import commands
+from privformers.generation.models import SIZES
+from privformers.generation.sweep import plot_sweep, run_sweep
+from privformers.mpc.launch import LaunchError
+
+PNG = b"\x89PNG\r\n\x1a\n"
+TINY_CONTEXT = SIZES["tiny"]["n_positions"]
+
+
+def _fake_run_generate(args: dict, timeout: float, frac_bits: int, insecure: bool = False) -> dict:
+    """Stands in for the three processes: costs that grow with the prompt; thex fails like an OOM-killed party."""
+    if args["recipe"] == "thex":
+        raise LaunchError("server: killed by signal 9 (out of memory?)\nlast line of its log")
+    n = len(args["prompt"])
+    first = {"seconds": 0.01 * n, "online_bytes": 1000 * n, "rounds": 100}
+    return {"tokens": [1] * args["max_new_tokens"],
+            "per_token": [first] + [{"seconds": 0.5, "online_bytes": 2e6, "rounds": 40}] * (args["max_new_tokens"] - 1)}
+
+
+def _check_plots(paths: list[Path], out: Path) -> None:
+    assert [p.name for p in paths] == ["sweep_vs_prompt_len.png", "sweep_vs_size.png"]
+    for p in paths:
+        assert p.parent == out and p.stat().st_size > 1000 and p.read_bytes()[:8] == PNG
+
+
+def test_sweep_grid_and_skips(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setattr(commands, "run_generate", _fake_run_generate)
+    log = io.StringIO()
+    result = run_sweep(["tiny"], ["vanilla", "merge", "thex"], [8, TINY_CONTEXT], new_tokens=3, log=log)
+    points = result["points"]
+    assert [(p["method"], p["prompt_len"]) for p in points] == [("vanilla", 8), ("merge", 8)]
+    assert points[0]["decode_seconds"] == 0.5 and points[0]["decode_online_bytes"] == 2e6
+    assert points[0]["decode_rounds"] == 40 and points[0]["first_token_seconds"] == 0.08
+    assert points[0]["params"] < points[1]["params"]  # the Merge Module adds weights
+    reasons = {(s["method"], s["prompt_len"]): s["skipped"] for s in result["skipped"]}
+    assert reasons["thex", 8] == "LaunchError: server: killed by signal 9 (out of memory?)"
+    assert all("context" in reasons[m, TINY_CONTEXT] for m in ("vanilla", "merge", "thex"))
+    assert result["meta"]["new_tokens"] == 3 and result["meta"]["transport"] == "tls1.3"
+    lines = log.getvalue().splitlines()
+    assert len(lines) == 6 and lines[0] == "[sweep] size=tiny method=vanilla prompt_len=8: 0.5 s/token, 2 MB, 40 rounds"
+    assert "skipped: LaunchError" in lines[2]
+    _check_plots(plot_sweep(result, tmp_path), tmp_path)
+    json.dumps(result)  # plain JSON data
+
+
+def test_plots_without_points(tmp_path: Path) -> None:
+    empty = {"points": [], "skipped": [{"size": "tiny", "method": "merge", "prompt_len": 99, "skipped": "x"}]}
+    _check_plots(plot_sweep(empty, tmp_path), tmp_path)
+
+
+def test_cli_parses_lists() -> None:
+    a = build_parser().parse_args(["bench", "sweep", "--random-weights", "--methods", "vanilla,merge-er",
+                                   "--sizes", "tiny,base", "--prompt-lens", "4,8"])
+    assert (a.methods, a.sizes, a.prompt_lens, a.new_tokens) == (["vanilla", "merge-er"], ["tiny", "base"], [4, 8], 2)
+    for bad in (["--methods", "vanilla,nope"], ["--sizes", "huge"], ["--prompt-lens", "8,x"], ["--prompt-lens", "0"]):
+        with pytest.raises(SystemExit):
+            build_parser().parse_args(["bench", "sweep", "--random-weights", *bad])
+
+
+def test_cli_writes_json_and_plots(monkeypatch: pytest.MonkeyPatch, tmp_path: Path,
+                                   capsys: pytest.CaptureFixture) -> None:
+    monkeypatch.setattr(commands, "run_generate", _fake_run_generate)
+    code = main(["bench", "sweep", "--random-weights", "--methods", "vanilla", "--prompt-lens", "4,80",
+                 "--out", str(tmp_path), "--json"])
+    out = json.loads(capsys.readouterr().out)
+    assert code == 0 and len(out["points"]) == 1 and out["skipped"][0]["prompt_len"] == 80
+    assert json.loads((tmp_path / "sweep.json").read_text()) == out
+    _check_plots([tmp_path / "sweep_vs_prompt_len.png", tmp_path / "sweep_vs_size.png"], tmp_path)
+    assert main(["bench", "sweep", "--random-weights", "--prompt-lens", "500", "--json"]) == 1  # all skipped
+
+
+def test_cli_one_real_point(capsys: pytest.CaptureFixture) -> None:
+    """One point the real way: three TLS processes, one-layer tiny GPT-2."""
+    code = main(["bench", "sweep", "--random-weights", "--methods", "merge", "--prompt-lens", "8", "--layers", "1",
+                 "--timeout", "300", "--json"])
+    captured = capsys.readouterr()
+    out = json.loads(captured.out)
+    assert code == 0 and not out["skipped"] and out["meta"]["layers"] == 1
+    p = out["points"][0]
+    assert (p["size"], p["method"], p["prompt_len"], p["new_tokens"]) == ("tiny", "merge", 8, 2)
+    assert p["decode_seconds"] > 0 and p["decode_online_bytes"] > 0 and p["decode_rounds"] > 0 and p["params"] > 0
+    assert "[sweep] size=tiny method=merge prompt_len=8: " in captured.err
+
+
+@pytest.mark.slow
+def test_tiny_sweep_processes(tmp_path: Path) -> None:
+    """The real grid (about 90 s on two loaded cores): three TLS processes per point, one-layer tiny GPT-2."""
+    result = run_sweep(["tiny"], ["vanilla", "merge"], [8, 16, TINY_CONTEXT], new_tokens=2, layers=1,
+                       timeout=300.0)
+    assert [(p["method"], p["prompt_len"]) for p in result["points"]] == [
+        ("vanilla", 8), ("merge", 8), ("vanilla", 16), ("merge", 16)]
+    for p in result["points"]:
+        assert p["decode_seconds"] > 0 and p["decode_online_bytes"] > 0 and p["decode_rounds"] > 0
+        assert p["first_token_online_bytes"] > p["decode_online_bytes"]  # the prefill
+    assert [s["prompt_len"] for s in result["skipped"]] == [TINY_CONTEXT] * 2
+    assert all("context" in s["skipped"] for s in result["skipped"])
+    _check_plots(plot_sweep(result, tmp_path), tmp_path)
