@@ -110,25 +110,35 @@ def _run_sweep(a: argparse.Namespace) -> int:
     return 0
 
 
-def _run_generate(a: argparse.Namespace) -> int:
+def random_generate_args(size: str, seed: int, recipe: str | None, overrides: dict, prompt_len: int,
+                         new_tokens: int, reveal_logits: bool = False, use_cache: bool = True) -> tuple[object, dict]:
+    """(model spec, ``generate`` program args) for a seeded random-weight GPT-2 and a seeded random prompt.
+
+    Raises PromptTooLongError when the prompt and new tokens do not fit the model's context."""
     import torch
 
+    from privformers.generation.models import check_length, random_gpt2
+
+    spec = random_gpt2(size, seed, recipe, **overrides)
+    check_length(spec, prompt_len, new_tokens)
+    g = torch.Generator().manual_seed(seed)
+    prompt = torch.randint(1, spec.config.vocab_size, (prompt_len,), generator=g).tolist()
+    args = {"arch": "gpt2", "size": size, "seed": seed, "config": overrides, "recipe": recipe, "prompt": prompt,
+            "max_new_tokens": new_tokens, "reveal_logits": reveal_logits, "use_cache": use_cache, "progress": True}
+    return spec, args
+
+
+def _run_generate(a: argparse.Namespace) -> int:
     from privformers.generation.commands import _print, run_generate
-    from privformers.generation.models import PromptTooLongError, check_length, random_gpt2
+    from privformers.generation.models import PromptTooLongError
 
     overrides = {"n_layer": a.layers} if a.layers else {}
-    recipe = METHODS[a.method]
-    spec = random_gpt2(a.size, a.seed, recipe, **overrides)
     try:
-        check_length(spec, a.prompt_len, a.new_tokens)
+        spec, args = random_generate_args(a.size, a.seed, METHODS[a.method], overrides, a.prompt_len, a.new_tokens,
+                                          a.reveal_logits, not a.no_cache)
     except PromptTooLongError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    g = torch.Generator().manual_seed(a.seed)
-    prompt = torch.randint(1, spec.config.vocab_size, (a.prompt_len,), generator=g).tolist()
-    args = {"arch": a.arch, "size": a.size, "seed": a.seed, "config": overrides, "recipe": recipe, "prompt": prompt,
-            "max_new_tokens": a.new_tokens,
-            "reveal_logits": a.reveal_logits, "use_cache": not a.no_cache, "progress": True}
     if a.compare_transport:
         return _compare_transport(a, args, spec)
     out = run_generate(args, a.timeout, a.frac_bits, a.insecure_transport)
@@ -146,7 +156,7 @@ def _run_generate(a: argparse.Namespace) -> int:
 
         model = spec.factory()
         model.load_state_dict(spec.weights())
-        out["plaintext_tokens"] = plain_greedy(model, prompt, a.new_tokens)[0]
+        out["plaintext_tokens"] = plain_greedy(model, args["prompt"], a.new_tokens)[0]
     out["meta"] = _meta(a, spec, "tcp (insecure)" if a.insecure_transport else "tls1.3")
     return _print(out, a.json)
 

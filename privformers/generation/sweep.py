@@ -35,24 +35,16 @@ def _mean(rows: list[dict], key: str) -> float:
 def run_point(size: str, method: str, prompt_len: int, new_tokens: int, *, layers: int | None = None, seed: int = 0,
               timeout: float = 3600.0, frac_bits: int = 16, insecure: bool = False) -> dict:
     """One sweep point as ``bench generate`` runs it; {"skipped": reason} when it does not fit or fails."""
-    import torch
-
     from privformers.generation import commands
-    from privformers.generation.bench_commands import METHODS
-    from privformers.generation.models import PromptTooLongError, check_length, random_gpt2
+    from privformers.generation.bench_commands import METHODS, random_generate_args
+    from privformers.generation.models import PromptTooLongError
 
     key = {"size": size, "method": method, "prompt_len": prompt_len}
     overrides = {"n_layer": layers} if layers else {}
-    recipe = METHODS[method]
-    spec = random_gpt2(size, seed, recipe, **overrides)
     try:
-        check_length(spec, prompt_len, new_tokens)
+        _, args = random_generate_args(size, seed, METHODS[method], overrides, prompt_len, new_tokens)
     except PromptTooLongError as exc:
         return {**key, "skipped": f"exceeds the context: {exc}"}
-    g = torch.Generator().manual_seed(seed)
-    prompt = torch.randint(1, spec.config.vocab_size, (prompt_len,), generator=g).tolist()
-    args = {"arch": "gpt2", "size": size, "seed": seed, "config": overrides, "recipe": recipe, "prompt": prompt,
-            "max_new_tokens": new_tokens, "reveal_logits": False, "use_cache": True, "progress": True}
     try:
         out = commands.run_generate(args, timeout, frac_bits, insecure)
     except Exception as exc:  # a failed point (e.g. LaunchError: a party killed for memory) must not end the sweep

@@ -17,10 +17,13 @@ _FLOAT_EXACT_BITS = 52
 _SMALL = 1 << 18  # below this many multiply-adds torch's int64 kernel is fine
 
 
-def _limbs(x: torch.Tensor, bits: int, n: int) -> torch.Tensor:
-    """Unsigned limbs of x (least significant first) stacked in a new leading dim, as float64."""
+def _limbs(x: torch.Tensor, bits: int, n: int, dtype: torch.dtype = torch.float64) -> torch.Tensor:
+    """Unsigned limbs of x (least significant first) stacked in a new leading dim, as dtype."""
     mask = (1 << bits) - 1
-    return torch.stack([((x >> (bits * i)) & mask) for i in range(n)]).to(torch.float64)
+    out = torch.empty((n, *x.shape), dtype=dtype)
+    for i in range(n):
+        out[i] = (x >> (bits * i)) & mask   # one limb at a time: no int64 copy of all limbs at once
+    return out
 
 
 def _combine(parts: list[torch.Tensor], bits: int) -> torch.Tensor:
@@ -70,7 +73,7 @@ class RingMatrix:
     def __init__(self, m: torch.Tensor) -> None:
         self.shape = m.shape
         split = m.dim() == 2 and max(m.shape) < 1 << 18
-        self.limbs = _limbs(m, LIMB_BITS, N_LIMBS).to(torch.float32) if split else None
+        self.limbs = _limbs(m, LIMB_BITS, N_LIMBS, torch.float32) if split else None
         self.int = None if split else m
 
     def value(self) -> torch.Tensor:
