@@ -45,6 +45,11 @@ def register(subparsers) -> None:
     p.add_argument("--steps", type=int)
     p.add_argument("--epochs", type=float)
     p.add_argument("--lr", type=float, default=5e-4)
+    p.add_argument("--lr-schedule", choices=("constant", "linear"), default="constant",
+                   help="linear: warm up over --warmup-steps, then decay linearly to 0 at the last step. "
+                        "Clipped gradients keep their size as the loss falls, so DP-Adam does not anneal "
+                        "by itself the way non-private Adam does")
+    p.add_argument("--warmup-steps", type=int, default=0)
     p.add_argument("--max-grad-norm", type=float, default=0.1)
     p.add_argument("--clipping-mode", default="bk", choices=CLIPPING_MODES)
     p.add_argument("--accounting-mode", default="rdp", choices=["rdp", "pld"],

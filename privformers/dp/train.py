@@ -100,6 +100,23 @@ def freeze_all_but(model, pattern: str) -> None:
             param.requires_grad_(False)
 
 
+def lr_schedule(optimizer: torch.optim.Optimizer, kind: str, steps: int,
+                warmup: int) -> torch.optim.lr_scheduler.LRScheduler:
+    """Per-step learning-rate factor: constant, or linear warm-up over ``warmup`` steps then linear decay to 0."""
+    if warmup < 0 or (warmup and warmup >= steps):
+        raise ValueError(f"warmup steps must be in [0, steps), got {warmup} for {steps} steps")
+    if kind == "constant":
+        factor = (lambda step: min(1.0, (step + 1) / warmup)) if warmup else (lambda step: 1.0)
+    elif kind == "linear":
+        def factor(step: int) -> float:
+            if step < warmup:
+                return (step + 1) / warmup
+            return max(0.0, (steps - step) / (steps - warmup))
+    else:
+        raise ValueError(f"unknown learning-rate schedule {kind!r}")
+    return torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
+
+
 def save_checkpoint(model, tokenizer, folder: Path, report: dict) -> None:
     """``save_pretrained`` weights and tokenizer plus ``privacy_report.json``."""
     folder.mkdir(parents=True, exist_ok=True)
@@ -133,6 +150,8 @@ def train(args) -> dict:
     steps = args.steps or math.ceil(args.epochs * n / args.batch_size)
     trainable = [p for p in model.parameters() if p.requires_grad]
     optimizer = torch.optim.AdamW(trainable, lr=args.lr, weight_decay=0)
+    schedule = lr_schedule(optimizer, getattr(args, "lr_schedule", "constant"), steps,
+                           getattr(args, "warmup_steps", 0))
     engine = None
     if not args.non_private:
         engine = PrivacyEngine(model, batch_size=args.batch_size, sample_size=n, steps=steps,
@@ -182,6 +201,7 @@ def train(args) -> dict:
                 optimizer.virtual_step(loss=loss)
             bar.set_postfix(loss=f"{loss.mean().item():.3f}")
         optimizer.zero_grad(set_to_none=True)
+        schedule.step()
         if step % args.log_every == 0 or step == steps:
             r = report(step)
             history.append(r)

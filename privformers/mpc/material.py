@@ -8,8 +8,12 @@ comes from the pairwise AES-CTR streams, so the dealer only sends correction ter
 
 from __future__ import annotations
 
+import threading
+from collections import deque
 from collections.abc import Callable, Sequence
+from typing import Any
 
+import numpy as np
 import torch
 
 from privformers.mpc.party import CLIENT, DEALER, SERVER, Party, meta_like
@@ -29,9 +33,92 @@ def take(party: Party, produce: Callable[[], tuple]) -> tuple:
         return tuple(meta_like(t) if isinstance(t, torch.Tensor) else t for t in item)
     if party.mode != "online":
         raise RuntimeError("correlated material is made in the offline pass and used in the online pass")
+    if isinstance(party.store, MaterialQueue):
+        return party.store.popleft()
     if not party.store:
         raise RuntimeError("no correlated material left: the online program differs from the offline one")
     return party.store.popleft()
+
+
+def item_nbytes(item: Any) -> int:
+    """Memory held by one item of material: its tensors, arrays and keys (objects with ``nbytes``)."""
+    if isinstance(item, torch.Tensor):
+        return item.numel() * item.element_size()
+    if isinstance(item, np.ndarray):
+        return int(item.nbytes)
+    if isinstance(item, tuple | list):
+        return sum(item_nbytes(x) for x in item)
+    size = getattr(item, "nbytes", 0)
+    return int(size() if callable(size) else size)
+
+
+class MaterialQueue:
+    """Material streamed from a concurrent offline pass to the online pass, at most ``budget`` bytes
+    ahead: the producer waits while the queue is full, the consumer while it is empty, and a
+    failure on either side reaches the other instead of leaving it waiting."""
+
+    def __init__(self, budget: int) -> None:
+        if budget <= 0:
+            raise ValueError(f"material budget must be > 0 bytes, got {budget}")
+        self.budget = budget
+        self.peak = 0      # most bytes held at once
+        self.largest = 0   # the largest single item (admitted alone even when over the budget)
+        self.total = 0     # bytes of all items
+        self._items: deque = deque()
+        self._bytes = 0
+        self._cond = threading.Condition()
+        self._finished = False
+        self._error: BaseException | None = None
+        self._cancelled = False
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    @property
+    def error(self) -> BaseException | None:
+        """Why the offline pass failed, if it did."""
+        return self._error
+
+    def append(self, item: tuple) -> None:
+        """Queue an item (offline pass); waits while the queue holds ``budget`` bytes."""
+        size = item_nbytes(item)
+        with self._cond:
+            while self._items and self._bytes + size > self.budget and not self._cancelled:
+                self._cond.wait()
+            if self._cancelled:
+                raise RuntimeError("the online pass stopped: offline pass cancelled")
+            self._items.append((item, size))
+            self._bytes += size
+            self.peak = max(self.peak, self._bytes)
+            self.largest = max(self.largest, size)
+            self.total += size
+            self._cond.notify_all()
+
+    def popleft(self) -> tuple:
+        """The next item (online pass); waits for the offline pass to make it."""
+        with self._cond:
+            while not self._items:
+                if self._error is not None:
+                    raise RuntimeError(f"the offline pass failed: {self._error}") from self._error
+                if self._finished:
+                    raise RuntimeError("no correlated material left: the online program differs from the offline one")
+                self._cond.wait()
+            item, size = self._items.popleft()
+            self._bytes -= size
+            self._cond.notify_all()
+            return item
+
+    def finish(self, error: BaseException | None = None) -> None:
+        """The offline pass ended (with ``error`` if it failed)."""
+        with self._cond:
+            self._finished, self._error = True, error
+            self._cond.notify_all()
+
+    def cancel(self) -> None:
+        """The online pass ended early: release a waiting producer."""
+        with self._cond:
+            self._cancelled = True
+            self._cond.notify_all()
 
 
 def send_flat(party: Party, to: str, tensors: Sequence[torch.Tensor]) -> None:

@@ -78,6 +78,13 @@ class Meter:
         """Record a communication round (one message flight) in the current phase and op class."""
         self.rounds[(self.phase, self.op_class)] += n
 
+    def absorb(self, other: Meter) -> None:
+        """Add another meter's counts (e.g. a concurrent offline pass's) to this one."""
+        for key, n in other.bytes_sent.items():
+            self.bytes_sent[key] += n
+        for key, n in other.rounds.items():
+            self.rounds[key] += n
+
     def start_clock(self) -> None:
         """Begin attributing wall time to op classes (online phase only)."""
         self._t0 = time.perf_counter()

@@ -7,7 +7,10 @@ randomness and runs the same program on shape-only ("meta") tensors.
 
 from __future__ import annotations
 
+import threading
 from collections import deque
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import torch
 
@@ -29,15 +32,53 @@ class Party:
         if role not in ROLES:
             raise ValueError(f"role must be one of {ROLES}, got {role!r}")
         self.role = role
-        self.links = links
+        self._links = links
         self.fp = fp or FixedPoint()
-        self.meter = meter or Meter()
+        self._meter = meter or Meter()
         self.local_prg = AesCtrPrg.from_os()
-        self.prg: dict[str, AesCtrPrg] = {}
+        self._prg: dict[str, AesCtrPrg] = {}
         self.store: deque = deque()
-        self.mode = "setup"
-        self.meter.phase = "setup"
+        self._mode = "setup"
+        self._meter.phase = "setup"
         self._counter = 0
+        self.material_stream: dict[str, int] | None = None  # peak/largest/total bytes of streamed material
+        self._view = threading.local()  # a pass running in this thread (streamed material), see thread_pass
+
+    # -- per-thread pass (offline and online passes running at once) ------------
+    @property
+    def mode(self) -> str:
+        return getattr(self._view, "mode", self._mode)
+
+    @property
+    def meter(self) -> Meter:
+        return getattr(self._view, "meter", self._meter)
+
+    @property
+    def links(self) -> dict[str, Channel]:
+        return getattr(self._view, "links", self._links)
+
+    @property
+    def prg(self) -> dict[str, AesCtrPrg]:
+        return getattr(self._view, "prg", self._prg)
+
+    @contextmanager
+    def thread_pass(self, mode: str, meter: Meter, peers: tuple[str, ...]) -> Iterator[None]:
+        """Run a pass in this thread with its own mode and meter, talking only to ``peers``.
+
+        Used when the offline pass streams material to a concurrent online pass: the offline
+        thread may use only the dealer's link and PRG stream, the online thread only the other
+        computing party's, so neither can reorder the other's messages or random draws."""
+        if mode not in MODES:
+            raise ValueError(mode)
+        view = self._view
+        view.mode, view.meter = mode, meter
+        view.links = _Restricted(self._links, peers, f"the {mode} pass ({self.role}, streamed material)")
+        view.prg = _Restricted(self._prg, peers, f"the {mode} pass ({self.role}, streamed material)")
+        try:
+            yield
+        finally:
+            for name in ("mode", "meter", "links", "prg"):
+                delattr(view, name)
 
     # -- identity -------------------------------------------------------------
     @property
@@ -62,8 +103,8 @@ class Party:
     def set_mode(self, mode: str) -> None:
         if mode not in MODES:
             raise ValueError(mode)
-        self.mode = mode
-        self.meter.phase = mode
+        self._mode = mode
+        self._meter.phase = mode
 
     def next_id(self) -> int:
         """A per-party counter that advances identically on every party (SPMD programs)."""
@@ -94,8 +135,11 @@ class Party:
         return other
 
     def _link(self, role: str) -> Channel:
+        links = self.links
+        if role not in links and role in self._links:
+            links[role]  # raises: a streamed pass may not use this link
         try:
-            return self.links[role]
+            return links[role]
         except KeyError:
             raise TransportError(f"{self.role} has no link to {role}") from None
 
@@ -123,8 +167,22 @@ class Party:
         return msg
 
     def close(self) -> None:
-        for link in self.links.values():
+        for link in self._links.values():
             link.close()
+
+
+class _Restricted(dict):
+    """A view of a party's links or PRG streams limited to some peers; others raise a clear error."""
+
+    def __init__(self, full: dict, peers: tuple[str, ...], who: str) -> None:
+        super().__init__({k: v for k, v in full.items() if k in peers})
+        self._full, self._who = full, who
+
+    def __missing__(self, key: str):
+        if key in self._full:
+            raise RuntimeError(f"{self._who} may not use the {key}'s link or random stream: this program "
+                               "cannot stream its material (run it with the material precomputed)")
+        raise KeyError(key)
 
 
 def placeholder(shape: tuple[int, ...] | torch.Size, dtype: torch.dtype = torch.int64) -> torch.Tensor:

@@ -7,6 +7,7 @@ first bytes of every message it received, to show that shares and masks look ran
 from __future__ import annotations
 
 import os
+import resource
 import sys
 import time
 
@@ -117,4 +118,5 @@ def run_party(role: str, program: str, args: dict, session: bytes, addrs: dict[s
     party.close()
     return {"role": role, "program": program, "transport": TRANSPORT[tls is not None],
             **spec.format_result(role, result), "meter": party.meter.summary(), "saw": saw,
-            "cpu_seconds": round(time.process_time() - cpu0, 3)}
+            "cpu_seconds": round(time.process_time() - cpu0, 3), "material_stream": party.material_stream,
+            "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)}

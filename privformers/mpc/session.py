@@ -4,6 +4,10 @@ A program is SPMD: every party runs the same code on its own shares. The dealer 
 on shape-only tensors, producing the correlated randomness; client and server run it twice,
 first shape-only (the offline pass, which draws and receives that material), then on real
 shares (the online pass, which only talks to each other).
+
+A program with ``material_budget`` streams instead: the offline pass runs in a second thread at
+most that many bytes of material ahead of the online pass, so a party never holds a whole
+forward pass's material (BERT-base at 128 tokens needs about 6 GB per party).
 """
 
 from __future__ import annotations
@@ -13,6 +17,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from privformers.mpc.material import MaterialQueue
 from privformers.mpc.meter import Meter
 from privformers.mpc.party import CLIENT, DEALER, ROLES, SERVER, Party
 from privformers.mpc.ring import FixedPoint
@@ -22,10 +27,14 @@ from privformers.mpc.transport.local import local_pair
 
 @dataclass
 class Program:
-    """What a session computes: ``setup`` once (e.g. mask weights), then ``run`` offline and online."""
+    """What a session computes: ``setup`` once (e.g. mask weights), then ``run`` offline and online.
+
+    material_budget: bytes of correlated material a computing party may hold ahead of its online
+    pass; None makes all of it before the online pass starts (fastest online, most memory)."""
 
     run: Callable[[Party, Any], Any]
     setup: Callable[[Party], Any] | None = None
+    material_budget: int | None = None
 
 
 def execute(party: Party, program: Program,
@@ -35,6 +44,8 @@ def execute(party: Party, program: Program,
     on_online: (start, stop) callbacks around the online pass (a profiler's enable/disable)."""
     party.set_mode("setup")
     state = program.setup(party) if program.setup else None
+    if program.material_budget is not None and not party.is_dealer:
+        return _execute_streamed(party, program, state, on_online)
     party.set_mode("offline")
     offline_result = program.run(party, state)
     if party.is_dealer:
@@ -51,6 +62,49 @@ def execute(party: Party, program: Program,
     party.meter.stop_clock()
     if party.store:
         raise RuntimeError(f"{len(party.store)} correlated items left unused: offline and online programs differ")
+    return result
+
+
+def _execute_streamed(party: Party, program: Program, state: Any,
+                      on_online: tuple[Callable[[], Any], Callable[[], Any]] | None) -> Any:
+    """Client or server: the offline pass in a thread feeding a bounded queue, the online pass here."""
+    queue = MaterialQueue(program.material_budget)
+    party.store = queue
+    offline_meter = Meter()
+    offline_meter.phase = "offline"
+
+    def offline() -> None:
+        try:
+            with party.thread_pass("offline", offline_meter, (DEALER,)):
+                program.run(party, state)
+        except BaseException as exc:  # noqa: BLE001 - handed to the online pass, which raises it
+            queue.finish(exc)
+        else:
+            queue.finish()
+
+    producer = threading.Thread(target=offline, name=f"{party.role}-offline", daemon=True)
+    party.set_mode("online")
+    party.meter.start_clock()
+    if on_online:
+        on_online[0]()
+    try:
+        with party.thread_pass("online", party.meter, (party.peer,)):
+            producer.start()
+            result = program.run(party, state)
+    except BaseException:
+        queue.cancel()
+        raise
+    finally:
+        if on_online:
+            on_online[1]()
+    party.meter.stop_clock()
+    producer.join()
+    if queue.error is not None:
+        raise RuntimeError(f"the offline pass failed: {queue.error}") from queue.error
+    if len(queue):
+        raise RuntimeError(f"{len(queue)} correlated items left unused: offline and online programs differ")
+    party.meter.absorb(offline_meter)
+    party.material_stream = {"peak": queue.peak, "largest": queue.largest, "total": queue.total}
     return result
 
 

@@ -46,13 +46,16 @@ def _format(role: str, result: Any) -> dict:
 
 @register_program("forward", _format)
 def forward(args: dict) -> Program:
-    """Args: arch (bert|gpt2), size, seed, seq_len. The client's ids are random; the result is the
-    revealed output's shape and the online seconds of the pass."""
+    """Args: arch (bert|gpt2), size, seed, seq_len, optional material_budget (bytes; streams the
+    material). The client's ids are random; the result is the revealed output's shape, the online
+    seconds of the pass and, when streamed, the party's material peak/largest/total bytes."""
     factory, weights, output = forward_model(args["arch"], args["size"], int(args.get("seed", 0)))
     g = torch.Generator().manual_seed(int(args.get("seed", 0)))
     vocab = factory().config.vocab_size
     ids = torch.randint(1, vocab, (1, int(args["seq_len"])), generator=g)
-    inner = secure_program(factory, weights, {"input_ids": ids}, output)
+    budget = args.get("material_budget")
+    inner = secure_program(factory, weights, {"input_ids": ids}, output,
+                           material_budget=int(budget) if budget is not None else None)
 
     def run(party, model):
         t0 = time.perf_counter()
@@ -60,4 +63,4 @@ def forward(args: dict) -> Program:
         return {"seconds": round(time.perf_counter() - t0, 6),
                 "shape": list(out.shape) if isinstance(out, torch.Tensor) else None}
 
-    return Program(run=run, setup=inner.setup)
+    return Program(run=run, setup=inner.setup, material_budget=inner.material_budget)

@@ -26,10 +26,12 @@ def _private_ids(party: Party, ids: torch.Tensor) -> PrivateIds:
 
 
 def secure_program(model_factory: Callable[[], torch.nn.Module], weights: dict[str, torch.Tensor] | None,
-                   inputs: dict[str, torch.Tensor], output: str = "logits") -> Program:
+                   inputs: dict[str, torch.Tensor], output: str = "logits",
+                   material_budget: int | None = None) -> Program:
     """A Program: every party builds the model; the server loads ``weights``; token ids in
     ``inputs`` (input_ids, decoder_input_ids) are the client's secrets, other inputs are public;
-    ``output`` of the model's result is revealed to the client."""
+    ``output`` of the model's result is revealed to the client. material_budget: stream the
+    correlated material, at most this many bytes ahead (see ``Program``)."""
 
     def setup(party: Party) -> torch.nn.Module:
         model = model_factory().eval()
@@ -54,13 +56,15 @@ def secure_program(model_factory: Callable[[], torch.nn.Module], weights: dict[s
             raise TypeError(f"model output {output!r} is not a secret tensor")
         return reveal_to(y.share, CLIENT)
 
-    return Program(run=run, setup=setup)
+    return Program(run=run, setup=setup, material_budget=material_budget)
 
 
 def secure_run(model_factory: Callable[[], torch.nn.Module], weights: dict[str, torch.Tensor] | None,
-               frac_bits: int = 16, output: str = "logits", **inputs: torch.Tensor) -> LocalRun:
+               frac_bits: int = 16, output: str = "logits", material_budget: int | None = None,
+               **inputs: torch.Tensor) -> LocalRun:
     """Run the secure forward pass with the three parties as local threads (results and meters)."""
-    return run_local(secure_program(model_factory, weights, inputs, output), frac_bits=frac_bits)
+    program = secure_program(model_factory, weights, inputs, output, material_budget)
+    return run_local(program, frac_bits=frac_bits)
 
 
 def secure_forward(model_factory: Callable[[], torch.nn.Module], weights: dict[str, torch.Tensor] | None,
