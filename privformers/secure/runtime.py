@@ -68,6 +68,8 @@ def secure_run(model_factory: Callable[[], torch.nn.Module], weights: dict[str, 
 
 
 def secure_forward(model_factory: Callable[[], torch.nn.Module], weights: dict[str, torch.Tensor] | None,
-                   frac_bits: int = 16, output: str = "logits", **inputs: torch.Tensor) -> torch.Tensor:
-    """The client's result (default: logits) of model(**inputs) under MPC, parties as local threads."""
-    return secure_run(model_factory, weights, frac_bits, output, **inputs).results[CLIENT]
+                   frac_bits: int = 16, output: str = "logits", material_budget: int | None = None,
+                   **inputs: torch.Tensor) -> torch.Tensor:
+    """The client's result (default: logits) of model(**inputs) under MPC, parties as local threads.
+    material_budget: stream the correlated material at most this many bytes ahead (bounded memory)."""
+    return secure_run(model_factory, weights, frac_bits, output, material_budget, **inputs).results[CLIENT]

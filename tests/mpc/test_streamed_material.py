@@ -80,3 +80,15 @@ def test_offline_pass_cannot_use_the_peer_link_when_streamed() -> None:
 
     with pytest.raises(RuntimeError, match="offline pass .* may not use the client's link"):
         run_local(Program(run=run, material_budget=1 << 20), timeout=10)
+
+
+def test_a_dealer_failing_mid_stream_ends_the_run_with_an_error_not_a_hang() -> None:
+    def run(party, _state):
+        for i in range(6):
+            if party.role == DEALER and i == 3:
+                raise ConnectionError("dealer lost its key generator")
+            (r,), _ = correlated(party, [(64,)], lambda rs: [rs[0] * 2])
+        return None
+
+    with pytest.raises(RuntimeError, match="failed"):
+        run_local(Program(run=run, material_budget=256), timeout=10)
