@@ -150,8 +150,6 @@ def train(args) -> dict:
     steps = args.steps or math.ceil(args.epochs * n / args.batch_size)
     trainable = [p for p in model.parameters() if p.requires_grad]
     optimizer = torch.optim.AdamW(trainable, lr=args.lr, weight_decay=0)
-    schedule = lr_schedule(optimizer, getattr(args, "lr_schedule", "constant"), steps,
-                           getattr(args, "warmup_steps", 0))
     engine = None
     if not args.non_private:
         engine = PrivacyEngine(model, batch_size=args.batch_size, sample_size=n, steps=steps,
@@ -163,6 +161,8 @@ def train(args) -> dict:
     else:
         rng = random.Random(args.seed)
         batches = [rng.sample(range(n), args.batch_size) for _ in range(steps)]
+    schedule = lr_schedule(optimizer, getattr(args, "lr_schedule", "constant"), steps,
+                           getattr(args, "warmup_steps", 0))  # after attach: it wraps the private step
     out = Path(args.output_dir)
     history = []
 
