@@ -12,7 +12,10 @@ from datetime import datetime, timezone
 def register_bench(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("forward", help="one secure forward pass of a random-weight model (parties as processes)")
     p.add_argument("--arch", choices=("bert", "gpt2"), default="bert")
-    p.add_argument("--size", choices=("tiny", "small", "base"), default="tiny")
+    p.add_argument("--size", choices=("tiny", "small", "base", "minilm"), default="tiny",
+                   help="minilm: the shape of all-MiniLM-L6-v2 (BERT only)")
+    p.add_argument("--recipe", default=None,
+                   help="approximation recipe applied to the model (e.g. mpcformer-quad-2quad); default exact")
     p.add_argument("--random-weights", action="store_true", required=True,
                    help="seeded random weights of the named size (the only mode offline)")
     p.add_argument("--seq-len", type=int, default=128)
@@ -32,6 +35,18 @@ def _run_forward(a: argparse.Namespace) -> int:
     from privformers.mpc.launch import LaunchError, launch_local
 
     args = {"arch": a.arch, "size": a.size, "seed": a.seed, "seq_len": a.seq_len}
+    if a.recipe:
+        from privformers.approx.recipes import get_recipe
+
+        try:
+            get_recipe(a.recipe)
+        except ValueError as exc:
+            print(f"bench forward: {exc}", file=sys.stderr)
+            return 2
+        args["recipe"] = a.recipe
+    if a.size == "minilm" and a.arch != "bert":
+        print("bench forward: --size minilm is a BERT shape (use --arch bert)", file=sys.stderr)
+        return 2
     if a.material_budget_mb is not None:
         if a.material_budget_mb <= 0:
             print("--material-budget-mb must be > 0", file=sys.stderr)

