@@ -7,7 +7,7 @@ shares (the online pass, which only talks to each other).
 
 A program with ``material_budget`` streams instead: the offline pass runs in a second thread at
 most that many bytes of material ahead of the online pass, so a party never holds a whole
-forward pass's material (BERT-base at 128 tokens needs about 6 GB per party).
+forward pass's material (BERT-base at 128 tokens makes 11 GB per computing party).
 """
 
 from __future__ import annotations
