@@ -13,7 +13,6 @@ from collections import deque
 from collections.abc import Callable, Sequence
 from typing import Any
 
-import numpy as np
 import torch
 
 from privformers.mpc.party import CLIENT, DEALER, SERVER, Party, meta_like
@@ -33,9 +32,7 @@ def take(party: Party, produce: Callable[[], tuple]) -> tuple:
         return tuple(meta_like(t) if isinstance(t, torch.Tensor) else t for t in item)
     if party.mode != "online":
         raise RuntimeError("correlated material is made in the offline pass and used in the online pass")
-    if isinstance(party.store, MaterialQueue):
-        return party.store.popleft()
-    if not party.store:
+    if not party.store and not isinstance(party.store, MaterialQueue):  # a queue waits for its producer
         raise RuntimeError("no correlated material left: the online program differs from the offline one")
     return party.store.popleft()
 
@@ -44,12 +41,9 @@ def item_nbytes(item: Any) -> int:
     """Memory held by one item of material: its tensors, arrays and keys (objects with ``nbytes``)."""
     if isinstance(item, torch.Tensor):
         return item.numel() * item.element_size()
-    if isinstance(item, np.ndarray):
-        return int(item.nbytes)
     if isinstance(item, tuple | list):
         return sum(item_nbytes(x) for x in item)
-    size = getattr(item, "nbytes", 0)
-    return int(size() if callable(size) else size)
+    return int(getattr(item, "nbytes", 0))  # numpy arrays, DCF keys
 
 
 class MaterialQueue:

@@ -135,11 +135,8 @@ class Party:
         return other
 
     def _link(self, role: str) -> Channel:
-        links = self.links
-        if role not in links and role in self._links:
-            links[role]  # raises: a streamed pass may not use this link
         try:
-            return links[role]
+            return self.links[role]  # a streamed pass's view raises RuntimeError for a link it may not use
         except KeyError:
             raise TransportError(f"{self.role} has no link to {role}") from None
 
