@@ -7,7 +7,7 @@ import json
 import sys
 from dataclasses import asdict
 
-from privformers.data.evaluate import EvaluationResult, evaluate_generation
+from privformers.data.evaluate import EvaluationResult, evaluate_generation, mpc_generator
 from privformers.data.registry import READERS
 from privformers.metrics import ALL_METRICS, DEFAULT_METRICS
 
@@ -39,6 +39,12 @@ def register(subparsers) -> None:
     p.add_argument(
         "--bertscore-model", default=None, help="local encoder folder for BERTScore (adds bertscore)"
     )
+    p.add_argument("--mpc", action="store_true",
+                   help="generate under MPC (client, server and dealer as local processes over TLS, one "
+                        "session for all sources) instead of in plaintext; adds the online cost per token")
+    p.add_argument("--material-mb", type=float, default=512.0,
+                   help="--mpc: correlated material each party may hold ahead of the online pass (MB)")
+    p.add_argument("--timeout", type=float, default=7200.0, help="--mpc: seconds for the whole session")
     p.add_argument("--hypotheses-out", default=None, help="write the generated texts here, one a line")
     p.add_argument("--json", action="store_true", help="print JSON instead of a table")
     p.set_defaults(func=run_evaluate)
@@ -66,6 +72,8 @@ def run_evaluate(args: argparse.Namespace) -> int:
         metrics.append("bertscore")
     try:
         model = args.model or str(builtin_model_path())
+        costs: list[dict] = []
+        generate = mpc_generator(model, args.material_mb, args.timeout, costs) if args.mpc else None
         result = evaluate_generation(
             model,
             args.data,
@@ -78,6 +86,7 @@ def run_evaluate(args: argparse.Namespace) -> int:
             args.max_new_tokens,
             metrics,
             args.bertscore_model,
+            generate,
         )
     except (FileNotFoundError, ValueError, RuntimeError) as error:
         print(f"privformers evaluate: error: {error}", file=sys.stderr)
@@ -85,8 +94,29 @@ def run_evaluate(args: argparse.Namespace) -> int:
     if args.hypotheses_out:
         with open(args.hypotheses_out, "w", encoding="utf-8") as handle:
             handle.writelines(h + "\n" for h in result.hypotheses)
+    summary = {k: v for k, v in asdict(result).items() if k != "hypotheses"}
+    if args.mpc:
+        summary["mpc"] = mpc_summary(costs, args.max_new_tokens)
     if args.json:
-        print(json.dumps({k: v for k, v in asdict(result).items() if k != "hypotheses"}, indent=2))
+        print(json.dumps(summary, indent=2))
     else:
         print(format_table(result))
+        if args.mpc:
+            m = summary["mpc"]
+            print(f"\nunder MPC: {m['prompts']} prompts x {args.max_new_tokens} steps; decode "
+                  f"{m['decode_seconds_per_token']:.3f} s, {m['decode_bytes_per_token'] / 1e6:.2f} MB and "
+                  f"{m['decode_rounds_per_token']:.0f} rounds per token (online, material streamed)")
     return 0
+
+
+def mpc_summary(costs: list[dict], steps: int) -> dict:
+    """Mean online cost per decode token over all prompts, and the totals, from ``mpc_generate``'s costs."""
+    decode = sum(c["decode_steps"] for c in costs) or 1
+    return {"prompts": len(costs), "steps_per_prompt": steps,
+            "decode_seconds_per_token": sum(c["decode_seconds"] for c in costs) / decode,
+            "decode_bytes_per_token": sum(c["decode_bytes"] for c in costs) / decode,
+            "decode_rounds_per_token": sum(c["decode_rounds"] for c in costs) / decode,
+            "first_step_seconds_mean": sum(c["first_seconds"] for c in costs) / max(len(costs), 1),
+            "final_seconds_total": sum(c.get("final_seconds", 0.0) for c in costs),
+            "online_seconds_total": sum(c["first_seconds"] + c["decode_seconds"] + c.get("final_seconds", 0.0)
+                                        for c in costs)}

@@ -27,12 +27,36 @@ class EvaluationResult:
 
 
 def load_causal_lm(model_path: str | Path):
-    """Load a ``save_pretrained`` causal LM and its tokenizer from a local folder."""
+    """Load a ``save_pretrained`` causal LM and its tokenizer from a local folder; a distilled student
+    (a folder with a recipe) comes back converted by its recipe."""
     from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    from privformers.approx.checkpoint import load_student, read_recipe
 
     if not (Path(model_path) / "config.json").is_file():
         raise FileNotFoundError(f"model folder not found or has no config.json: {model_path}")
-    return AutoModelForCausalLM.from_pretrained(model_path).eval(), AutoTokenizer.from_pretrained(model_path)
+    tokenizer = AutoTokenizer.from_pretrained(model_path)
+    if read_recipe(model_path) is not None:
+        return load_student(model_path, AutoModelForCausalLM), tokenizer
+    return AutoModelForCausalLM.from_pretrained(model_path).eval(), tokenizer
+
+
+def mpc_generator(model_path: str | Path, material_mb: float = 512.0, timeout: float = 7200.0,
+                  costs: list[dict] | None = None) -> Callable[..., list[str]]:
+    """A ``generate`` for ``evaluate_generation`` that runs every source under MPC (client, server and
+    dealer as local processes over TLS, one session); each prompt's online cost is appended to costs."""
+    from privformers.generation.many import mpc_generate
+    from privformers.lm.prompt import format_prompt
+
+    def generate(model, tokenizer, sources: Sequence[str], max_new_tokens: int = 96) -> list[str]:
+        prompts = [tokenizer(format_prompt(s), add_special_tokens=False)["input_ids"] for s in sources]
+        results = mpc_generate(model_path, prompts, max_new_tokens, tokenizer.eos_token_id, timeout,
+                               material_mb=material_mb)
+        if costs is not None:
+            costs.extend({k: v for k, v in r.items() if k != "tokens"} for r in results)
+        return [tokenizer.decode(r["tokens"], skip_special_tokens=True).strip() for r in results]
+
+    return generate
 
 
 def select_groups(

@@ -32,6 +32,12 @@ def register(subparsers) -> None:
     p.add_argument("--batch-size", type=int, default=16)
     p.add_argument("--max-length", type=int, default=128)
     p.add_argument("--limit", type=int, help="use only the first N examples")
+    p.add_argument("--split", default="train", choices=("train", "validation", "test", "all"),
+                   help="lm: the part of train-lm's split by source to train on (default train: the teacher's "
+                        "test sources stay unseen)")
+    p.add_argument("--validation-fraction", type=float, default=0.05, help="lm: as train-lm")
+    p.add_argument("--test-fraction", type=float, default=0.10, help="lm: as train-lm")
+    p.add_argument("--split-seed", type=int, default=0, help="lm: as train-lm")
     p.add_argument("--checkpoint-every", type=int, default=100)
     p.add_argument("--resume", action="store_true", help="continue from OUT/checkpoint/trainer.pt")
     p.add_argument("--seed", type=int, default=0)
@@ -62,7 +68,8 @@ def run_distill(args: argparse.Namespace) -> int:
         batches = classification_batches(tokenizer, reader, args.data, args.batch_size, args.max_length, args.limit)
     else:
         reader = args.reader or "e2e"
-        batches = lm_batches(tokenizer, reader, args.data, args.batch_size, args.max_length, args.limit)
+        batches = lm_batches(tokenizer, reader, args.data, args.batch_size, args.max_length, args.limit, args.split,
+                             args.validation_fraction, args.test_fraction, args.split_seed)
     student = approximate(teacher, args.recipe)
     method = args.method or ("merge" if args.task == "lm" and args.recipe.startswith("merge") else "mpcformer")
     if method == "merge":

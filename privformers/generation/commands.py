@@ -6,8 +6,6 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-import threading
-import time
 from pathlib import Path
 
 from privformers.mpc.transport.options import add_tls_options, tls_from_args
@@ -74,38 +72,14 @@ def _tokenizer(path: str) -> object | None:
         return None
 
 
-def _follow(path: Path, stop: threading.Event) -> None:
-    """Copy the client's progress lines to our stderr while it runs."""
-    pos = 0
-    while not stop.is_set():
-        time.sleep(0.2)
-        if path.exists():
-            text = path.read_text(errors="replace")
-            for line in text[pos:].splitlines(keepends=True):
-                if line.endswith("\n"):
-                    if line.startswith("[client] token"):
-                        sys.stderr.write(line)
-                    pos += len(line)
-
-
 def launch_generate(args: dict, timeout: float, frac_bits: int, insecure: bool = False) -> dict[str, dict]:
     """Run the ``generate`` program in three local processes, streaming the client's progress.
 
     The links are TLS with fresh ephemeral certificates unless insecure (plain TCP, with a warning)."""
-    import tempfile
+    from privformers.mpc.launch import launch_local
 
-    from privformers.mpc.launch import start_parties, transport_files, wait_parties
-
-    with tempfile.TemporaryDirectory(prefix="privformers-gen-") as tmp, transport_files(insecure) as tls:
-        procs = start_parties("generate", args, Path(tmp), frac_bits, timeout, min(60.0, timeout), tls=tls)
-        stop = threading.Event()
-        follower = threading.Thread(target=_follow, args=(procs["client"].stderr, stop), daemon=True)
-        follower.start()
-        try:
-            return wait_parties(procs, timeout)
-        finally:
-            stop.set()
-            follower.join()
+    return launch_local("generate", args, timeout, frac_bits, insecure, follow="[client] token",
+                        connect_timeout=min(60.0, timeout))
 
 
 def run_generate(args: dict, timeout: float, frac_bits: int, insecure: bool = False) -> dict:

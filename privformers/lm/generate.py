@@ -12,7 +12,17 @@ from privformers.lm.prompt import format_prompt
 
 @torch.no_grad()
 def greedy_continue(model, prompt_ids: list[int], eos_token_id: int, max_new_tokens: int) -> list[int]:
-    """Greedy decode one prompt with the KV cache; return the new token ids without the EOS."""
+    """Greedy decode one prompt with the KV cache; return the new token ids without the EOS.
+    A model converted by an approximation recipe decodes as the MPC runtime does (``plain_greedy``:
+    Embedding Resending, or full recompute), within its context."""
+    from privformers.approx.convert import recipe_of
+
+    if recipe_of(model) is not None:
+        from privformers.generation.plain import plain_greedy
+
+        context = getattr(model.config, "n_positions", None) or len(prompt_ids) + max_new_tokens
+        tokens = plain_greedy(model, prompt_ids, min(max_new_tokens, context - len(prompt_ids)))[0]
+        return tokens[:tokens.index(eos_token_id)] if eos_token_id in tokens else tokens
     input_ids = torch.tensor([prompt_ids])
     past = None
     new_ids: list[int] = []

@@ -19,6 +19,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -26,7 +27,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import privformers
-from privformers.mpc.party import ROLES
+from privformers.mpc.party import CLIENT, ROLES
 from privformers.mpc.transport.certs import PartyFiles, ephemeral_certs
 from privformers.mpc.transport.options import warn_insecure
 
@@ -91,10 +92,12 @@ def _env() -> dict[str, str]:
 
 
 def start_parties(program: str, args: dict, workdir: Path, frac_bits: int = 16, timeout: float = 60.0,
-                  connect_timeout: float = 30.0, *, tls: dict[str, PartyFiles] | None) -> dict[str, PartyProcess]:
+                  connect_timeout: float = 30.0, *, tls: dict[str, PartyFiles] | None,
+                  client_args: dict | None = None) -> dict[str, PartyProcess]:
     """Start client, server and dealer on fresh localhost ports with a fresh session id.
 
-    tls: each role's certificate files (see ``ephemeral_certs``); None for plain TCP."""
+    tls: each role's certificate files (see ``ephemeral_certs``); None for plain TCP. client_args:
+    arguments only the client process gets (its secret inputs), merged over ``args``."""
     ports = free_ports(len(ROLES))
     addrs = {r: f"127.0.0.1:{p}" for r, p in zip(ROLES, ports)}
     session = secrets.token_hex(16)
@@ -103,7 +106,8 @@ def start_parties(program: str, args: dict, workdir: Path, frac_bits: int = 16, 
     for role in ROLES:
         out, err = workdir / f"{role}.out", workdir / f"{role}.err"
         with out.open("wb") as fo, err.open("wb") as fe:
-            proc = subprocess.Popen(party_command(role, program, args, session, addrs, frac_bits, timeout,
+            role_args = {**args, **client_args} if client_args and role == CLIENT else args
+            proc = subprocess.Popen(party_command(role, program, role_args, session, addrs, frac_bits, timeout,
                                                   connect_timeout, None if tls is None else tls[role]),
                                     stdin=subprocess.DEVNULL, stdout=fo, stderr=fe, env=env)
         procs[role] = PartyProcess(role, proc, out, err)
@@ -189,9 +193,38 @@ def transport_files(insecure: bool) -> Iterator[dict[str, PartyFiles] | None]:
         yield files
 
 
+def follow_lines(path: Path, stop: threading.Event, prefix: str) -> None:
+    """Copy the complete lines of a growing file that start with prefix to our stderr until stop is set."""
+    pos = 0
+    while not stop.wait(0.2):
+        if path.exists():
+            text = path.read_text(errors="replace")
+            for line in text[pos:].splitlines(keepends=True):
+                if line.endswith("\n"):
+                    if line.startswith(prefix):
+                        sys.stderr.write(line)
+                    pos += len(line)
+
+
 def launch_local(program: str, args: dict | None = None, timeout: float = 60.0, frac_bits: int = 16,
-                 insecure: bool = False) -> dict:
-    """Run a registered program with three local processes; each role's JSON report."""
+                 insecure: bool = False, client_args: dict | None = None, follow: str | None = None,
+                 connect_timeout: float | None = None) -> dict:
+    """Run a registered program with three local processes; each role's JSON report.
+
+    client_args: arguments only the client gets (its secret inputs), merged over ``args``.
+    follow: copy the client's stderr lines that start with this prefix (its progress) to ours."""
+    connect = min(30.0, timeout) if connect_timeout is None else connect_timeout
     with tempfile.TemporaryDirectory(prefix="privformers-") as tmp, transport_files(insecure) as tls:
-        procs = start_parties(program, args or {}, Path(tmp), frac_bits, timeout, min(30.0, timeout), tls=tls)
-        return wait_parties(procs, timeout)
+        procs = start_parties(program, args or {}, Path(tmp), frac_bits, timeout, connect, tls=tls,
+                              client_args=client_args)
+        stop = threading.Event()
+        follower = None
+        if follow is not None:
+            follower = threading.Thread(target=follow_lines, args=(procs[CLIENT].stderr, stop, follow), daemon=True)
+            follower.start()
+        try:
+            return wait_parties(procs, timeout)
+        finally:
+            stop.set()
+            if follower is not None:
+                follower.join()

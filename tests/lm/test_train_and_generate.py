@@ -52,3 +52,37 @@ def test_evaluate_command_json(tiny_model, tiny_data, capsys):
 def test_evaluate_bad_input(tmp_path, capsys):
     assert main(["evaluate", "--model", str(tmp_path), "--data", str(tmp_path / "x.csv")]) == 2
     assert "error" in capsys.readouterr().err
+
+
+def _evaluate(model, data, capsys, *extra):
+    args = ["evaluate", "--model", str(model), "--data", str(data), "--split", "test", "--validation-fraction",
+            "0.125", "--test-fraction", "0.125", "--max-new-tokens", "6", "--metrics", "bleu,chrf++", "--json", *extra]
+    assert main(args) == 0
+    return json.loads(capsys.readouterr().out)
+
+
+def test_evaluate_under_mpc_equals_plaintext(tiny_model, tiny_data, tmp_path, capsys):
+    """--mpc generates every source in one three-process session; the texts (so the scores) equal
+    plaintext greedy decoding, and the report carries the online cost per token."""
+    out, _ = tiny_model
+    plain = _evaluate(out, tiny_data, capsys, "--hypotheses-out", str(tmp_path / "plain.txt"))
+    mpc = _evaluate(out, tiny_data, capsys, "--mpc", "--hypotheses-out", str(tmp_path / "mpc.txt"))
+    assert (tmp_path / "mpc.txt").read_text() == (tmp_path / "plain.txt").read_text()
+    assert mpc["scores"] == plain["scores"] and mpc["sources"] == 2
+    assert mpc["mpc"]["prompts"] == 2 and mpc["mpc"]["decode_rounds_per_token"] > 0
+
+
+def test_evaluate_student_in_plaintext_and_mpc(tiny_model, tiny_data, tmp_path, capsys):
+    """A student folder (recipe saved with it) is evaluated converted, in plaintext and under MPC alike."""
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    from privformers.approx import approximate, save_student
+
+    out, _ = tiny_model
+    teacher = AutoModelForCausalLM.from_pretrained(out, attn_implementation="eager")
+    save_student(approximate(teacher, "merge"), tmp_path / "student")
+    AutoTokenizer.from_pretrained(out).save_pretrained(tmp_path / "student")
+    plain = _evaluate(tmp_path / "student", tiny_data, capsys, "--hypotheses-out", str(tmp_path / "plain.txt"))
+    mpc = _evaluate(tmp_path / "student", tiny_data, capsys, "--mpc", "--hypotheses-out", str(tmp_path / "mpc.txt"))
+    assert (tmp_path / "mpc.txt").read_text() == (tmp_path / "plain.txt").read_text()
+    assert mpc["scores"] == plain["scores"] and "final_seconds_total" in mpc["mpc"]

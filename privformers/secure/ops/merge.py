@@ -1,10 +1,11 @@
 """MERGE's Merge Module under MPC: the attention weights P are the server's (input-independent),
 so attention is a product of a server-known matrix with the secret values V.
 
-P depends only on the server's M and on public positions and masks, so the server computes it
-in the offline pass and sends F = P - B (B from its stream with the dealer); the dealer gives
-the client Z = B A - C for the client's mask A of V and the server's C. Online, the client sends
-V_c - A (one flight, 8 bytes per value entry) and
+P depends only on the server's M and on public positions and masks. The dealer gives the client
+Z = B A - C for the client's mask A of V and the server's B and C (from the server's stream with
+the dealer). Online, in one round, the client sends V_c - A and the server sends F = P - B
+(both flights at once; F is P under a one-time pad, and it travels online so that the offline
+pass talks only to the dealer and the material can be streamed), and
     client: F A + Z        server: P (V_c - A + V_s) + C
 sum to P V, then one truncation. No softmax, no Q or K, no product of two secrets. With a KV
 cache, a value row keeps its mask A across decode steps (client and dealer keep A, the server
@@ -54,12 +55,11 @@ def server_matrix_product(p_plain: torch.Tensor | None, v: AShare, p_shape: tupl
             party.send(CLIENT, ring_matmul(b, a) - c)
             return ()
         if party.role == CLIENT:
-            return (party.prg[DEALER].ring(new.shape), party.recv_tensor(DEALER), party.recv_tensor(SERVER))
+            return (party.prg[DEALER].ring(new.shape), party.recv_tensor(DEALER))
         b = party.prg[DEALER].ring(p_shape)
         c = party.prg[DEALER].ring(out_shape)
         p_ring = party.fp.encode(p_plain.expand(p_shape))
-        party.send(CLIENT, p_ring - b)
-        return (p_ring, c)
+        return (p_ring, c, p_ring - b)
 
     item = take(party, produce)
     memo["rows"] = v.shape[-2]
@@ -70,11 +70,13 @@ def server_matrix_product(p_plain: torch.Tensor | None, v: AShare, p_shape: tupl
     memo["share"] = v.data
     party.meter.add_round()
     if party.role == CLIENT:
-        a_new, z, f = item
+        a_new, z = item
         a = memo["A"] = _cat_rows(memo.get("A"), a_new)
         party.send(SERVER, new - a_new)
+        f = party.recv_tensor(SERVER)
         return trunc(AShare(party, ring_matmul(f, a) + z))
-    p_ring, c = item
+    p_ring, c, f = item
+    party.send(CLIENT, f)
     e = memo["E"] = _cat_rows(memo.get("E"), party.recv_tensor(CLIENT) + new)  # V - A, row by row
     return trunc(AShare(party, ring_matmul(p_ring, e) + c))
 

@@ -1,0 +1,118 @@
+"""Private text classification: the client's sentences, the server's classifier (a Hugging Face
+``...ForSequenceClassification`` folder, or a distilled student of one), one secure forward pass per
+sentence in one session. ``mpc_classify`` runs it with three local processes; ``plain_classify`` is
+the plaintext reference.
+
+Each sentence is its own unpadded pass, so its length in tokens is public (as a prompt's length is
+in generation); the tokens and the logits are secret, and only the client learns the logits.
+The correlated material is streamed (``material_budget``): a few hundred passes' material would not fit.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from privformers.mpc.party import CLIENT, SERVER, Party
+from privformers.mpc.session import Program
+from privformers.secure.runtime import secure_program
+
+DEFAULT_MATERIAL_MB = 512
+
+
+def classify_many_program(factory: Callable[[], torch.nn.Module], weights: Callable[[], dict] | dict,
+                          sequences: Sequence[Sequence[int]], material_budget: int = DEFAULT_MATERIAL_MB << 20,
+                          progress: bool = False) -> Program:
+    """One secure forward pass per token sequence; the client's result: per sequence the logits and the
+    online seconds, bytes and rounds of its pass (the server's: its seconds and bytes)."""
+    if not sequences or any(not s for s in sequences):
+        raise ValueError("need at least one sequence and no empty one")
+    loaded: dict[str, dict] = {}
+
+    def server_weights() -> dict:
+        if "w" not in loaded:
+            loaded["w"] = weights() if callable(weights) else weights
+        return loaded["w"]
+
+    def program_for(ids: Sequence[int], weights_now: dict | None) -> Program:
+        return secure_program(factory, weights_now, {"input_ids": torch.tensor([list(ids)])})
+
+    def setup(party: Party) -> torch.nn.Module:
+        return program_for(sequences[0], server_weights() if party.role == SERVER else None).setup(party)
+
+    def run(party: Party, model: torch.nn.Module) -> list[dict]:
+        out = []
+        for i, ids in enumerate(sequences):
+            before, t0 = party.meter.snapshot(), time.perf_counter()
+            logits = program_for(ids, None).run(party, model)
+            after = party.meter.snapshot()
+            online = lambda table: sum(v for k, v in table.items() if k.startswith("online/"))  # noqa: E731
+            out.append({"logits": logits[0].tolist() if logits is not None else None,
+                        "seconds": round(time.perf_counter() - t0, 6),
+                        "online_bytes": online(after["bytes"]) - online(before["bytes"]),
+                        "rounds": online(after["rounds"]) - online(before["rounds"])})
+            if progress and party.role == CLIENT and party.mode == "online":
+                print(f"[client] sentence {i + 1}/{len(sequences)} ({out[-1]['seconds']:.2f} s)",
+                      file=sys.stderr, flush=True)
+        return out
+
+    return Program(run=run, setup=setup, material_budget=material_budget)
+
+
+def _tokenize(tokenizer: Any, texts: Sequence[str], max_length: int) -> list[list[int]]:
+    return [tokenizer(t, truncation=True, max_length=max_length)["input_ids"] for t in texts]
+
+
+def load_classifier(model_path: str | Path) -> tuple[torch.nn.Module, Any]:
+    """The plaintext classifier (a student comes back converted by its recipe) and its tokenizer."""
+    from transformers import AutoTokenizer
+
+    from privformers.generation.models import from_path
+
+    spec = from_path(model_path)
+    model = spec.factory()
+    model.load_state_dict(spec.weights())
+    return model.eval(), AutoTokenizer.from_pretrained(model_path)
+
+
+@torch.no_grad()
+def plain_classify(model: torch.nn.Module, tokenizer: Any, texts: Sequence[str], max_length: int = 128,
+                   batch_size: int = 64) -> torch.Tensor:
+    """Plaintext logits (N, labels) of texts, batched with padding and attention masks (cut at the
+    model's context, as ``mpc_classify`` cuts them)."""
+    context = getattr(model.config, "max_position_embeddings", None) or getattr(model.config, "n_positions", None)
+    max_length = min(max_length, context or max_length)
+    rows = []
+    for i in range(0, len(texts), batch_size):
+        batch = tokenizer(list(texts[i:i + batch_size]), padding=True, truncation=True, max_length=max_length,
+                          return_tensors="pt")
+        rows.append(model(**batch).logits.float())
+    return torch.cat(rows)
+
+
+def mpc_classify(model_path: str | Path, tokenizer: Any, texts: Sequence[str], max_length: int = 128,
+                 timeout: float = 7200.0, frac_bits: int = 16, material_mb: float = DEFAULT_MATERIAL_MB) -> list[dict]:
+    """Classify texts under MPC with three local processes over TLS (one session, one pass each): per
+    text the logits revealed to the client and the online cost of its pass."""
+    from privformers.generation.models import check_weights, from_path
+    from privformers.mpc.launch import LaunchError, launch_local
+
+    spec = from_path(model_path)
+    check_weights(model_path)
+    if not any(a.endswith("ForSequenceClassification") for a in spec.config.architectures or ()):
+        raise ValueError(f"{model_path} is not a sequence classifier (config architectures: "
+                         f"{spec.config.architectures})")
+    ids = _tokenize(tokenizer, texts, min(max_length, spec.context or max_length))
+    args = {"model": str(Path(model_path).resolve()), "lengths": [len(s) for s in ids],
+            "material_mb": material_mb, "progress": True}
+    try:
+        reports = launch_local("classify-many", args, timeout, frac_bits, follow="[client] sentence",
+                               client_args={"sequences": ids})
+    except LaunchError as exc:
+        raise RuntimeError(f"private classification failed: {exc}") from None
+    return reports["client"]["result"]

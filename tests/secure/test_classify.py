@@ -1,0 +1,63 @@
+"""``privformers classify``: a classifier and its distilled-style student under MPC, three processes over TLS."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import torch
+from transformers import BertConfig, BertForSequenceClassification
+
+from privformers.approx import approximate, save_student
+from privformers.cli import main
+from privformers.data.registry import read_labelled
+from privformers.lm.tokenizer import train_bpe_tokenizer
+from privformers.secure.classify import load_classifier, plain_classify
+
+SST2 = Path("/work/shared/data/sst2/dev.tsv")
+pytestmark = pytest.mark.skipif(not SST2.is_file(), reason="needs the shared SST-2 data")
+
+
+@pytest.fixture(scope="module")
+def folders(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    tmp = tmp_path_factory.mktemp("cls")
+    tokenizer = train_bpe_tokenizer([x.text for x in read_labelled("sst2", SST2)[:200]], vocab_size=300)
+    torch.manual_seed(0)
+    config = BertConfig(vocab_size=len(tokenizer), hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
+                        intermediate_size=64, max_position_embeddings=64, num_labels=2, initializer_range=0.2)
+    teacher = BertForSequenceClassification._from_config(config, attn_implementation="eager").eval()
+    teacher.save_pretrained(tmp / "teacher")
+    tokenizer.save_pretrained(tmp / "teacher")
+    save_student(approximate(teacher, "mpcformer-quad-2quad"), tmp / "student")
+    tokenizer.save_pretrained(tmp / "student")
+    return {"teacher": tmp / "teacher", "student": tmp / "student"}
+
+
+@pytest.mark.parametrize("which", ["teacher", "student"])
+def test_classify_data_under_mpc_matches_plaintext(folders: dict[str, Path], which: str,
+                                                   capsys: pytest.CaptureFixture) -> None:
+    assert main(["classify", "--model", str(folders[which]), "--data", str(SST2), "--limit", "4", "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["rows"] == 4 and out["mpc_plaintext_agreement"] == 1.0
+    assert out["max_abs_logit_error"] < 0.05
+    assert out["mpc_accuracy"] == out["plaintext_accuracy"]
+    assert out["rounds_per_text"] > 0 and out["online_bytes_per_text"] > 0
+
+
+def test_padded_plaintext_equals_one_by_one(folders: dict[str, Path]) -> None:
+    """The batched plaintext reference (padding + attention mask) gives each text's unpadded logits,
+    for the exact model and for the student's 2Quad attention alike."""
+    texts = [x.text for x in read_labelled("sst2", SST2)[:6]]
+    for which in ("teacher", "student"):
+        model, tokenizer = load_classifier(folders[which])
+        batched = plain_classify(model, tokenizer, texts)
+        single = torch.cat([plain_classify(model, tokenizer, [t]) for t in texts])
+        assert torch.allclose(batched, single, atol=1e-4), which
+
+
+def test_classify_errors(folders: dict[str, Path], tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    assert main(["classify", "--model", str(tmp_path / "missing"), "--text", "good"]) == 2
+    assert "no model at" in capsys.readouterr().err
+    assert main(["classify", "--model", str(folders["teacher"]), "--data", str(SST2), "--limit", "0"]) == 2
+    assert "--limit" in capsys.readouterr().err
