@@ -75,8 +75,10 @@ for _r in (
     register_recipe(_r)
 
 
-def get_recipe(recipe: str | Recipe, **overrides: object) -> Recipe:
-    """A registered recipe by name (or a Recipe as is), with fields overridden."""
+def get_recipe(recipe: str | Recipe | dict, **overrides: object) -> Recipe:
+    """A registered recipe by name (or a Recipe as is, or its ``to_dict`` form), with fields overridden."""
+    if isinstance(recipe, dict):
+        recipe = Recipe.from_dict(recipe)
     if isinstance(recipe, str):
         if recipe not in RECIPES:
             raise ValueError(f"unknown recipe {recipe!r}; known: {sorted(RECIPES)}")

@@ -110,7 +110,7 @@ def _run_sweep(a: argparse.Namespace) -> int:
     return 0
 
 
-def random_generate_args(size: str, seed: int, recipe: str | None, overrides: dict, prompt_len: int,
+def random_generate_args(size: str, seed: int, recipe: str | dict | None, overrides: dict, prompt_len: int,
                          new_tokens: int, reveal_logits: bool = False, use_cache: bool = True) -> tuple[object, dict]:
     """(model spec, ``generate`` program args) for a seeded random-weight GPT-2 and a seeded random prompt.
 

@@ -35,14 +35,19 @@ def _mean(rows: list[dict], key: str) -> float:
 def run_point(size: str, method: str, prompt_len: int, new_tokens: int, *, layers: int | None = None, seed: int = 0,
               timeout: float = 3600.0, frac_bits: int = 16, insecure: bool = False) -> dict:
     """One sweep point as ``bench generate`` runs it; {"skipped": reason} when it does not fit or fails."""
+    from privformers.approx.recipes import get_recipe
     from privformers.generation import commands
     from privformers.generation.bench_commands import METHODS, random_generate_args
     from privformers.generation.models import PromptTooLongError
 
     key = {"size": size, "method": method, "prompt_len": prompt_len}
     overrides = {"n_layer": layers} if layers else {}
+    recipe = METHODS[method]
+    if recipe is not None and get_recipe(recipe).merge:
+        # Merge Module matrices as long as the point needs (the default side is 128 positions)
+        recipe = get_recipe(recipe, merge_max_len=max(prompt_len + new_tokens, 128)).to_dict()
     try:
-        _, args = random_generate_args(size, seed, METHODS[method], overrides, prompt_len, new_tokens)
+        _, args = random_generate_args(size, seed, recipe, overrides, prompt_len, new_tokens)
     except PromptTooLongError as exc:
         return {**key, "skipped": f"exceeds the context: {exc}"}
     try:

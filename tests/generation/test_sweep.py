@@ -106,3 +106,17 @@ def test_tiny_sweep_processes(tmp_path: Path) -> None:
     assert [s["prompt_len"] for s in result["skipped"]] == [TINY_CONTEXT] * 2
     assert all("context" in s["skipped"] for s in result["skipped"])
     _check_plots(plot_sweep(result, tmp_path), tmp_path)
+
+
+def test_merge_points_get_matrices_as_long_as_the_prompt() -> None:
+    """A merge point beyond the default 128 positions is run with a recipe whose Merge Module is long
+    enough (passed to the parties as the recipe's dict), instead of being skipped."""
+    from privformers.approx.recipes import get_recipe
+    from privformers.generation.bench_commands import random_generate_args
+    from privformers.generation.models import PromptTooLongError, from_args
+
+    with pytest.raises(PromptTooLongError):
+        random_generate_args("tiny", 0, "merge", {"n_positions": 512}, 200, 2)
+    recipe = get_recipe("merge", merge_max_len=202).to_dict()
+    spec, args = random_generate_args("tiny", 0, recipe, {"n_positions": 512}, 200, 2)
+    assert spec.recipe.merge_max_len == 202 and from_args(args).recipe == spec.recipe
