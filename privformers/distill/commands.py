@@ -46,7 +46,7 @@ def register(subparsers) -> None:
     p.add_argument("--hidden-weight", type=float, default=w.hidden)
     p.add_argument("--temperature", type=float, default=w.temperature, help="stage 2 soft-label temperature")
     p.add_argument("--regression", action="store_true", help="stage 2 uses MSE on the logits")
-    for name in ("cosine", "embed_mse", "ce", "soft_kl", "inter", "lam", "tau", "eta", "dropout"):
+    for name in ("cosine", "embed_mse", "ce", "soft_kl", "inter", "lam", "tau", "eta", "dropout", "resend"):
         p.add_argument(f"--{name.replace('_', '-')}", type=float, default=getattr(m, name), dest=f"merge_{name}",
                        help=f"MERGE {name} (default {getattr(m, name)}; a weight of 0 disables the term)")
     p.set_defaults(func=run_distill)

@@ -87,6 +87,10 @@ class MergeWeights:
     eta: amplitude of the uniform noise U(-eta, eta) added to the student's input embeddings;
     dropout: dropout probability on them (teacher forcing on noisy embeddings, as in ER decoding
     the inputs are the student's own imperfect final states); tau: soft-label temperature.
+    resend (ours, beyond the seed; 0 = off): weight of a second pass in which every target position
+    reads the student's own final state of the previous position (from a first, teacher-forced
+    pass without gradient) instead of the token's embedding, as ER decoding feeds it; its terms
+    are the same cosine/embed_mse/ce mix. It trains the student on the inputs it will really see.
     """
 
     cosine: float = 1.0
@@ -98,6 +102,7 @@ class MergeWeights:
     tau: float = 4.0
     eta: float = 0.75
     dropout: float = 0.6
+    resend: float = 0.0
 
     def __post_init__(self) -> None:
         if not 0 <= self.lam <= 1 or not 0 <= self.dropout < 1 or self.eta < 0 or self.tau <= 0:
@@ -140,6 +145,30 @@ def merge_objective(weights: MergeWeights = MergeWeights()) -> Objective:
         if weights.inter and lam < 1:
             terms["inter"] = ((1 - lam) * weights.inter,
                               losses.hidden_mse(s.hidden_states[1:-1], t.hidden_states[1:-1], mask))
+        if weights.resend:
+            terms["resend"] = (weights.resend, _resend_loss(student, ids, mask, labels, target, pair_mask, weights))
         return _sum(terms)
 
     return objective
+
+
+def _resend_loss(student: nn.Module, ids: torch.Tensor, mask: torch.Tensor, labels: torch.Tensor,
+                 target: torch.Tensor, pair_mask: torch.Tensor, weights: MergeWeights) -> torch.Tensor:
+    """One unrolled ER step: target positions (labels != -100) read the previous position's final
+    state of a teacher-forced pass (no gradient through it), prompt positions their embeddings."""
+    e = embed(student, ids)
+    with torch.no_grad():
+        h0 = student(inputs_embeds=e, attention_mask=mask, output_hidden_states=True).hidden_states[-1]
+    resent = torch.zeros_like(labels, dtype=torch.bool)
+    resent[:, 1:] = labels[:, 1:] != -100
+    inputs = torch.where(resent[..., None], torch.cat([e[:, :1], h0[:, :-1]], 1), e)
+    s = student(inputs_embeds=inputs, attention_mask=mask, output_hidden_states=True)
+    h = s.hidden_states[-1][:, :-1]
+    lam, total = weights.lam, 0.0
+    if weights.cosine and lam:
+        total = total + lam * weights.cosine * losses.cosine_embedding(h, target, pair_mask)
+    if weights.embed_mse and lam:
+        total = total + lam * weights.embed_mse * losses.embedding_mse(h, target, pair_mask)
+    if weights.ce and lam < 1:
+        total = total + (1 - lam) * weights.ce * losses.token_cross_entropy(s.logits, labels)
+    return total if isinstance(total, torch.Tensor) else h.sum() * 0

@@ -81,6 +81,36 @@ def test_merge_student_trains(tmp_path: Path) -> None:
     assert read_recipe(summary["student"]).name == "merge"
 
 
+def test_resend_pass_feeds_the_previous_final_state_to_target_positions(monkeypatch) -> None:
+    """The resend term's second pass: prompt positions read their embeddings, target positions the
+    first pass's final state of the position before (as ER decoding feeds them); it trains."""
+    teacher = seeded("gpt2", 6)
+    student = approximate(teacher, "merge").eval()
+    batch = _batches(1, 5)[0]
+    labels = batch["input_ids"].clone()
+    labels[:, :3] = -100  # a 3-token prompt
+    batch["labels"] = labels
+    seen = []
+    forward = type(student).forward
+
+    def spy(self, *args, **kwargs):
+        if kwargs.get("inputs_embeds") is not None:
+            seen.append(kwargs["inputs_embeds"].detach().clone())
+        return forward(self, *args, **kwargs)
+
+    monkeypatch.setattr(type(student), "forward", spy)
+    weights = MergeWeights(cosine=1.0, ce=1.0, lam=0.5, eta=0.0, dropout=0.0, resend=1.0)
+    terms = merge_objective(weights)(student, teacher, batch)
+    assert "resend" in terms and torch.isfinite(terms["resend"])
+    main_pass, first, second = seen  # the usual pass, then the resend term's two passes
+    e = student.get_input_embeddings()(batch["input_ids"])
+    with torch.no_grad():
+        h = forward(student, inputs_embeds=e, attention_mask=batch["attention_mask"],
+                    output_hidden_states=True).hidden_states[-1]
+    assert torch.equal(first, e.detach()) and torch.equal(second[:, :3], e[:, :3].detach())
+    assert torch.allclose(second[:, 3:], h[:, 2:-1])
+
+
 def test_zero_weight_disables_a_term() -> None:
     teacher = seeded("gpt2", 6)
     student = approximate(teacher, "merge-er")
