@@ -56,8 +56,11 @@ def start_ids(model: nn.Module, prompt: list[int]) -> list[int]:
 
 
 @torch.no_grad()
-def resend_greedy(model: nn.Module, prompt: list[int], max_new_tokens: int) -> tuple[list[int], torch.Tensor]:
-    """Plaintext ER generation with a KV cache: (tokens, final hidden states (N, d))."""
+def resend_greedy(model: nn.Module, prompt: list[int], max_new_tokens: int,
+                  stop_token: int | None = None) -> tuple[list[int], torch.Tensor]:
+    """Plaintext ER generation with a KV cache: (tokens, final hidden states (N, d)). With
+    ``stop_token`` the loop ends after the step whose state decodes to it (evaluation only: the
+    secure loop runs all steps, since it cannot see the tokens)."""
     model = model.eval()
     enc = encode(model, torch.tensor([prompt])) if model.config.is_encoder_decoder else None
     x = embed(model, torch.tensor([start_ids(model, prompt)]))
@@ -66,5 +69,7 @@ def resend_greedy(model: nn.Module, prompt: list[int], max_new_tokens: int) -> t
         out = final_hidden(model, x, enc, past_key_values=past, use_cache=True)
         past, x = out.past_key_values, out.last_hidden_state[:, -1:]
         states.append(x)
+        if stop_token is not None and int(head_logits(model, x)[0, -1].argmax()) == stop_token:
+            break
     hidden = torch.cat(states, 1)
     return head_logits(model, hidden)[0].argmax(-1).tolist(), hidden[0]

@@ -9,12 +9,14 @@ from privformers.approx.resending import head_logits, resend_greedy
 from privformers.generation.models import decoder_start
 
 
-def plain_greedy(model: torch.nn.Module, prompt: list[int], max_new_tokens: int) -> tuple[list[int], list[float]]:
+def plain_greedy(model: torch.nn.Module, prompt: list[int], max_new_tokens: int,
+                 stop_token: int | None = None) -> tuple[list[int], list[float]]:
     """Greedy tokens (full recompute each step) and each step's gap between the top two logits.
-    A model converted with Embedding Resending generates as ``resend_greedy`` does."""
+    A model converted with Embedding Resending generates as ``resend_greedy`` does. With
+    ``stop_token`` decoding ends once that token is generated (it is included)."""
     recipe = recipe_of(model)
     if recipe is not None and recipe.resend:
-        tokens, hidden = resend_greedy(model, prompt, max_new_tokens)
+        tokens, hidden = resend_greedy(model, prompt, max_new_tokens, stop_token)
         with torch.no_grad():
             top = head_logits(model, hidden).double().topk(2, -1).values
         return tokens, (top[:, 0] - top[:, 1]).tolist()
@@ -29,5 +31,7 @@ def plain_greedy(model: torch.nn.Module, prompt: list[int], max_new_tokens: int)
             top = logits.topk(2).values
             tokens.append(int(logits.argmax()))
             gaps.append(float(top[0] - top[1]))
+            if tokens[-1] == stop_token:
+                break
             ids = torch.cat([ids, torch.tensor([[tokens[-1]]])], 1)
     return tokens, gaps

@@ -21,7 +21,7 @@ def greedy_continue(model, prompt_ids: list[int], eos_token_id: int, max_new_tok
         from privformers.generation.plain import plain_greedy
 
         context = getattr(model.config, "n_positions", None) or len(prompt_ids) + max_new_tokens
-        tokens = plain_greedy(model, prompt_ids, min(max_new_tokens, context - len(prompt_ids)))[0]
+        tokens = plain_greedy(model, prompt_ids, min(max_new_tokens, context - len(prompt_ids)), eos_token_id)[0]
         return tokens[:tokens.index(eos_token_id)] if eos_token_id in tokens else tokens
     input_ids = torch.tensor([prompt_ids])
     past = None

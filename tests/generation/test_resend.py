@@ -76,3 +76,14 @@ def test_resend_inputs_are_the_previous_final_states() -> None:
     assert torch.equal(seen[0][0], model.transformer.wte.weight[PROMPT])
     for t in (1, 2):
         assert torch.equal(seen[t][0, 0], hidden[t - 1])
+
+
+@pytest.mark.parametrize("recipe", ["merge", None])
+def test_plain_greedy_stop_token_ends_at_its_first_occurrence(recipe: str | None) -> None:
+    spec = random_gpt2("tiny", 6, recipe, initializer_range=0.2)
+    model = spec.factory()
+    model.load_state_dict(spec.weights())
+    full = plain_greedy(model, PROMPT, 8)[0]
+    stop = full[2]
+    cut = plain_greedy(model, PROMPT, 8, stop_token=stop)[0]
+    assert cut == full[:full.index(stop) + 1] and len(cut) < len(full)
