@@ -20,7 +20,7 @@ PYTHON=${PYTHON:-python}
 DATA=${DATA:-../shared/data}
 TEACHER=$($PYTHON -c "from privformers.lm import builtin_model_path as b; print(b())")
 run() { HF_HUB_OFFLINE=1 nice -n "${NICE:-10}" $PYTHON -m privformers.cli "$@"; }
-timed() { local name=$1; shift; local start; start=$(date +%s); "$@"; echo "$name: $(( $(date +%s) - start )) s" | tee -a "$OUT/times.txt"; }
+timed() { local name=$1; shift; local start; start=$(date +%s); "$@"; echo "$name: $(( $(date +%s) - start )) s" | tee -a "$OUT/times.txt" >&2; }
 COMMON=(--teacher "$TEACHER" --task lm --data "$DATA/e2e/devset.csv" --split train --batch-size 16 --lr 5e-4
         --checkpoint-every 500)
 mkdir -p "$OUT"

@@ -17,7 +17,7 @@ PYTHON=${PYTHON:-python}
 DATA=${DATA:-../shared/data}
 TEACHER=${TEACHER:-$OUT/teacher/final}
 run() { HF_HUB_OFFLINE=1 nice -n "${NICE:-10}" $PYTHON -m privformers.cli "$@"; }
-timed() { local name=$1; shift; local start; start=$(date +%s); "$@"; echo "$name: $(( $(date +%s) - start )) s" | tee -a "$OUT/times.txt"; }
+timed() { local name=$1; shift; local start; start=$(date +%s); "$@"; echo "$name: $(( $(date +%s) - start )) s" | tee -a "$OUT/times.txt" >&2; }
 mkdir -p "$OUT"
 for stage in $STAGES; do
   case $stage in
