@@ -1,10 +1,12 @@
 """Private text classification: the client's sentences, the server's classifier (a Hugging Face
-``...ForSequenceClassification`` folder, or a distilled student of one), one secure forward pass per
-sentence in one session. ``mpc_classify`` runs it with three local processes; ``plain_classify`` is
+``...ForSequenceClassification`` folder, or a distilled student of one), all sentences in one
+session. ``mpc_classify`` runs it with three local processes; ``plain_classify`` is
 the plaintext reference.
 
-Each sentence is its own unpadded pass, so its length in tokens is public (as a prompt's length is
-in generation); the tokens and the logits are secret, and only the client learns the logits.
+Sentences of the same length in tokens share a pass (at most ``batch_size`` of them, unpadded), so
+each sentence's length is public (as a prompt's length is in generation) and nothing more: the tokens
+and the logits are secret, and only the client learns the logits. Batching amortises each protocol
+round and each message over several sentences.
 The correlated material is streamed (``material_budget``): a few hundred passes' material would not fit.
 """
 
@@ -23,15 +25,30 @@ from privformers.mpc.session import Program
 from privformers.secure.runtime import secure_program
 
 DEFAULT_MATERIAL_MB = 512
+DEFAULT_BATCH = 8
+
+
+def length_batches(lengths: Sequence[int], batch_size: int) -> list[list[int]]:
+    """Indices of the sequences grouped into passes: equal lengths only, at most batch_size per pass,
+    shortest first. Every party computes the same grouping from the public lengths."""
+    if batch_size < 1:
+        raise ValueError("batch size must be >= 1")
+    by_length: dict[int, list[int]] = {}
+    for i, n in enumerate(lengths):
+        by_length.setdefault(int(n), []).append(i)
+    return [idx[k:k + batch_size] for n in sorted(by_length) for idx in [by_length[n]]
+            for k in range(0, len(idx), batch_size)]
 
 
 def classify_many_program(factory: Callable[[], torch.nn.Module], weights: Callable[[], dict] | dict,
                           sequences: Sequence[Sequence[int]], material_budget: int = DEFAULT_MATERIAL_MB << 20,
-                          progress: bool = False) -> Program:
-    """One secure forward pass per token sequence; the client's result: per sequence the logits and the
-    online seconds, bytes and rounds of its pass (the server's: its seconds and bytes)."""
+                          progress: bool = False, batch_size: int = DEFAULT_BATCH) -> Program:
+    """Secure forward passes over the token sequences, equal lengths batched (``length_batches``); the
+    client's result, in input order: per sequence the logits and its share of its pass's online
+    seconds, bytes and rounds (the pass's cost over its batch size; ``batch`` says how many shared it)."""
     if not sequences or any(not s for s in sequences):
         raise ValueError("need at least one sequence and no empty one")
+    passes = length_batches([len(s) for s in sequences], batch_size)
     loaded: dict[str, dict] = {}
 
     def server_weights() -> dict:
@@ -39,26 +56,31 @@ def classify_many_program(factory: Callable[[], torch.nn.Module], weights: Calla
             loaded["w"] = weights() if callable(weights) else weights
         return loaded["w"]
 
-    def program_for(ids: Sequence[int], weights_now: dict | None) -> Program:
-        return secure_program(factory, weights_now, {"input_ids": torch.tensor([list(ids)])})
+    def program_for(batch: Sequence[int], weights_now: dict | None) -> Program:
+        ids = torch.tensor([list(sequences[i]) for i in batch])
+        return secure_program(factory, weights_now, {"input_ids": ids})
 
     def setup(party: Party) -> torch.nn.Module:
-        return program_for(sequences[0], server_weights() if party.role == SERVER else None).setup(party)
+        return program_for(passes[0], server_weights() if party.role == SERVER else None).setup(party)
 
     def run(party: Party, model: torch.nn.Module) -> list[dict]:
-        out = []
-        for i, ids in enumerate(sequences):
+        out: list[dict | None] = [None] * len(sequences)
+        online = lambda table: sum(v for k, v in table.items() if k.startswith("online/"))  # noqa: E731
+        done = 0
+        for batch in passes:
             before, t0 = party.meter.snapshot(), time.perf_counter()
-            logits = program_for(ids, None).run(party, model)
-            after = party.meter.snapshot()
-            online = lambda table: sum(v for k, v in table.items() if k.startswith("online/"))  # noqa: E731
-            out.append({"logits": logits[0].tolist() if logits is not None else None,
-                        "seconds": round(time.perf_counter() - t0, 6),
-                        "online_bytes": online(after["bytes"]) - online(before["bytes"]),
-                        "rounds": online(after["rounds"]) - online(before["rounds"])})
+            logits = program_for(batch, None).run(party, model)
+            after, n = party.meter.snapshot(), len(batch)
+            seconds = time.perf_counter() - t0
+            for row, i in enumerate(batch):
+                out[i] = {"logits": logits[row].tolist() if logits is not None else None,
+                          "seconds": round(seconds / n, 6), "batch": n,
+                          "online_bytes": (online(after["bytes"]) - online(before["bytes"])) / n,
+                          "rounds": (online(after["rounds"]) - online(before["rounds"])) / n}
+            done += n
             if progress and party.role == CLIENT and party.mode == "online":
-                print(f"[client] sentence {i + 1}/{len(sequences)} ({out[-1]['seconds']:.2f} s)",
-                      file=sys.stderr, flush=True)
+                print(f"[client] sentence {done}/{len(sequences)} ({seconds:.2f} s for {n} of "
+                      f"{len(sequences[batch[0]])} tokens)", file=sys.stderr, flush=True)
         return out
 
     return Program(run=run, setup=setup, material_budget=material_budget)
@@ -96,9 +118,11 @@ def plain_classify(model: torch.nn.Module, tokenizer: Any, texts: Sequence[str],
 
 
 def mpc_classify(model_path: str | Path, tokenizer: Any, texts: Sequence[str], max_length: int = 128,
-                 timeout: float = 7200.0, frac_bits: int = 16, material_mb: float = DEFAULT_MATERIAL_MB) -> list[dict]:
-    """Classify texts under MPC with three local processes over TLS (one session, one pass each): per
-    text the logits revealed to the client and the online cost of its pass."""
+                 timeout: float = 7200.0, frac_bits: int = 16, material_mb: float = DEFAULT_MATERIAL_MB,
+                 batch_size: int = DEFAULT_BATCH) -> list[dict]:
+    """Classify texts under MPC with three local processes over TLS (one session; texts of equal length
+    share a pass of at most batch_size): per text, in input order, the logits revealed to the client
+    and its share of its pass's online cost."""
     from privformers.generation.models import check_weights, from_path
     from privformers.mpc.launch import LaunchError, launch_local
 
@@ -109,7 +133,7 @@ def mpc_classify(model_path: str | Path, tokenizer: Any, texts: Sequence[str], m
                          f"{spec.config.architectures})")
     ids = _tokenize(tokenizer, texts, min(max_length, spec.context or max_length))
     args = {"model": str(Path(model_path).resolve()), "lengths": [len(s) for s in ids],
-            "material_mb": material_mb, "progress": True}
+            "material_mb": material_mb, "progress": True, "batch_size": batch_size}
     try:
         reports = launch_local("classify-many", args, timeout, frac_bits, follow="[client] sentence",
                                client_args={"sequences": ids})

@@ -13,9 +13,10 @@ def register(subparsers) -> None:
     p = subparsers.add_parser(
         "classify", help="private text classification under MPC (and accuracy on a labelled file)",
         description="Run a sequence classifier (save_pretrained folder, or a distilled student) on the client's "
-        "texts under MPC: client, server and dealer as local processes over TLS, one secure forward pass per "
-        "text. With --data, report accuracy under MPC and in plaintext on the same rows, and how often the "
-        "two predictions agree.")
+        "texts under MPC: client, server and dealer as local processes over TLS. The server learns each "
+        "text's length in tokens and nothing else (texts of equal length share a pass). With --data, "
+        "report accuracy under MPC and in plaintext on the same rows, and how often the two predictions "
+        "agree.")
     p.add_argument("--model", required=True, help="classifier folder (with its tokenizer)")
     src = p.add_mutually_exclusive_group(required=True)
     src.add_argument("--text", action="append", help="a text to classify (repeatable)")
@@ -27,6 +28,8 @@ def register(subparsers) -> None:
     p.add_argument("--max-length", type=int, default=128)
     p.add_argument("--material-mb", type=float, default=512.0,
                    help="correlated material each party may hold ahead of the online pass (MB)")
+    p.add_argument("--batch-size", type=int, default=8,
+                   help="at most this many texts of equal length in tokens share one secure pass (1: one pass each)")
     p.add_argument("--timeout", type=float, default=7200.0)
     p.add_argument("--frac-bits", type=int, default=16)
     p.add_argument("--threads", type=int, default=1, help="torch threads for the plaintext reference")
@@ -56,7 +59,10 @@ def run_classify(a: argparse.Namespace) -> int:
             texts, labels = texts[:a.limit], None if labels is None else labels[:a.limit]
         if not texts:
             raise ValueError("no texts to classify")
-        results = mpc_classify(a.model, tokenizer, texts, a.max_length, a.timeout, a.frac_bits, a.material_mb)
+        if a.batch_size < 1:
+            raise ValueError("--batch-size must be >= 1")
+        results = mpc_classify(a.model, tokenizer, texts, a.max_length, a.timeout, a.frac_bits, a.material_mb,
+                               a.batch_size)
     except (ModelNotFoundError, FileNotFoundError, ValueError) as exc:
         print(f"privformers classify: error: {exc}", file=sys.stderr)
         return 2
@@ -70,6 +76,7 @@ def run_classify(a: argparse.Namespace) -> int:
                  "online_seconds_per_text": sum(r["seconds"] for r in results) / len(results),
                  "online_bytes_per_text": sum(r["online_bytes"] for r in results) / len(results),
                  "rounds_per_text": sum(r["rounds"] for r in results) / len(results),
+                 "passes": round(sum(1 / r["batch"] for r in results)),
                  "mpc_plaintext_agreement": sum(p == q for p, q in zip(mpc_pred, plain_pred)) / len(texts),
                  "max_abs_logit_error": max(float((torch.tensor(r["logits"]) - plain[i]).abs().max())
                                             for i, r in enumerate(results))}

@@ -81,13 +81,14 @@ def forward(args: dict) -> Program:
 @register_program("classify-many", _format)
 def classify_many(args: dict) -> Program:
     """Args: model (a sequence-classifier folder, or a student of one); sequences (token ids, client
-    only) or lengths; optional material_mb, progress. One secure forward pass per sequence."""
+    only) or lengths; optional material_mb, progress, batch_size (equal-length sequences per pass)."""
     from privformers.generation.models import from_path
-    from privformers.secure.classify import DEFAULT_MATERIAL_MB, classify_many_program
+    from privformers.secure.classify import DEFAULT_BATCH, DEFAULT_MATERIAL_MB, classify_many_program
 
     spec = from_path(args["model"])
     sequences = args.get("sequences") or [[0] * int(n) for n in args["lengths"]]
     if spec.context and max(map(len, sequences)) > spec.context:
         raise ValueError(f"a sequence is longer than the model's {spec.context} positions")
     budget = int(float(args.get("material_mb", DEFAULT_MATERIAL_MB)) * 2**20)
-    return classify_many_program(spec.factory, spec.weights, sequences, budget, bool(args.get("progress", False)))
+    return classify_many_program(spec.factory, spec.weights, sequences, budget, bool(args.get("progress", False)),
+                                 int(args.get("batch_size", DEFAULT_BATCH)))

@@ -13,7 +13,9 @@ from privformers.approx import approximate, save_student
 from privformers.cli import main
 from privformers.data.registry import read_labelled
 from privformers.lm.tokenizer import train_bpe_tokenizer
-from privformers.secure.classify import load_classifier, plain_classify
+from privformers.mpc.party import CLIENT
+from privformers.mpc.session import run_local
+from privformers.secure.classify import classify_many_program, length_batches, load_classifier, plain_classify
 
 SST2 = Path("/work/shared/data/sst2/dev.tsv")
 pytestmark = pytest.mark.skipif(not SST2.is_file(), reason="needs the shared SST-2 data")
@@ -61,3 +63,33 @@ def test_classify_errors(folders: dict[str, Path], tmp_path: Path, capsys: pytes
     assert "no model at" in capsys.readouterr().err
     assert main(["classify", "--model", str(folders["teacher"]), "--data", str(SST2), "--limit", "0"]) == 2
     assert "--limit" in capsys.readouterr().err
+    assert main(["classify", "--model", str(folders["teacher"]), "--text", "good", "--batch-size", "0"]) == 2
+    assert "--batch-size" in capsys.readouterr().err
+
+
+def test_length_batches_group_equal_lengths_only() -> None:
+    assert length_batches([3, 5, 3, 3, 5, 4], 2) == [[0, 2], [3], [5], [1, 4]]
+    assert length_batches([7, 7, 7], 8) == [[0, 1, 2]]
+    assert length_batches([2, 2], 1) == [[0], [1]]
+    with pytest.raises(ValueError):
+        length_batches([2], 0)
+
+
+def test_batched_passes_give_each_text_its_own_logits_in_input_order(folders: dict[str, Path]) -> None:
+    """Equal-length texts share a pass; each text still gets the logits of its own plaintext forward,
+    returned in input order, and a pass's cost is split over its texts."""
+    model, tokenizer = load_classifier(folders["teacher"])
+    texts = ["a good film", "a bad film", "the worst", "a good film", "so bad it is good"]
+    ids = [tokenizer(t)["input_ids"] for t in texts]
+    assert len({len(s) for s in ids}) < len(ids)  # some lengths repeat, so some passes are shared
+    with torch.no_grad():
+        plain = [model(input_ids=torch.tensor([s])).logits[0] for s in ids]
+    factory = lambda: BertForSequenceClassification._from_config(model.config, attn_implementation="eager")  # noqa: E731
+    program = classify_many_program(factory, model.state_dict(), ids, batch_size=4)
+    out = run_local(program, frac_bits=16).results[CLIENT]
+    expected_batch = {i: len(b) for b in length_batches([len(s) for s in ids], 4) for i in b}
+    assert [r["batch"] for r in out] == [expected_batch[i] for i in range(len(ids))]
+    for r, ref in zip(out, plain):
+        assert torch.allclose(torch.tensor(r["logits"]), ref, atol=0.05)
+    assert max(r["batch"] for r in out) > 1
+    assert all(r["rounds"] > 0 for r in out)
