@@ -60,6 +60,13 @@ def register(subparsers) -> None:
     p.add_argument("--trainable", metavar="REGEX",
                    help="train only parameters whose name matches REGEX (e.g. 'layer\\.[45]\\.|pooler|classifier'); "
                    "the rest is frozen: less compute and fewer noised dimensions")
+    p.add_argument("--lora", type=int, metavar="RANK",
+                   help="train rank-RANK LoRA adapters (needs peft) instead of the weights: the base is frozen "
+                   "and far fewer coordinates are noised; checkpoints have the adapters merged in")
+    p.add_argument("--lora-alpha", type=float, help="LoRA scaling numerator (default 2 * RANK)")
+    p.add_argument("--lora-targets", metavar="REGEX",
+                   help="full names of the Linear layers that get adapters (default: attention query and value "
+                   "projections and the BERT pooler)")
     p.add_argument("--max-train-examples", type=int)
     p.add_argument("--max-eval-examples", type=int)
     p.add_argument("--eval-batch-size", type=int, default=64)

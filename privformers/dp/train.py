@@ -118,9 +118,11 @@ def lr_schedule(optimizer: torch.optim.Optimizer, kind: str, steps: int,
 
 
 def save_checkpoint(model, tokenizer, folder: Path, report: dict) -> None:
-    """``save_pretrained`` weights and tokenizer plus ``privacy_report.json``."""
+    """``save_pretrained`` weights (LoRA adapters merged in) and tokenizer plus ``privacy_report.json``."""
+    from privformers.dp.lora import merged
+
     folder.mkdir(parents=True, exist_ok=True)
-    model.save_pretrained(folder)
+    merged(model).save_pretrained(folder)
     tokenizer.save_pretrained(folder)
     (folder / "privacy_report.json").write_text(json.dumps(report, indent=1))
 
@@ -145,6 +147,13 @@ def train(args) -> dict:
         freeze_all_but(model, args.trainable)
     if model.config.pad_token_id is None:
         model.config.pad_token_id = tokenizer.pad_token_id
+    if getattr(args, "lora", None):
+        from privformers.dp.lora import DEFAULT_TARGETS, add_lora
+
+        if args.trainable or args.freeze_embeddings:
+            raise ValueError("--lora trains only the adapters (and a classification head): drop --trainable "
+                             "and --freeze-embeddings")
+        model = add_lora(model, args.lora, args.lora_alpha, args.lora_targets or DEFAULT_TARGETS, args.task)
     collate = datasets.pad_collate(tokenizer.pad_token_id)
     n = len(train_set)
     steps = args.steps or math.ceil(args.epochs * n / args.batch_size)

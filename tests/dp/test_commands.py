@@ -48,3 +48,34 @@ def test_dp_train_lm_writes_checkpoints_and_report(tmp_path):
 def test_dp_train_rejects_missing_budget(tmp_path):
     with pytest.raises(SystemExit):
         main(["dp-train", "--model", "x", "--data", "y", "--task", "lm", "--steps", "1"])
+
+
+def test_dp_train_lora_classification_saves_a_merged_plain_model(tmp_path):
+    """--lora: only adapters and the head are trained and noised; the checkpoint is an ordinary model
+    (adapters merged) that from_pretrained loads without peft, with the trained head."""
+    pytest.importorskip("peft")
+    sst2 = _need(DATA / "sst2" / "dev.tsv")
+    rows = sst2.read_text(encoding="utf-8").splitlines()[:41]
+    train = tmp_path / "train.tsv"
+    train.write_text("\n".join(rows) + "\n", encoding="utf-8")
+    tokenizer = _need(DATA / "tokenizers" / "gpt2")
+    model_dir = tmp_path / "tiny-gpt2"
+    tf.GPT2Config(n_layer=1, n_embd=16, n_head=2, n_positions=64, pad_token_id=50256).save_pretrained(model_dir)
+    out = tmp_path / "out"
+    code = main(["dp-train", "--model", str(model_dir), "--random-init", "--tokenizer", str(tokenizer),
+                 "--data", str(train), "--eval-data", str(train), "--task", "classification",
+                 "--target-epsilon", "8", "--steps", "2", "--batch-size", "8", "--max-physical-batch-size", "4",
+                 "--max-length", "32", "--lora", "2", "--log-every", "1", "--output-dir", str(out)])
+    assert code == 0
+    report = json.loads((out / "final" / "privacy_report.json").read_text())
+    lora_params = 1 * (16 * 2 + 2 * 48)          # one c_attn adapter: A (16 -> 2) and B (2 -> 48)
+    head = 16 * 2                                  # GPT-2's classification head has no bias
+    assert report["trainable_parameters"] == lora_params + head
+    saved = (out / "final" / "model.safetensors")
+    assert saved.exists() and not (out / "final" / "adapter_config.json").exists()
+    model = tf.GPT2ForSequenceClassification.from_pretrained(out / "final")
+    assert not any("lora_" in n for n, _ in model.named_parameters())
+    with pytest.raises(ValueError, match="--lora"):
+        main(["dp-train", "--model", str(model_dir), "--random-init", "--tokenizer", str(tokenizer),
+              "--data", str(train), "--task", "classification", "--non-private", "--steps", "1",
+              "--batch-size", "8", "--lora", "2", "--trainable", "score", "--output-dir", str(out)])
