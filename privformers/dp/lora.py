@@ -9,6 +9,7 @@ layers, so the engine's registered Linear rule clips them; the frozen base weigh
 from __future__ import annotations
 
 import copy
+import re
 
 import torch
 
@@ -25,8 +26,6 @@ def add_lora(model: torch.nn.Module, rank: int, alpha: float | None = None,
         raise ImportError("LoRA needs the optional dependency peft: pip install 'privformers[lora]'") from None
     if rank < 1:
         raise ValueError(f"LoRA rank must be >= 1, got {rank}")
-    import re
-
     from transformers.pytorch_utils import Conv1D
 
     task_type = TaskType.SEQ_CLS if task == "classification" else TaskType.CAUSAL_LM

@@ -36,8 +36,11 @@ def length_batches(lengths: Sequence[int], batch_size: int) -> list[list[int]]:
     by_length: dict[int, list[int]] = {}
     for i, n in enumerate(lengths):
         by_length.setdefault(int(n), []).append(i)
-    return [idx[k:k + batch_size] for n in sorted(by_length) for idx in [by_length[n]]
-            for k in range(0, len(idx), batch_size)]
+    passes = []
+    for n in sorted(by_length):
+        idx = by_length[n]
+        passes += [idx[k:k + batch_size] for k in range(0, len(idx), batch_size)]
+    return passes
 
 
 def classify_many_program(factory: Callable[[], torch.nn.Module], weights: Callable[[], dict] | dict,
