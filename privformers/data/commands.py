@@ -44,6 +44,9 @@ def register(subparsers) -> None:
                         "session for all sources) instead of in plaintext; adds the online cost per token")
     p.add_argument("--material-mb", type=float, default=512.0,
                    help="--mpc: correlated material each party may hold ahead of the online pass (MB)")
+    p.add_argument("--mpc-batch-size", type=int, default=8,
+                   help="--mpc: sources whose prompts have the same number of tokens share a secure pass, at "
+                        "most this many (default 8; 1 runs each alone). Costs are each prompt's share of its pass")
     p.add_argument("--timeout", type=float, default=7200.0, help="--mpc: seconds for the whole session")
     p.add_argument("--hypotheses-out", default=None, help="write the generated texts here, one a line")
     p.add_argument("--json", action="store_true", help="print JSON instead of a table")
@@ -71,9 +74,13 @@ def run_evaluate(args: argparse.Namespace) -> int:
     if args.bertscore_model and "bertscore" not in metrics:
         metrics.append("bertscore")
     try:
+        if args.mpc_batch_size < 1:
+            raise ValueError(f"--mpc-batch-size must be >= 1, got {args.mpc_batch_size}")
         model = args.model or str(builtin_model_path())
         costs: list[dict] = []
-        generate = mpc_generator(model, args.material_mb, args.timeout, costs) if args.mpc else None
+        generate = None
+        if args.mpc:
+            generate = mpc_generator(model, args.material_mb, args.timeout, costs, args.mpc_batch_size)
         result = evaluate_generation(
             model,
             args.data,
@@ -103,16 +110,17 @@ def run_evaluate(args: argparse.Namespace) -> int:
         print(format_table(result))
         if args.mpc:
             m = summary["mpc"]
-            print(f"\nunder MPC: {m['prompts']} prompts x {args.max_new_tokens} steps; decode "
+            print(f"\nunder MPC: {m['prompts']} prompts x {args.max_new_tokens} steps in {m['passes']} passes; decode "
                   f"{m['decode_seconds_per_token']:.3f} s, {m['decode_bytes_per_token'] / 1e6:.2f} MB and "
                   f"{m['decode_rounds_per_token']:.0f} rounds per token (online, material streamed)")
     return 0
 
 
 def mpc_summary(costs: list[dict], steps: int) -> dict:
-    """Mean online cost per decode token over all prompts, and the totals, from ``mpc_generate``'s costs."""
+    """Mean online cost per decode token over all prompts (each prompt's share of its pass), and the
+    totals, from ``mpc_generate``'s costs."""
     decode = sum(c["decode_steps"] for c in costs) or 1
-    return {"prompts": len(costs), "steps_per_prompt": steps,
+    return {"prompts": len(costs), "steps_per_prompt": steps, "passes": round(sum(1 / c["batch"] for c in costs)),
             "decode_seconds_per_token": sum(c["decode_seconds"] for c in costs) / decode,
             "decode_bytes_per_token": sum(c["decode_bytes"] for c in costs) / decode,
             "decode_rounds_per_token": sum(c["decode_rounds"] for c in costs) / decode,

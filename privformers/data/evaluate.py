@@ -42,16 +42,17 @@ def load_causal_lm(model_path: str | Path):
 
 
 def mpc_generator(model_path: str | Path, material_mb: float = 512.0, timeout: float = 7200.0,
-                  costs: list[dict] | None = None) -> Callable[..., list[str]]:
+                  costs: list[dict] | None = None, batch_size: int = 8) -> Callable[..., list[str]]:
     """A ``generate`` for ``evaluate_generation`` that runs every source under MPC (client, server and
-    dealer as local processes over TLS, one session); each prompt's online cost is appended to costs."""
+    dealer as local processes over TLS, one session; prompts of equal token length share a pass, at
+    most ``batch_size``); each prompt's share of the online cost is appended to costs."""
     from privformers.generation.many import mpc_generate
     from privformers.lm.prompt import format_prompt
 
     def generate(model, tokenizer, sources: Sequence[str], max_new_tokens: int = 96) -> list[str]:
         prompts = [tokenizer(format_prompt(s), add_special_tokens=False)["input_ids"] for s in sources]
         results = mpc_generate(model_path, prompts, max_new_tokens, tokenizer.eos_token_id, timeout,
-                               material_mb=material_mb)
+                               material_mb=material_mb, batch_size=batch_size)
         if costs is not None:
             costs.extend({k: v for k, v in r.items() if k != "tokens"} for r in results)
         return [tokenizer.decode(r["tokens"], skip_special_tokens=True).strip() for r in results]

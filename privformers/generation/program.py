@@ -5,7 +5,7 @@ from __future__ import annotations
 import inspect
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import torch
@@ -14,16 +14,17 @@ from transformers.cache_utils import EncoderDecoderCache
 import privformers.secure.ops  # noqa: F401 - registers the secure ops
 from privformers.approx.convert import recipe_of
 from privformers.generation.cache import SecretCache
+from privformers.generation.ids import batch_ids
 from privformers.generation.models import decoder_start
 from privformers.generation.resend import resend_run
-from privformers.generation.sampling import greedy_token, revealed_token
+from privformers.generation.sampling import greedy_tokens, revealed_tokens
 from privformers.mpc.meter import OP_CLASSES, diff
 from privformers.mpc.party import CLIENT, SERVER, Party
 from privformers.mpc.session import LocalRun, Program, run_local
 from privformers.secure import tracking
 from privformers.secure.fold import fold_layer_norms
 from privformers.secure.modules import apply_module_rules
-from privformers.secure.tensor import PrivateIds, SecretTensor
+from privformers.secure.tensor import SecretTensor
 from privformers.secure.weights import protect_weights
 
 Weights = dict[str, torch.Tensor] | Callable[[], dict[str, torch.Tensor]] | None
@@ -51,30 +52,71 @@ def step_cost(after: dict, before: dict, seconds: float) -> dict:
             "classes": classes}
 
 
-def _ids(party: Party, tokens: list[int]) -> PrivateIds:
-    """The client's tokens as secret ids (zeros, the same public shape, on the other parties)."""
-    value = torch.tensor([tokens]) if party.role == CLIENT else torch.zeros(1, len(tokens), dtype=torch.long)
-    return value.as_subclass(PrivateIds)
+def check_batch(prompts: Sequence[Sequence[int]], max_new_tokens: int) -> None:
+    """A batch is non-empty prompts of one (public) length and at least one new token."""
+    if max_new_tokens < 1 or not prompts or any(not p for p in prompts):
+        raise ValueError("need non-empty prompts and max_new_tokens >= 1")
+    if len({len(p) for p in prompts}) != 1:
+        raise ValueError("the prompts of one batch must have the same length")
 
 
-def _inputs(party: Party, model: torch.nn.Module, prompt: list[int], generated: list[int], state: dict,
-            use_cache: bool) -> dict[str, Any]:
-    """This step's model inputs. Decoder-only: the prompt, then the last token (all, without cache).
-    Encoder-decoder: the prompt to the encoder and the start token, then the encoder's (secret)
-    output and the last token (everything again, without cache)."""
-    cached = use_cache and bool(generated)
+def _inputs(party: Party, model: torch.nn.Module, prompts: Sequence[list[int]], generated: list[list[int]],
+            state: dict, use_cache: bool) -> dict[str, Any]:
+    """This step's model inputs, one row per prompt. Decoder-only: the prompts, then the last tokens
+    (all, without cache). Encoder-decoder: the prompts to the encoder and the start token, then the
+    encoder's (secret) output and the last tokens (everything again, without cache)."""
+    cached = use_cache and bool(generated[0])
     if not model.config.is_encoder_decoder:
-        return {"input_ids": _ids(party, generated[-1:] if cached else prompt + generated)}
-    decoder = [decoder_start(model.config), *generated]
+        return {"input_ids": batch_ids(party, [g[-1:] if cached else p + g for p, g in zip(prompts, generated)])}
+    decoder = [[decoder_start(model.config), *g] for g in generated]
     if cached:
-        return {"encoder_outputs": (state["encoder"],), "decoder_input_ids": _ids(party, decoder[-1:])}
-    return {"input_ids": _ids(party, prompt), "decoder_input_ids": _ids(party, decoder)}
+        last = batch_ids(party, [d[-1:] for d in decoder])
+        return {"encoder_outputs": (state["encoder"],), "decoder_input_ids": last}
+    return {"input_ids": batch_ids(party, prompts), "decoder_input_ids": batch_ids(party, decoder)}
 
 
 def _new_cache(model: torch.nn.Module) -> SecretCache | EncoderDecoderCache:
     if model.config.is_encoder_decoder:
         return EncoderDecoderCache(SecretCache(), SecretCache())
     return SecretCache()
+
+
+def batch_run(party: Party, model: torch.nn.Module, prompts: Sequence[list[int]], max_new_tokens: int,
+              reveal_logits: bool = False, use_cache: bool = True, bits: int = 48,
+              progress: bool = False) -> dict[str, Any]:
+    """One party's greedy generation for a batch of equal-length prompts, one secure pass per step
+    for all rows. Result: per row the tokens (client only; None elsewhere) and the batch's per-step
+    costs; a model converted with Embedding Resending runs ``resend_run`` (tokens at the end)."""
+    check_batch(prompts, max_new_tokens)
+    recipe = recipe_of(model)
+    if recipe is not None and recipe.resend:
+        return resend_run(party, model, prompts, max_new_tokens, reveal_logits, use_cache, bits, progress,
+                          _new_cache, step_cost)
+    tracking.reset()
+    cache = _new_cache(model) if use_cache else None
+    extra = {"logits_to_keep": 1} if "logits_to_keep" in inspect.signature(model.forward).parameters else {}
+    generated: list[list[int]] = [[] for _ in prompts]
+    costs, state = [], {}
+    for step in range(max_new_tokens):
+        before, t0 = party.meter.snapshot(), time.perf_counter()
+        with torch.no_grad():
+            out = model(**_inputs(party, model, prompts, generated, state, use_cache), past_key_values=cache,
+                        use_cache=use_cache, **extra)
+        if model.config.is_encoder_decoder and step == 0:
+            state["encoder"] = out.encoder_last_hidden_state
+        logits = out.logits
+        if not isinstance(logits, SecretTensor):
+            raise TypeError("model logits are not a secret tensor")
+        with party.meter.scope("sampling"):
+            share = logits.share[:, -1, :]
+            chosen = revealed_tokens(share) if reveal_logits else greedy_tokens(share, bits)
+        costs.append(step_cost(party.meter.snapshot(), before, time.perf_counter() - t0))
+        for row, token in zip(generated, chosen or [0] * len(prompts)):
+            row.append(token)
+        if progress and party.role == CLIENT and party.mode == "online":
+            print(f"[client] token {step + 1}/{max_new_tokens}: {chosen} ({costs[-1]['seconds']:.2f} s, "
+                  f"{costs[-1]['online_bytes']} B, {costs[-1]['rounds']} rounds)", file=sys.stderr, flush=True)
+    return {"tokens": generated if party.role == CLIENT else None, "per_token": costs}
 
 
 def generate_program(factory: Callable[[], torch.nn.Module], weights: Weights, prompt: list[int],
@@ -89,38 +131,11 @@ def generate_program(factory: Callable[[], torch.nn.Module], weights: Weights, p
     Resending (``privformers.approx``) runs ``resend_run`` instead: tokens at the end, and a
     "final" cost for the LM head and argmax over all steps.
     """
-    if max_new_tokens < 1 or not prompt:
-        raise ValueError("need a non-empty prompt and max_new_tokens >= 1")
+    check_batch([prompt], max_new_tokens)
 
     def run(party: Party, model: torch.nn.Module) -> dict[str, Any]:
-        recipe = recipe_of(model)
-        if recipe is not None and recipe.resend:
-            return resend_run(party, model, prompt, max_new_tokens, reveal_logits, use_cache, bits, progress,
-                              _new_cache, step_cost)
-        tracking.reset()
-        cache = _new_cache(model) if use_cache else None
-        extra = {"logits_to_keep": 1} if "logits_to_keep" in inspect.signature(model.forward).parameters else {}
-        generated, tokens, costs, state = [], [], [], {}
-        for step in range(max_new_tokens):
-            before, t0 = party.meter.snapshot(), time.perf_counter()
-            with torch.no_grad():
-                out = model(**_inputs(party, model, prompt, generated, state, use_cache), past_key_values=cache,
-                            use_cache=use_cache, **extra)
-            if model.config.is_encoder_decoder and not generated:
-                state["encoder"] = out.encoder_last_hidden_state
-            logits = out.logits
-            if not isinstance(logits, SecretTensor):
-                raise TypeError("model logits are not a secret tensor")
-            with party.meter.scope("sampling"):
-                share = logits.share[:, -1, :]
-                token = revealed_token(share) if reveal_logits else greedy_token(share, bits)
-            costs.append(step_cost(party.meter.snapshot(), before, time.perf_counter() - t0))
-            generated.append(0 if token is None else token)
-            tokens.append(token)
-            if progress and party.role == CLIENT and party.mode == "online":
-                print(f"[client] token {step + 1}/{max_new_tokens}: {token} ({costs[-1]['seconds']:.2f} s, "
-                      f"{costs[-1]['online_bytes']} B, {costs[-1]['rounds']} rounds)", file=sys.stderr, flush=True)
-        return {"tokens": tokens if party.role == CLIENT else None, "per_token": costs}
+        result = batch_run(party, model, [list(prompt)], max_new_tokens, reveal_logits, use_cache, bits, progress)
+        return {**result, "tokens": None if result["tokens"] is None else result["tokens"][0]}
 
     return Program(run=run, setup=lambda party: setup_model(party, factory, weights))
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from privformers.generation.many import DEFAULT_MATERIAL_MB, generate_many_program
+from privformers.generation.many import DEFAULT_BATCH, DEFAULT_MATERIAL_MB, generate_many_program
 from privformers.generation.models import check_length, from_args
 from privformers.generation.program import generate_program
 from privformers.mpc.programs import register_program, to_json
@@ -32,11 +32,12 @@ def generate(args: dict) -> Program:
 @register_program("generate-many", _format)
 def generate_many(args: dict) -> Program:
     """Args: model (folder) or a random-weight spec as for ``generate``; prompts (client only) or
-    prompt_lens; max_new_tokens; optional bits, material_mb, progress."""
+    prompt_lens; max_new_tokens; optional bits, material_mb, progress, batch_size."""
     spec = from_args(args)
     prompts = args.get("prompts") or [[0] * int(n) for n in args["prompt_lens"]]
     for p in prompts:
         check_length(spec, len(p), int(args["max_new_tokens"]))
     budget = int(float(args.get("material_mb", DEFAULT_MATERIAL_MB)) * 2**20)
     return generate_many_program(spec.factory, spec.weights, prompts, int(args["max_new_tokens"]),
-                                 int(args.get("bits", 48)), budget, bool(args.get("progress", False)))
+                                 int(args.get("bits", 48)), budget, bool(args.get("progress", False)),
+                                 int(args.get("batch_size", DEFAULT_BATCH)))

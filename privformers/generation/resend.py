@@ -12,32 +12,31 @@ from __future__ import annotations
 
 import sys
 import time
+from collections.abc import Sequence
 from typing import Any
 
 import torch
 
 from privformers.approx.resending import embed, encode, final_hidden, head_logits, start_ids
+from privformers.generation.ids import batch_ids
 from privformers.generation.sampling import greedy_tokens, revealed_tokens
 from privformers.mpc.party import CLIENT, Party
 from privformers.secure import tracking
-from privformers.secure.tensor import PrivateIds, SecretTensor
+from privformers.secure.tensor import SecretTensor
 
 
-def _ids(party: Party, tokens: list[int]) -> PrivateIds:
-    value = torch.tensor([tokens]) if party.role == CLIENT else torch.zeros(1, len(tokens), dtype=torch.long)
-    return value.as_subclass(PrivateIds)
-
-
-def resend_run(party: Party, model: torch.nn.Module, prompt: list[int], max_new_tokens: int, reveal_logits: bool,
-               use_cache: bool, bits: int, progress: bool, new_cache: Any, step_cost: Any) -> dict[str, Any]:
-    """One party's ER generation: per-step costs, the final (LM head and argmax) cost, the client's tokens."""
+def resend_run(party: Party, model: torch.nn.Module, prompts: Sequence[list[int]], max_new_tokens: int,
+               reveal_logits: bool, use_cache: bool, bits: int, progress: bool, new_cache: Any,
+               step_cost: Any) -> dict[str, Any]:
+    """One party's ER generation for a batch of equal-length prompts: per-step costs, the final (LM
+    head and argmax) cost, and per row the client's tokens."""
     tracking.reset()
     cache = new_cache(model) if use_cache else None
     costs, states = [], []
     with torch.no_grad():
         before, t0 = party.meter.snapshot(), time.perf_counter()
-        enc = encode(model, _ids(party, prompt)) if model.config.is_encoder_decoder else None
-        first = embed(model, _ids(party, start_ids(model, prompt)))
+        enc = encode(model, batch_ids(party, prompts)) if model.config.is_encoder_decoder else None
+        first = embed(model, batch_ids(party, [start_ids(model, p) for p in prompts]))
         x = first
         for step in range(max_new_tokens):
             if step:
@@ -55,7 +54,10 @@ def resend_run(party: Party, model: torch.nn.Module, prompt: list[int], max_new_
         before, t0 = party.meter.snapshot(), time.perf_counter()
         logits = head_logits(model, torch.cat(states, 1))
         with party.meter.scope("sampling"):
-            rows = logits.share[0]
+            rows = logits.share.reshape(-1, logits.shape[-1])
             tokens = revealed_tokens(rows) if reveal_logits else greedy_tokens(rows, bits)
     final = step_cost(party.meter.snapshot(), before, time.perf_counter() - t0)
-    return {"tokens": tokens if party.role == CLIENT else None, "per_token": costs, "final": final}
+    if party.role != CLIENT or tokens is None:
+        return {"tokens": None, "per_token": costs, "final": final}
+    per_row = [tokens[i * max_new_tokens:(i + 1) * max_new_tokens] for i in range(len(prompts))]
+    return {"tokens": per_row, "per_token": costs, "final": final}

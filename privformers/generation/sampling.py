@@ -11,37 +11,12 @@ from privformers.mpc.protocols.select import argmax
 from privformers.mpc.shares import AShare
 
 
-def greedy_token(logits: AShare, bits: int = 48) -> int | None:
-    """Index of the maximum of one row of secret logits, revealed to the client only (None elsewhere).
-
-    The one-hot from ``argmax`` becomes an index share locally (sum of one-hot times 0..n-1),
-    so opening it costs one 8-byte message; the server learns nothing.
-    """
-    p = logits.party
-    onehot = argmax(logits.reshape(1, -1), dim=-1, bits=bits)
-    positions = torch.arange(onehot.shape[-1], device=onehot.data.device)
-    index = AShare(p, (onehot.data * positions).sum(-1))
-    opened = open_to(index, CLIENT)
-    if opened is None or p.symbolic:
-        return None
-    return int(opened[0])
-
-
-def revealed_token(logits: AShare) -> int | None:
-    """Reveal the row of logits to the client, who takes its argmax in the clear (None elsewhere).
-
-    Leaks to the client the model's full next-token logits (hence distribution) at every step,
-    far more than the chosen token: it helps a client distil or fingerprint the server's model.
-    """
-    plain = reveal_to(logits.reshape(1, -1), CLIENT)
-    if plain is None:
-        return None
-    return int(plain.argmax(-1)[0])
-
-
 def greedy_tokens(logits: AShare, bits: int = 48) -> list[int] | None:
     """Per row of secret logits (n, vocab), the index of its maximum, revealed to the client only
-    (None elsewhere): one batched argmax and one opening for all rows."""
+    (None elsewhere): one batched argmax and one opening for all rows.
+
+    The one-hot from ``argmax`` becomes an index share locally (sum of one-hot times 0..n-1), so
+    opening it costs 8 bytes per row; the server learns nothing."""
     p = logits.party
     onehot = argmax(logits, dim=-1, bits=bits)
     positions = torch.arange(onehot.shape[-1], device=onehot.data.device)
@@ -53,6 +28,8 @@ def greedy_tokens(logits: AShare, bits: int = 48) -> list[int] | None:
 
 def revealed_tokens(logits: AShare) -> list[int] | None:
     """Reveal the rows of logits (n, vocab) to the client, who takes each row's argmax (None elsewhere).
-    Leaks the full distributions, as ``revealed_token``."""
+
+    Leaks to the client the model's full next-token logits (hence distribution) at every step,
+    far more than the chosen tokens: it helps a client distil or fingerprint the server's model."""
     plain = reveal_to(logits, CLIENT)
     return None if plain is None else plain.argmax(-1).tolist()

@@ -52,6 +52,8 @@ def test_evaluate_command_json(tiny_model, tiny_data, capsys):
 def test_evaluate_bad_input(tmp_path, capsys):
     assert main(["evaluate", "--model", str(tmp_path), "--data", str(tmp_path / "x.csv")]) == 2
     assert "error" in capsys.readouterr().err
+    assert main(["evaluate", "--data", str(tmp_path / "x.csv"), "--mpc", "--mpc-batch-size", "0"]) == 2
+    assert "--mpc-batch-size must be >= 1" in capsys.readouterr().err
 
 
 def _evaluate(model, data, capsys, *extra):
@@ -70,6 +72,9 @@ def test_evaluate_under_mpc_equals_plaintext(tiny_model, tiny_data, tmp_path, ca
     assert (tmp_path / "mpc.txt").read_text() == (tmp_path / "plain.txt").read_text()
     assert mpc["scores"] == plain["scores"] and mpc["sources"] == 2
     assert mpc["mpc"]["prompts"] == 2 and mpc["mpc"]["decode_rounds_per_token"] > 0
+    assert 1 <= mpc["mpc"]["passes"] <= 2
+    alone = _evaluate(out, tiny_data, capsys, "--mpc", "--mpc-batch-size", "1")
+    assert alone["scores"] == plain["scores"] and alone["mpc"]["passes"] == 2
 
 
 def test_evaluate_student_in_plaintext_and_mpc(tiny_model, tiny_data, tmp_path, capsys):
