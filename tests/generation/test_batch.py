@@ -6,11 +6,13 @@ from __future__ import annotations
 import pytest
 
 from privformers.generation.many import generate_many_program
+from privformers.generation.models import random_spec
 from privformers.generation.plain import plain_greedy
 from privformers.generation.program import batch_run, check_batch, setup_model
 from privformers.mpc.session import Program, run_local
 from tests.generation.helpers import SPEC, plain_model
 from tests.generation.test_resend import SPECS as RESEND_SPECS
+from tests.generation.test_seq2seq import CONFIGS as SEQ2SEQ
 
 ROWS = [[5, 17, 42, 8], [9, 3, 77, 21], [60, 2, 14, 88]]
 
@@ -39,6 +41,15 @@ def test_batched_rows_equal_their_own_plaintext(use_cache: bool) -> None:
     client = _batch(SPEC, ROWS, 3, use_cache=use_cache)
     assert client["tokens"] == refs
     assert len(client["per_token"]) == 3
+
+
+def test_batched_encoder_decoder_rows_equal_their_own_plaintext() -> None:
+    config, seed = SEQ2SEQ["bart"]
+    spec = random_spec(config, seed)
+    model = spec.factory()
+    model.load_state_dict(spec.weights())
+    prompts = [[5, 17, 42, 8, 33], [9, 3, 77, 21, 40]]
+    assert _batch(spec, prompts, 3)["tokens"] == _decisive(model, prompts, 3)
 
 
 @pytest.mark.parametrize("name", ["gpt2-merge", "bart-merge"])
