@@ -22,7 +22,7 @@ from privformers.generation.models import check_length, check_weights, from_path
 from privformers.generation.program import Weights, batch_run, setup_model
 from privformers.mpc.party import CLIENT, Party
 from privformers.mpc.session import Program
-from privformers.secure.classify import length_batches
+from privformers.secure.batching import length_batches
 
 DEFAULT_MATERIAL_MB = 512
 DEFAULT_BATCH = 8

@@ -22,25 +22,11 @@ import torch
 
 from privformers.mpc.party import CLIENT, SERVER, Party
 from privformers.mpc.session import Program
+from privformers.secure.batching import length_batches
 from privformers.secure.runtime import secure_program
 
 DEFAULT_MATERIAL_MB = 512
 DEFAULT_BATCH = 8
-
-
-def length_batches(lengths: Sequence[int], batch_size: int) -> list[list[int]]:
-    """Indices of the sequences grouped into passes: equal lengths only, at most batch_size per pass,
-    shortest first. Every party computes the same grouping from the public lengths."""
-    if batch_size < 1:
-        raise ValueError("batch size must be >= 1")
-    by_length: dict[int, list[int]] = {}
-    for i, n in enumerate(lengths):
-        by_length.setdefault(int(n), []).append(i)
-    passes = []
-    for n in sorted(by_length):
-        idx = by_length[n]
-        passes += [idx[k:k + batch_size] for k in range(0, len(idx), batch_size)]
-    return passes
 
 
 def classify_many_program(factory: Callable[[], torch.nn.Module], weights: Callable[[], dict] | dict,
