@@ -71,6 +71,8 @@ for _r in (
     Recipe("merge-er", resend=True),
     Recipe("merge-mm", merge="zeroed"),
     Recipe("merge", merge="zeroed", resend=True),
+    # MERGE's own run script ("method 7"): ER + MM with its quadratic activation and simplified LayerNorm
+    Recipe("merge-quad-affine", activation="quad", norm="affine", merge="zeroed", resend=True),
 ):
     register_recipe(_r)
 

@@ -12,7 +12,7 @@ from datetime import datetime, timezone
 METHODS = {  # --method: the approximation recipe applied to the random-weight model (None: exact)
     "vanilla": None, "mpcformer": "mpcformer-quad-2quad", "mpcformer-quad-2quad": "mpcformer-quad-2quad",
     "mpcformer-quad-2relu": "mpcformer-quad-2relu", "thex": "thex", "merge-er": "merge-er", "merge-mm": "merge-mm",
-    "merge": "merge",
+    "merge": "merge", "merge-quad-affine": "merge-quad-affine",
 }
 
 
@@ -26,7 +26,7 @@ def register_bench(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--method", choices=tuple(METHODS), default="vanilla",
                    help="vanilla (exact), or the model converted by an approximation recipe: mpcformer "
                         "(Quad GeLU + 2Quad softmax), thex, merge-er (Embedding Resending), merge-mm (Merge Module), "
-                        "merge (both)")
+                        "merge (both), merge-quad-affine (both, with Quad GeLU and affine norms: MERGE's run script)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--prompt-len", type=int, default=32)
     p.add_argument("--new-tokens", type=int, default=4)

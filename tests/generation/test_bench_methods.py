@@ -13,7 +13,7 @@ from privformers.generation.models import PromptTooLongError, check_length, from
 
 def test_methods_name_recipes() -> None:
     assert METHODS["vanilla"] is None and METHODS["mpcformer"] == "mpcformer-quad-2quad"
-    assert {"thex", "merge-er", "merge-mm", "merge"} <= set(METHODS)
+    assert {"thex", "merge-er", "merge-mm", "merge", "merge-quad-affine"} <= set(METHODS)
 
 
 def test_recipe_reaches_the_parties_models() -> None:

@@ -15,6 +15,7 @@ PROMPTS = {"bart-merge": [5, 17, 42, 8, 33], "t5-merge": [5, 17, 42, 8, 33]}
 SPECS = {  # seeds with non-constant tokens whose top two logits differ by >= 0.17
     "gpt2-merge-er": lambda: random_gpt2("tiny", 0, "merge-er", initializer_range=0.2),
     "gpt2-merge": lambda: random_gpt2("tiny", 6, "merge", initializer_range=0.2),
+    "gpt2-merge-quad-affine": lambda: random_gpt2("tiny", 8, "merge-quad-affine", initializer_range=0.2),
     "bart-merge": lambda: random_spec(BartConfig(
         vocab_size=101, d_model=32, encoder_layers=1, decoder_layers=1, encoder_attention_heads=2,
         decoder_attention_heads=2, encoder_ffn_dim=64, decoder_ffn_dim=64, max_position_embeddings=64, init_std=0.2),
@@ -87,3 +88,16 @@ def test_plain_greedy_stop_token_ends_at_its_first_occurrence(recipe: str | None
     stop = full[2]
     cut = plain_greedy(model, PROMPT, 8, stop_token=stop)[0]
     assert cut == full[:full.index(stop) + 1] and len(cut) < len(full)
+
+
+def test_quad_and_affine_cut_activation_and_norm_rounds() -> None:
+    """MERGE's run-script recipe: same linear and softmax-free attention as merge, cheaper GeLU and norms."""
+    bd = {}
+    for recipe in ("merge", "merge-quad-affine"):
+        spec = random_gpt2("tiny", 8, recipe, initializer_range=0.2)
+        bd[recipe] = generate_run(spec.factory, spec.weights, PROMPT, 2).meters["client"].summary()["breakdown"]
+    full, cheap = bd["merge"], bd["merge-quad-affine"]
+    assert cheap["softmax"]["online_bytes"] == full["softmax"]["online_bytes"] == 0
+    assert cheap["linear"]["rounds"] == full["linear"]["rounds"]
+    for op in ("activation", "norm"):
+        assert 0 < cheap[op]["rounds"] < full[op]["rounds"]
