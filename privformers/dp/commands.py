@@ -15,6 +15,8 @@ def _run(args: argparse.Namespace) -> int:
     if not args.non_private and (args.target_epsilon is None) == (args.noise_multiplier is None):
         raise SystemExit("dp-train: give exactly one of --target-epsilon and --noise-multiplier "
                          "(or --non-private)")
+    if args.ema is not None and not 0 < args.ema < 1:
+        raise SystemExit(f"dp-train: --ema must be in (0, 1), got {args.ema}")
     if (args.steps is None) == (args.epochs is None):
         raise SystemExit("dp-train: give exactly one of --steps and --epochs")
     final = train(args)
@@ -54,6 +56,10 @@ def register(subparsers) -> None:
     p.add_argument("--clipping-mode", default="bk", choices=CLIPPING_MODES)
     p.add_argument("--accounting-mode", default="rdp", choices=["rdp", "pld"],
                    help="accountant used to find the noise multiplier (both are reported)")
+    p.add_argument("--ema", type=float, metavar="DECAY",
+                   help="evaluate and save an exponential moving average of the trained parameters (e.g. 0.95); "
+                   "post-processing of the private iterates, so no privacy cost; the last iterate's score is "
+                   "reported too")
     p.add_argument("--max-length", type=int, default=64)
     p.add_argument("--freeze-embeddings", action="store_true",
                    help="do not train the input token embeddings (fewer noised dimensions)")

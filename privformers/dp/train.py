@@ -16,6 +16,7 @@ import torch
 from tqdm import tqdm
 
 from privformers.dp import datasets, losses
+from privformers.dp.ema import ParameterEMA
 from privformers.dp.engine import PrivacyEngine
 from privformers.dp.sampling import PoissonBatchSampler, physical_batches
 
@@ -172,6 +173,7 @@ def train(args) -> dict:
         batches = [rng.sample(range(n), args.batch_size) for _ in range(steps)]
     schedule = lr_schedule(optimizer, getattr(args, "lr_schedule", "constant"), steps,
                            getattr(args, "warmup_steps", 0))  # after attach: it wraps the private step
+    ema = ParameterEMA(trainable, args.ema) if getattr(args, "ema", None) else None
     out = Path(args.output_dir)
     history = []
 
@@ -181,7 +183,12 @@ def train(args) -> dict:
         if engine is not None:
             r.update(engine.get_privacy_spent(step, "all"), accountant=ACCOUNTANT_NOTE,
                      **{"training": engine.get_training_stats()})
-        if eval_set:
+        if eval_set and ema is not None:  # "eval" is what the checkpoint holds: the average
+            r["eval_last_iterate"] = evaluate(model, eval_set, collate, args.eval_batch_size, args.task)
+            r["ema_decay"] = ema.decay
+            with ema.applied():
+                r["eval"] = evaluate(model, eval_set, collate, args.eval_batch_size, args.task)
+        elif eval_set:
             r["eval"] = evaluate(model, eval_set, collate, args.eval_batch_size, args.task)
             if args.task == "lm" and args.bleu_mrs and step == steps:
                 r["eval"].update(table_to_text_bleu(model, tokenizer, args.eval_data, args.lm_data_task,
@@ -211,13 +218,24 @@ def train(args) -> dict:
             bar.set_postfix(loss=f"{loss.mean().item():.3f}")
         optimizer.zero_grad(set_to_none=True)
         schedule.step()
+        if ema is not None:
+            ema.update()
         if step % args.log_every == 0 or step == steps:
             r = report(step)
             history.append(r)
             tqdm.write(json.dumps({k: v for k, v in r.items() if k != "training"}))
         if args.save_every and step % args.save_every == 0:
             latest = history[-1] if history and history[-1]["step"] == step else report(step)
-            save_checkpoint(model, tokenizer, out / f"checkpoint-{step}", latest)
+            save_weights(model, tokenizer, out / f"checkpoint-{step}", latest, ema)
     final = history[-1]
-    save_checkpoint(model, tokenizer, out / "final", final)
+    save_weights(model, tokenizer, out / "final", final, ema)
     return final
+
+
+def save_weights(model, tokenizer, folder: Path, report: dict, ema: ParameterEMA | None) -> None:
+    """A checkpoint of the averaged parameters with ``--ema``, else of the last iterate."""
+    if ema is None:
+        save_checkpoint(model, tokenizer, folder, report)
+        return
+    with ema.applied():
+        save_checkpoint(model, tokenizer, folder, report)
