@@ -6,6 +6,7 @@ baseline the utility numbers are compared with.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import random
@@ -183,16 +184,15 @@ def train(args) -> dict:
         if engine is not None:
             r.update(engine.get_privacy_spent(step, "all"), accountant=ACCOUNTANT_NOTE,
                      **{"training": engine.get_training_stats()})
-        if eval_set and ema is not None:  # "eval" is what the checkpoint holds: the average
+        if eval_set and ema is not None:
             r["eval_last_iterate"] = evaluate(model, eval_set, collate, args.eval_batch_size, args.task)
             r["ema_decay"] = ema.decay
-            with ema.applied():
+        if eval_set:  # "eval" scores what the checkpoint holds: the average with --ema
+            with ema.applied() if ema is not None else contextlib.nullcontext():
                 r["eval"] = evaluate(model, eval_set, collate, args.eval_batch_size, args.task)
-        elif eval_set:
-            r["eval"] = evaluate(model, eval_set, collate, args.eval_batch_size, args.task)
-            if args.task == "lm" and args.bleu_mrs and step == steps:
-                r["eval"].update(table_to_text_bleu(model, tokenizer, args.eval_data, args.lm_data_task,
-                                                      args.bleu_mrs))
+                if args.task == "lm" and args.bleu_mrs and step == steps:
+                    r["eval"].update(table_to_text_bleu(model, tokenizer, args.eval_data, args.lm_data_task,
+                                                          args.bleu_mrs))
         return r
 
     bar = tqdm(batches, total=steps, desc="dp-train" if engine else "train")

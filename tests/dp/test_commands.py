@@ -34,14 +34,15 @@ def test_dp_train_lm_writes_checkpoints_and_report(tmp_path):
                  "--data", str(train), "--eval-data", str(train), "--task", "lm", "--target-epsilon", "3",
                  "--steps", "2", "--batch-size", "8", "--max-physical-batch-size", "4", "--max-length", "32",
                  "--bleu-mrs", "2", "--log-every", "1", "--save-every", "1", "--output-dir", str(out),
-                 "--clipping-mode", "ghost"])
+                 "--clipping-mode", "ghost", "--ema", "0.9"])
     assert code == 0
     report = json.loads((out / "final" / "privacy_report.json").read_text())
     assert report["private"] and report["steps"] == 2 and report["sampling_assumed"] == "poisson"
     assert 0 < report["eps_rdp"] <= 3.0 + 1e-6 and report["eps_pld"] <= report["eps_rdp"]
     assert report["delta"] == pytest.approx(1 / 40**1.1)
     assert (out / "checkpoint-1" / "privacy_report.json").exists()
-    assert 0 <= report["eval"]["bleu"] <= 100 and report["eval"]["bleu_sources"] == 2
+    assert 0 <= report["eval"]["bleu"] <= 100 and report["eval"]["bleu_sources"] == 2  # of the average
+    assert report["ema_decay"] == 0.9 and "loss" in report["eval_last_iterate"]
     tf.GPT2LMHeadModel.from_pretrained(out / "final")
 
 
