@@ -21,6 +21,17 @@ def _need(path: Path) -> Path:
     return path
 
 
+def tiny_sst2_setup(tmp_path: Path, rows: int) -> tuple[Path, Path, Path]:
+    """(train file of the first ``rows`` lines of sst2/dev.tsv, GPT-2 tokenizer, tiny GPT-2 config folder)."""
+    sst2 = _need(DATA / "sst2" / "dev.tsv")
+    tokenizer = _need(DATA / "tokenizers" / "gpt2")
+    train = tmp_path / "train.tsv"
+    train.write_text("\n".join(sst2.read_text(encoding="utf-8").splitlines()[:rows]) + "\n", encoding="utf-8")
+    model_dir = tmp_path / "tiny-gpt2"
+    tf.GPT2Config(n_layer=1, n_embd=16, n_head=2, n_positions=64, pad_token_id=50256).save_pretrained(model_dir)
+    return train, tokenizer, model_dir
+
+
 def test_dp_train_lm_writes_checkpoints_and_report(tmp_path):
     e2e = _need(DATA / "e2e" / "devset.csv")
     tokenizer = _need(DATA / "tokenizers" / "gpt2")
@@ -55,13 +66,7 @@ def test_dp_train_lora_classification_saves_a_merged_plain_model(tmp_path):
     """--lora: only adapters and the head are trained and noised; the checkpoint is an ordinary model
     (adapters merged) that from_pretrained loads without peft, with the trained head."""
     pytest.importorskip("peft")
-    sst2 = _need(DATA / "sst2" / "dev.tsv")
-    rows = sst2.read_text(encoding="utf-8").splitlines()[:41]
-    train = tmp_path / "train.tsv"
-    train.write_text("\n".join(rows) + "\n", encoding="utf-8")
-    tokenizer = _need(DATA / "tokenizers" / "gpt2")
-    model_dir = tmp_path / "tiny-gpt2"
-    tf.GPT2Config(n_layer=1, n_embd=16, n_head=2, n_positions=64, pad_token_id=50256).save_pretrained(model_dir)
+    train, tokenizer, model_dir = tiny_sst2_setup(tmp_path, 41)
     out = tmp_path / "out"
     code = main(["dp-train", "--model", str(model_dir), "--random-init", "--tokenizer", str(tokenizer),
                  "--data", str(train), "--eval-data", str(train), "--task", "classification",

@@ -6,12 +6,11 @@ import json
 
 import pytest
 import torch
-import transformers as tf
 from safetensors.torch import load_file
 
 from privformers.cli import main
 from privformers.dp.ema import ParameterEMA
-from tests.dp.test_commands import DATA, _need
+from tests.dp.test_commands import tiny_sst2_setup
 
 
 def test_ema_follows_its_formula_and_restores_the_iterate():
@@ -32,12 +31,7 @@ def test_ema_follows_its_formula_and_restores_the_iterate():
 
 
 def _train(tmp_path, extra):
-    sst2 = _need(DATA / "sst2" / "dev.tsv")
-    tokenizer = _need(DATA / "tokenizers" / "gpt2")
-    train = tmp_path / "train.tsv"
-    train.write_text("\n".join(sst2.read_text(encoding="utf-8").splitlines()[:33]) + "\n", encoding="utf-8")
-    model_dir = tmp_path / "tiny-gpt2"
-    tf.GPT2Config(n_layer=1, n_embd=16, n_head=2, n_positions=64, pad_token_id=50256).save_pretrained(model_dir)
+    train, tokenizer, model_dir = tiny_sst2_setup(tmp_path, 33)
     out = tmp_path / "out"
     code = main(["dp-train", "--model", str(model_dir), "--random-init", "--tokenizer", str(tokenizer),
                  "--data", str(train), "--eval-data", str(train), "--task", "classification",
