@@ -10,6 +10,7 @@ from privformers.approx.affine_norm import AffineLayerNorm
 from privformers.approx.checkpoint import RECIPE_FILE, load_student, read_recipe, save_student
 from privformers.approx.convert import approximate, recipe_of
 from privformers.approx.cubic_softmax import CubicReLUSoftmax, ReciprocalMLP, cubic_relu_softmax
+from privformers.approx.fit_norms import fit_affine_norms
 from privformers.approx.merge import MergeModule, merge_attention, merge_weights
 from privformers.approx.quad_gelu import QuadGELU, quad_gelu
 from privformers.approx.recipes import RECIPES, Recipe, get_recipe, register_recipe
@@ -17,6 +18,7 @@ from privformers.approx.two_quad import TwoQuadSoftmax, two_quad_softmax
 from privformers.approx.two_relu import TwoReLUSoftmax, two_relu_softmax
 
 __all__ = ["RECIPES", "RECIPE_FILE", "AffineLayerNorm", "CubicReLUSoftmax", "MergeModule", "QuadGELU", "Recipe",
-           "ReciprocalMLP", "TwoQuadSoftmax", "TwoReLUSoftmax", "approximate", "cubic_relu_softmax", "get_recipe",
+           "ReciprocalMLP", "TwoQuadSoftmax", "TwoReLUSoftmax", "approximate", "cubic_relu_softmax", "fit_affine_norms",
+           "get_recipe",
            "load_student", "merge_attention", "merge_weights", "quad_gelu", "read_recipe", "recipe_of",
            "register_recipe", "save_student", "two_quad_softmax", "two_relu_softmax"]

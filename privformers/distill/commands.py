@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 
 import torch
 
@@ -38,6 +39,9 @@ def register(subparsers) -> None:
     p.add_argument("--validation-fraction", type=float, default=0.05, help="lm: as train-lm")
     p.add_argument("--test-fraction", type=float, default=0.10, help="lm: as train-lm")
     p.add_argument("--split-seed", type=int, default=0, help="lm: as train-lm")
+    p.add_argument("--fit-norms", type=int, default=0, metavar="BATCHES",
+                   help="before training, fit the student's affine norms (thex, merge-quad-affine) to the teacher's "
+                        "norms by least squares on this many training batches (0: start from gamma and beta)")
     p.add_argument("--checkpoint-every", type=int, default=100)
     p.add_argument("--resume", action="store_true", help="continue from OUT/checkpoint/trainer.pt")
     p.add_argument("--seed", type=int, default=0)
@@ -56,7 +60,7 @@ def run_distill(args: argparse.Namespace) -> int:
     """Load the teacher and data, build the student by the recipe, run the stages, print a JSON summary."""
     from transformers import AutoTokenizer
 
-    from privformers.approx import approximate, load_student
+    from privformers.approx import AffineLayerNorm, approximate, fit_affine_norms, load_student
     from privformers.distill import Stage, TrainerConfig, distill, merge_objective, mpcformer_stage1, mpcformer_stage2
     from privformers.distill.data import classification_batches, lm_batches
 
@@ -71,6 +75,13 @@ def run_distill(args: argparse.Namespace) -> int:
         batches = lm_batches(tokenizer, reader, args.data, args.batch_size, args.max_length, args.limit, args.split,
                              args.validation_fraction, args.test_fraction, args.split_seed)
     student = approximate(teacher, args.recipe)
+    if args.fit_norms < 0:
+        raise SystemExit("--fit-norms takes a number of batches >= 0")
+    if args.fit_norms and not args.resume:  # a resumed run loads its fitted, trained weights
+        if not any(isinstance(m, AffineLayerNorm) for m in student.modules()):
+            raise SystemExit(f"--fit-norms: recipe {args.recipe!r} has no affine norms to fit")
+        fitted = fit_affine_norms(student, teacher, batches[:args.fit_norms])
+        print(f"fitted {fitted} affine norms on {min(args.fit_norms, len(batches))} batches", file=sys.stderr)
     method = args.method or ("merge" if args.task == "lm" and args.recipe.startswith("merge") else "mpcformer")
     if method == "merge":
         if args.task != "lm":

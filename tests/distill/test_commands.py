@@ -60,3 +60,25 @@ def test_distill_classification_two_stages(tmp_path: Path, capsys: pytest.Captur
     assert out["method"] == "mpcformer" and set(out["last"]) == {"stage1", "stage2"}
     assert {"attention", "hidden"} <= out["last"]["stage1"].keys() and "soft_ce" in out["last"]["stage2"]
     assert from_path(out["student"]).recipe.name == "mpcformer-quad-2quad"
+
+
+@pytest.mark.skipif(not E2E.is_file(), reason="needs the shared E2E data")
+def test_distill_fits_affine_norms_first(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    pairs = read_pairs("e2e", E2E)[:20]
+    tokenizer = train_bpe_tokenizer([p.source + " = " + p.target for p in pairs], vocab_size=300)
+    torch.manual_seed(0)
+    teacher = GPT2LMHeadModel(GPT2Config(n_layer=2, n_embd=32, n_head=2, vocab_size=len(tokenizer), n_positions=128,
+                                         eos_token_id=tokenizer.eos_token_id, bos_token_id=tokenizer.eos_token_id,
+                                         attn_implementation="eager"))
+    teacher.save_pretrained(tmp_path / "teacher")
+    tokenizer.save_pretrained(tmp_path / "teacher")
+    args = ["distill", "--teacher", str(tmp_path / "teacher"), "--data", str(E2E), "--task", "lm",
+            "--out", str(tmp_path / "out"), "--limit", "8", "--batch-size", "4", "--stage2-steps", "1"]
+    assert main(args + ["--recipe", "merge-quad-affine", "--fit-norms", "2"]) == 0
+    captured = capsys.readouterr()
+    assert "fitted 5 affine norms on 2 batches" in captured.err  # 2 layers x 2 norms + the final norm
+    assert json.loads(captured.out)["recipe"] == "merge-quad-affine"
+    with pytest.raises(SystemExit, match="no affine norms"):
+        main(args + ["--recipe", "merge", "--fit-norms", "2"])
+    with pytest.raises(SystemExit, match=">= 0"):
+        main(args + ["--recipe", "merge-quad-affine", "--fit-norms", "-1"])
