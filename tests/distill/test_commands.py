@@ -19,15 +19,21 @@ DATA = Path("/work/shared/data")
 E2E, SST2 = DATA / "e2e" / "devset.csv", DATA / "sst2" / "dev.tsv"
 
 
-@pytest.mark.skipif(not E2E.is_file(), reason="needs the shared E2E data")
-def test_distill_lm_merge_and_resume(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+def _save_lm_teacher(folder: Path, **config: object) -> None:
+    """A tiny random GPT-2 with a BPE tokenizer trained on 20 E2E pairs, saved in folder."""
     pairs = read_pairs("e2e", E2E)[:20]
     tokenizer = train_bpe_tokenizer([p.source + " = " + p.target for p in pairs], vocab_size=300)
     torch.manual_seed(0)
     teacher = GPT2LMHeadModel(GPT2Config(n_layer=2, n_embd=32, n_head=2, vocab_size=len(tokenizer), n_positions=128,
-                                         eos_token_id=tokenizer.eos_token_id, bos_token_id=tokenizer.eos_token_id))
-    teacher.save_pretrained(tmp_path / "teacher")
-    tokenizer.save_pretrained(tmp_path / "teacher")
+                                         eos_token_id=tokenizer.eos_token_id, bos_token_id=tokenizer.eos_token_id,
+                                         **config))
+    teacher.save_pretrained(folder)
+    tokenizer.save_pretrained(folder)
+
+
+@pytest.mark.skipif(not E2E.is_file(), reason="needs the shared E2E data")
+def test_distill_lm_merge_and_resume(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    _save_lm_teacher(tmp_path / "teacher")
     args = ["distill", "--teacher", str(tmp_path / "teacher"), "--recipe", "merge", "--data", str(E2E), "--task", "lm",
             "--out", str(tmp_path / "out"), "--limit", "8", "--batch-size", "4", "--stage2-steps", "3",
             "--checkpoint-every", "1", "--soft-kl", "1", "--lr", "1e-3"]
@@ -64,14 +70,7 @@ def test_distill_classification_two_stages(tmp_path: Path, capsys: pytest.Captur
 
 @pytest.mark.skipif(not E2E.is_file(), reason="needs the shared E2E data")
 def test_distill_fits_affine_norms_first(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
-    pairs = read_pairs("e2e", E2E)[:20]
-    tokenizer = train_bpe_tokenizer([p.source + " = " + p.target for p in pairs], vocab_size=300)
-    torch.manual_seed(0)
-    teacher = GPT2LMHeadModel(GPT2Config(n_layer=2, n_embd=32, n_head=2, vocab_size=len(tokenizer), n_positions=128,
-                                         eos_token_id=tokenizer.eos_token_id, bos_token_id=tokenizer.eos_token_id,
-                                         attn_implementation="eager"))
-    teacher.save_pretrained(tmp_path / "teacher")
-    tokenizer.save_pretrained(tmp_path / "teacher")
+    _save_lm_teacher(tmp_path / "teacher", attn_implementation="eager")
     args = ["distill", "--teacher", str(tmp_path / "teacher"), "--data", str(E2E), "--task", "lm",
             "--out", str(tmp_path / "out"), "--limit", "8", "--batch-size", "4", "--stage2-steps", "1"]
     assert main(args + ["--recipe", "merge-quad-affine", "--fit-norms", "2"]) == 0
