@@ -1,9 +1,13 @@
 """Comparison by function secret sharing: exact, and within the cost targets."""
 
+import numpy as np
 import pytest
 import torch
+from scipy import stats
 
-from privformers.mpc.protocols.compare import ltz
+from privformers.mpc.party import SERVER
+from privformers.mpc.protocols import compare
+from privformers.mpc.protocols.compare import below_thresholds, ltz
 from tests.mpc.helpers import cost_of, run_on_secret
 
 
@@ -27,3 +31,47 @@ def test_ltz_cost_within_targets():
     for role in ("client", "server"):
         assert c64[role]["rounds"] == 1 and c64[role]["bytes"] == 8 * 1000   # <= 24 B, <= 2 rounds
         assert c32[role]["rounds"] == 1 and c32[role]["bytes"] == 4 * 1000
+
+
+def test_below_thresholds_matches_one_comparison_per_threshold():
+    """[x < t_j] for every threshold, edges included, from one opening of x."""
+    bits = 40
+    g = torch.Generator().manual_seed(3)
+    t = torch.tensor([0, 1, -1, 1 << 20, -(1 << 30), 12345])
+    x = torch.cat([torch.randint(-(1 << 36), 1 << 36, (2000,), generator=g), t, t + 1, t - 1])
+    out, _ = run_on_secret(lambda a: below_thresholds(a, t, bits), x, encode=False)
+    got = torch.round(out * (1 << 16)).long()
+    assert got.shape == (len(t), len(x))
+    assert torch.equal(got, (x.unsqueeze(0) < t.unsqueeze(1)).long())
+
+
+def test_below_thresholds_costs_one_opening_whatever_the_count():
+    x = torch.randn(500, dtype=torch.float64)
+    one = cost_of(lambda a: below_thresholds(a, torch.tensor([0]), 40), x)
+    many = cost_of(lambda a: below_thresholds(a, torch.arange(64) << 16, 40), x)
+    for role in ("client", "server"):
+        assert many[role] == one[role] == {"bytes": 8 * 500, "rounds": 1, "offline_bytes": 0}
+
+
+def _opened_by_server(secret: float, runs: int) -> np.ndarray:
+    """The value c = x + r the server opens in ``below_thresholds``, over many runs (its bits 8-23)."""
+    seen: list[int] = []
+
+    def spy(x, party, n, _orig=compare.open_low_bits):
+        c = _orig(x, party, n)
+        if party.role == SERVER:
+            seen.extend(c.reshape(-1).tolist())
+        return c
+
+    x = torch.full((8,), secret, dtype=torch.float64)
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(compare, "open_low_bits", spy)
+        for _ in range(runs):
+            run_on_secret(lambda a: below_thresholds(a, torch.tensor([0, 1 << 16]), 40), x)
+    return (np.array(seen, dtype=np.int64) >> 8) & 0xFFFF
+
+
+def test_what_the_server_opens_is_independent_of_the_secret():
+    a, b = _opened_by_server(1.3, 30), _opened_by_server(-5.7, 30)
+    assert len(a) == len(b) == 240
+    assert stats.ks_2samp(a, b).pvalue > 1e-3

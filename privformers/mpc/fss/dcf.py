@@ -192,33 +192,39 @@ def dcf_keygen(
 def dcf_eval(party: int, key: DCFKey, x: np.ndarray) -> np.ndarray:
     """Party's uint64 share of f(x) = beta if x < alpha else 0, elementwise; output has x's shape.
 
-    x must hold key.n values < 2^n_bits (any shape with that many elements), each evaluated with its own key.
+    x holds r * key.n values < 2^n_bits (any shape with that many elements, r >= 1): row j of the flat
+    (r, key.n) view is evaluated with key j's element, so one key serves r points per element. A key
+    may be evaluated anywhere (FSS security covers its whole truth table), so this reveals nothing more.
     """
     if party not in (0, 1):
         raise ValueError("party must be 0 or 1")
     key.validate()
     nb, n = key.n_bits, key.n
     xs = _check_input(x, nb, "x")
-    if xs.shape[0] != n:
-        raise ValueError(f"x has {xs.shape[0]} elements but the key holds {n}")
+    if (n == 0) != (xs.shape[0] == 0) or (n and xs.shape[0] % n):
+        raise ValueError(f"x has {xs.shape[0]} elements but the key holds {n}: need a multiple of it")
+    reps = xs.shape[0] // n if n else 1
+    total = reps * n
     out_shape = np.shape(x)
 
-    scw = np.ascontiguousarray(key.scw).view(U64).reshape(nb, n, 2)
-    vcw, tcw = key.vcw, key.tcw
-    # Two ping-pong buffers of 2n blocks: rows [0:n] seed blocks (tweak x_i), [n:2n] value blocks (tweak 2).
-    bufs = (np.empty((2 * n, 2), dtype=U64), np.empty((2 * n, 2), dtype=U64))
-    s = np.ascontiguousarray(key.seed).view(U64).reshape(n, 2)
-    t = np.full(n, party, dtype=U64)
-    acc = np.zeros(n, dtype=U64)
-    mask = np.empty(n, dtype=U64)
-    tmp2 = np.empty((n, 2), dtype=U64)
-    tmp = np.empty(n, dtype=U64)
-    tn = np.empty(n, dtype=U64)
+    scw = np.ascontiguousarray(key.scw).view(U64).reshape(nb, 1, n, 2)
+    vcw, tcw = key.vcw.reshape(nb, 1, n), key.tcw.reshape(nb, 1, n)
+    # Two ping-pong buffers of 2 * total blocks: [0:total] seed blocks (tweak x_i), the rest value blocks (tweak 2).
+    bufs = (np.empty((2 * total, 2), dtype=U64), np.empty((2 * total, 2), dtype=U64))
+    seed = np.ascontiguousarray(key.seed).view(U64).reshape(n, 2)
+    s = np.tile(seed, (reps, 1)) if reps > 1 else seed
+    t = np.full(total, party, dtype=U64)
+    acc = np.zeros(total, dtype=U64)
+    mask = np.empty(total, dtype=U64)
+    tmp2 = np.empty((total, 2), dtype=U64)
+    tmp = np.empty(total, dtype=U64)
+    tn = np.empty(total, dtype=U64)
+    mask3, tmp2_3, tmp_2 = mask.reshape(reps, n, 1), tmp2.reshape(reps, n, 2), tmp.reshape(reps, n)
 
     for i in range(nb):
         xi = (xs >> np.uint64(nb - 1 - i)) & _ONE
         buf = bufs[i & 1]
-        sb, vb = buf[:n], buf[n:]
+        sb, vb = buf[:total], buf[total:]
         sb[...] = s
         vb[...] = s
         sb[:, 1] ^= xi
@@ -228,9 +234,9 @@ def dcf_eval(party: int, key: DCFKey, x: np.ndarray) -> np.ndarray:
         np.bitwise_and(sb[:, 0], _ONE, out=tn)
         sb[:, 0] &= _CLEAR_T
         np.subtract(np.uint64(0), t, out=mask)
-        np.bitwise_and(scw[i], mask[:, None], out=tmp2)
+        np.bitwise_and(scw[i], mask3, out=tmp2_3)
         sb ^= tmp2
-        np.right_shift(tcw[i], xi.astype(np.uint8), out=tmp, casting="unsafe")
+        np.right_shift(tcw[i], xi.astype(np.uint8).reshape(reps, n), out=tmp_2, casting="unsafe")
         tmp &= t
         tn ^= tmp
         # value word of the chosen child: word x_i of the value block, plus t * V_CW
@@ -238,13 +244,13 @@ def dcf_eval(party: int, key: DCFKey, x: np.ndarray) -> np.ndarray:
         tmp &= np.uint64(0) - xi
         tmp ^= vb[:, 0]
         acc += tmp
-        np.bitwise_and(vcw[i], mask, out=tmp)
+        np.bitwise_and(vcw[i], mask.reshape(reps, n), out=tmp_2)
         acc += tmp
         s = sb
         t, tn = tn, t
 
     acc += s[:, 1]
-    acc += key.fcw & (np.uint64(0) - t)
+    acc += (key.fcw.reshape(1, n) & (np.uint64(0) - t).reshape(reps, n)).reshape(-1)
     if party == 1:
         np.negative(acc, out=acc)
     return acc.reshape(out_shape)

@@ -19,10 +19,11 @@ from __future__ import annotations
 import math
 
 import numpy as np
+import torch
 
-from privformers.mpc.protocols.compare import ltz
+from privformers.mpc.protocols.compare import below_thresholds
 from privformers.mpc.protocols.fused import Factor, fused_mul, trunc_powers
-from privformers.mpc.shares import AShare, stack
+from privformers.mpc.shares import AShare
 
 T = 4.0
 DEGREE = 6
@@ -58,7 +59,7 @@ def gelu(x: AShare, form: str = "erf") -> AShare:
     f, s = fp.frac_bits, W_BITS
     t = int(fp.encode(T))
     # [x < T], [x < -T]
-    cmp = ltz(stack([x.add_public(-t), x.add_public(t)]), f + DOMAIN_LOG2 + 1, max(0, f + WINDOW_LOG2))
+    cmp = below_thresholds(x, torch.tensor([t, -t]), f + DOMAIN_LOG2 + 1, max(0, f + WINDOW_LOG2))
     below_t = cmp[0]
     inside = below_t - cmp[1]
     _, (below_x,), raised = fused_mul([Factor(below_t), Factor(x)], [(0, 1)], {1: 2})   # [x<T] x; x^2 at 2f

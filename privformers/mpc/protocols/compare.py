@@ -70,10 +70,24 @@ def ltz(x: AShare, bits: int = 64, ignore_low: int = 0) -> AShare:
     less key material and time). The result is then exact except for x in (-2^L, 0), where it may
     be 0: use it where values that close below 0 may go either way (e.g. a branch whose two sides
     agree near its threshold)."""
+    return below_thresholds(x, torch.zeros(1, dtype=torch.int64), bits, ignore_low)[0]
+
+
+def below_thresholds(x: AShare, thresholds: torch.Tensor, bits: int = 64, ignore_low: int = 0) -> AShare:
+    """Shares of [x < t_j] for T public ring thresholds t_j, shape (T, *x.shape), in one round.
+
+    x is masked and opened once (c = x + r); c - t_j = (x - t_j) + r is then public to both parties for
+    every j, and one DCF key per element of x, evaluated at T points, compares them all. So the online
+    bytes and the key material are those of one comparison per element, not T; only the local DCF
+    evaluations grow with T. Every x - t_j must lie in [-2^(bits-1), 2^(bits-1)); ignore_low as in ``ltz``.
+    """
     if not 2 <= bits <= 64:
         raise ValueError("bits must be in [2, 64]")
     if not 0 <= ignore_low <= bits - 3:
         raise ValueError(f"ignore_low must be in [0, bits - 3], got {ignore_low}")
+    t = torch.as_tensor(thresholds, dtype=torch.int64).reshape(-1)
+    if t.numel() == 0:
+        raise ValueError("need at least one threshold")
     levels = bits - 1 - ignore_low
     p = x.party
     shape = x.shape
@@ -98,15 +112,17 @@ def ltz(x: AShare, bits: int = 64, ignore_low: int = 0) -> AShare:
         return (r_i, m_i, _recv_key(p, levels))
 
     r_i, m_i, key = take(p, produce)
+    out_shape = (t.numel(), *shape)
     if p.symbolic:
-        return AShare(p, placeholder(shape))
+        return AShare(p, placeholder(out_shape))
     if key.n != n:
         raise TransportError("comparison key batch does not match the input")
-    c = open_low_bits(x.data + r_i, p, bits)
+    c = open_low_bits(x.data + r_i, p, bits).unsqueeze(0) - t.reshape(-1, *([1] * len(shape)))
+    c = low_bits(c, bits) if bits < 64 else c
     c_low = low_bits(c, bits - 1)
     c_m = (c >> (bits - 1)) & 1
     u = dcf_eval(p.index, key, (c_low >> ignore_low).reshape(-1).numpy().view(np.uint64))
-    s = m_i + torch.from_numpy(u.view(np.int64)).reshape(shape)
+    s = m_i.unsqueeze(0) + torch.from_numpy(u.view(np.int64)).reshape(out_shape)
     out = s * (1 - 2 * c_m)
     if p.index == 0:
         out = out + c_m

@@ -5,6 +5,7 @@ sum (local), one reciprocal per row. 2ReLU: the same with a ReLU (one comparison
 THE-X's cubic: ReLU(x/2 + 1) cubed (comparison, square, product), the row mean (public 1/n), the
 learned normaliser (three products with server weights and 2H comparisons per row), one product.
 The reciprocal's domain is [2^lo, 2^hi] with hi from the row length (``RECIPROCAL_HEADROOM``).
+The comparisons on the scores assume |score| < 2^15 (as GeLU's do), so their DCF has f + 15 levels, not 63.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from privformers.secure.registry import register_op
 from privformers.secure.tensor import SecretTensor, ServerParam
 from privformers.secure.values import as_share, encode_public, secret
 
+SCORE_LOG2 = 15  # |attention score| < 2^15: the comparisons on scores use f + 16 bits
 RECIPROCAL_HEADROOM = {"2quad": (-4, 12), "2relu": (-8, 8)}  # (lo, extra hi bits above log2(row length))
 
 
@@ -41,6 +43,10 @@ def _keep(x: SecretTensor, keep: torch.Tensor | None) -> torch.Tensor | None:
 
 def _zero_masked(s: AShare, keep: torch.Tensor | None) -> AShare:
     return s if keep is None else s.mul_public(keep.to(torch.int64))
+
+
+def _score_bits(s: AShare) -> int:
+    return s.party.fp.frac_bits + SCORE_LOG2 + 1
 
 
 def _normalise(num: AShare, kind: str) -> AShare:
@@ -63,7 +69,7 @@ def secure_two_quad(scores: SecretTensor, keep: torch.Tensor | None = None, c: f
 def secure_two_relu(scores: SecretTensor, keep: torch.Tensor | None = None) -> SecretTensor:
     s = as_share(scores)
     with s.party.meter.scope("softmax"):
-        r = _zero_masked(relu(s), _keep(scores, keep))
+        r = _zero_masked(relu(s, _score_bits(s)), _keep(scores, keep))
         return secret(_normalise(r, "2relu"))
 
 
@@ -81,7 +87,7 @@ def secure_cubic(scores: SecretTensor, keep: torch.Tensor | None, w1: ServerPara
     inv_n = encode_public(p, 1.0 / kept_count(keep, scores.shape))
     out_scale = encode_public(p, 1.0 / (kept_count(keep, scores.shape) * OUTPUT_SCALE))
     with p.meter.scope("softmax"):
-        r = relu(trunc(s, 1).add_public(int(p.fp.encode(1.0))))
+        r = relu(trunc(s, 1).add_public(int(p.fp.encode(1.0))), _score_bits(s))
         e = _zero_masked(mul(square(r), r), keep)
         m = trunc(e.sum(-1, keepdim=True).mul_public(inv_n))
         g = _server_linear(relu(_server_linear(relu(_server_linear(m, w1, b1)), w2, b2)), w3, b3)

@@ -67,6 +67,23 @@ def test_correct_on_random_and_edge_cases(n_bits: int) -> None:
     assert 0 < np.sum(x < alpha) < x.size
 
 
+@pytest.mark.parametrize("n_bits", [2, 40, 64])
+def test_one_key_serves_several_points(n_bits: int) -> None:
+    """x of r * N values: row j of each element is evaluated with that element's key, as r separate calls would."""
+    alpha, _ = _edge_case_batch(n_bits, 50)
+    beta = np.frombuffer(os.urandom(8 * alpha.size), dtype=np.uint64).copy()
+    k0, k1 = dcf_keygen(alpha, beta, n_bits)
+    top = np.uint64((1 << n_bits) - 1)
+    rows = [alpha, np.where(alpha > 0, alpha - np.uint64(1), alpha), np.where(alpha < top, alpha + np.uint64(1), alpha),
+            _rand_u64(alpha.size, n_bits)]
+    x = np.stack(rows)                                   # (4, N)
+    got = _reconstruct(k0, k1, x)
+    assert got.shape == x.shape
+    for j, row in enumerate(rows):
+        assert np.array_equal(got[j], _reconstruct(k0, k1, row))
+        assert np.array_equal(got[j], _plain(alpha, beta, row))
+
+
 @pytest.mark.parametrize("n_bits", [1, 2, 3, 4])
 def test_exhaustive_small_domains(n_bits: int) -> None:
     """All (alpha, x) pairs of a small domain, with beta = 2^64 - 1 (i.e. -1)."""
@@ -203,6 +220,8 @@ def test_input_validation() -> None:
         dcf_eval(0, k0, np.array([300, 1], np.uint64))
     with pytest.raises(ValueError):
         dcf_eval(0, k0, np.array([1, 2, 3], np.uint64))
+    with pytest.raises(ValueError):
+        dcf_eval(0, k0, np.zeros(0, np.uint64))
     with pytest.raises(ValueError):
         dcf_eval(2, k0, np.array([1, 2], np.uint64))
 

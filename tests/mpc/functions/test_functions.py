@@ -19,16 +19,22 @@ def test_exp_on_domain():
     assert (out - torch.exp(x)).abs().max() < 1e-4
 
 
-def test_reciprocal_and_rsqrt():
+def _in_chunks(fn, x, chunk):
+    """fn on x, one secure run per chunk: chunks under 64 elements take the quarter-octave guess."""
+    return torch.cat([run_on_secret(fn, part)[0] for part in x.split(chunk)])
+
+
+@pytest.mark.parametrize("chunk", [500, 50], ids=["whole-octave-guess", "quarter-octave-guess"])
+def test_reciprocal_and_rsqrt(chunk):
     x = torch.logspace(-3, 11, 500, base=2, dtype=torch.float64)
-    out, _ = run_on_secret(lambda a: reciprocal(a, lo=-4, hi=12), x)
+    out = _in_chunks(lambda a: reciprocal(a, lo=-4, hi=12), x, chunk)
     ref = 1 / x
     assert ((out - ref).abs() / ref.clamp(min=1)).max() < 2e-4  # a few units of 2^-16
     small = x <= 64
     assert ((out - 1 / x) * x)[small].abs().max() < 1e-3
     x = torch.logspace(-10, 15, 500, base=2, dtype=torch.float64)
     x = torch.round(x * 2**16) / 2**16  # compare with the function of the encoded input
-    out, _ = run_on_secret(lambda a: rsqrt(a, lo=-12, hi=16), x)
+    out = _in_chunks(lambda a: rsqrt(a, lo=-12, hi=16), x, chunk)
     assert ((out - x.rsqrt()).abs() / x.rsqrt().clamp(min=1)).max() < 2e-4
     small = x <= 256
     assert ((out - x.rsqrt()) / x.rsqrt())[small].abs().max() < 1e-3
@@ -83,3 +89,15 @@ def test_layernorm():
     out, _ = run_on_secret(lambda a: layer_norm(a, w, b), x)
     ref = torch.nn.functional.layer_norm(x, (64,), w, b)
     assert (out - ref).abs().max() < 2e-3
+
+
+def test_reciprocal_and_rsqrt_trade_comparisons_for_rounds_by_size():
+    """Many elements: whole-octave guesses (a quarter of the comparisons) and two more Newton rounds."""
+    from tests.mpc.helpers import cost_of
+
+    rounds = {}
+    for n in (10, 500):
+        x = torch.linspace(1, 100, n, dtype=torch.float64)
+        rounds[n] = (cost_of(lambda a: reciprocal(a, lo=-4, hi=12), x)["client"]["rounds"],
+                     cost_of(lambda a: rsqrt(a, lo=-4, hi=12), x)["client"]["rounds"])
+    assert rounds == {10: (5, 6), 500: (7, 7)}
