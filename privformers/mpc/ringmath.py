@@ -34,6 +34,17 @@ def _combine(parts: list[torch.Tensor], bits: int) -> torch.Tensor:
     return out
 
 
+def limb_split(k: int) -> tuple[int, int]:
+    """(bits, count) of the widest limbs whose products, summed over k terms and over the limb
+    pairs of one weight, stay exact in float64. Narrow products (k of 32 or 128, the attention's
+    head width and row length) take 3 limbs of 22-23 bits (6 products) instead of 4 of 16 (10)."""
+    for bits in range(26, LIMB_BITS, -1):
+        n = -(-64 // bits)
+        if n * k * (1 << (2 * bits)) <= 1 << 53:
+            return bits, n
+    return LIMB_BITS, N_LIMBS
+
+
 def ring_matmul(a: torch.Tensor, b: torch.Tensor | RingMatrix) -> torch.Tensor:
     """a @ b mod 2^64 for int64 tensors of any values (torch.matmul broadcasting)."""
     if isinstance(b, RingMatrix):
@@ -44,21 +55,23 @@ def ring_matmul(a: torch.Tensor, b: torch.Tensor | RingMatrix) -> torch.Tensor:
     work = a.numel() * (b.shape[-1] if b.dim() > 1 else 1)
     if work < _SMALL or k >= 1 << 18:
         return torch.matmul(a, b)
-    return _limb_product(_limbs(a, LIMB_BITS, N_LIMBS), _limbs(b, LIMB_BITS, N_LIMBS))
+    bits, n = limb_split(k)
+    return _limb_product(_limbs(a, bits, n), _limbs(b, bits, n), bits=bits)
 
 
-def _limb_product(al: torch.Tensor, bl: torch.Tensor, widen: bool = False) -> torch.Tensor:
-    """Combine limb products a_i b_j with i + j < 4 (higher ones vanish mod 2^64).
+def _limb_product(al: torch.Tensor, bl: torch.Tensor, widen: bool = False, bits: int = LIMB_BITS) -> torch.Tensor:
+    """Combine limb products a_i b_j with bits * (i + j) < 64 (higher ones vanish mod 2^64).
 
     widen: bl holds float32 limbs, each widened to float64 once, just before its products."""
-    parts: list[torch.Tensor | None] = [None] * N_LIMBS
-    for j in range(N_LIMBS):
+    n = al.shape[0]
+    parts: list[torch.Tensor | None] = [None] * n
+    for j in range(n):
         b = bl[j].double() if widen else bl[j]
-        for i in range(N_LIMBS - j):
+        for i in range(n - j):
             prod = _mm(al[i], b)
             parts[i + j] = prod if parts[i + j] is None else parts[i + j] + prod
         del b
-    return _combine(parts, LIMB_BITS)  # up to 4 products < 2^32 * K per part: exact for K < 2^18
+    return _combine(parts, bits)  # at most n products per part, each exact (``limb_split``)
 
 
 class RingMatrix:

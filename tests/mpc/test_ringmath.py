@@ -26,3 +26,16 @@ def test_ring_matmul_of_two_ring_tensors_is_exact():
     g = torch.Generator().manual_seed(1)
     a, b = _ring(4, 64, 128, g=g), _ring(4, 128, 96, g=g)
     assert torch.equal(ring_matmul(a, b), torch.matmul(a, b))
+
+
+def test_limb_split_keeps_every_width_exact_even_for_all_ones_limbs():
+    """Each contracted width gets the widest exact limbs; all-ones limbs (x = -1) are the worst case."""
+    from privformers.mpc.ringmath import limb_split
+
+    assert limb_split(32)[1] == limb_split(128)[1] == 3 and limb_split(384)[1] == 4
+    g = torch.Generator().manual_seed(2)
+    for k in (32, 128, 150, 384, 1000):
+        a, b = _ring(8, 64, k, g=g), _ring(k, 512, g=g)
+        a[0] = -1
+        b[:, :8] = -1
+        assert torch.equal(ring_matmul(a, b), torch.matmul(a, b)), k

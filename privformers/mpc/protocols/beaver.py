@@ -31,11 +31,13 @@ def square(x: AShare, truncate: bool = True) -> AShare:
 
 
 def matmul(x: AShare, y: AShare, truncate: bool = True) -> AShare:
-    """Batched matrix product x @ y of two shared tensors (torch.matmul broadcasting)."""
+    """Batched matrix product x @ y of two shared tensors (torch.matmul broadcasting).
+
+    x y = e f + e b + a f + c with e = x - a, f = y - b public: each party forms e (b_i + f) + a_i f
+    (f added by the client only), two local products instead of three."""
     (a, b), (c,) = correlated(x.party, [x.shape, y.shape], lambda r: [ring_matmul(r[0], r[1])])
     e, f = open_many([x - a, y - b])
-    z = AShare(x.party, c.data + ring_matmul(e, b.data) + ring_matmul(a.data, f))
-    z = z.add_public(ring_matmul(e, f))
+    z = AShare(x.party, c.data + ring_matmul(e, b.add_public(f).data) + ring_matmul(a.data, f))
     return trunc(z) if truncate else z
 
 
