@@ -1,7 +1,7 @@
 """1/sqrt(x) for x in [2^lo, 2^hi], accurate in relative terms across the whole range.
 
-One comparison round finds x's interval j (a quarter octave for a few elements, a whole octave for
-many: ``octave.per_octave_for``); from those bits, public tables give
+One comparison round finds x's interval j (a quarter octave for a few elements, a whole octave with
+coarse comparisons for many: ``octave.per_octave_for``); from those bits, public tables give
 C_j = 4^(M - m_j) y_j^2 and Y_j = 2^(M - m_j) y_j, where 4^(m_j) <= x < 4^(m_j + 1), y_j is
 1/sqrt of the interval's arithmetic middle over 4^(m_j) (in (1/2, 1]) and M the largest m_j. Then
 u = x C / 4^M = x y0^2 (close to 1) and Newton's iteration runs on well-scaled values:
@@ -9,7 +9,7 @@ w <- w v, u <- u v^2 with v = (3 - u) / 2, starting from w = Y; w ends at 2^M / 
 Each step opens u (and w) once with ``fused_mul``; u v^2 is a local cubic of the opened u, so
 a step is one round. With e = 1 - u, a step maps e to 3e^2/4 + e^3/4, and the steps go on until e
 is below ``TARGET_ERROR``: from quarter octaves (e < 0.087) 3 steps reach 4e-10; from whole octaves
-(e < 1/3) 4 steps reach 1e-9.
+compared coarsely (e < 0.42) 4 steps reach 4e-8.
 Cost: 1 comparison round + 1 product + 1 round per step; the result comes out untruncated.
 """
 
@@ -19,7 +19,7 @@ import math
 
 import torch
 
-from privformers.mpc.functions.octave import interval_bits, interval_table, middle, per_octave_for, steps_for
+from privformers.mpc.functions.octave import interval_bits, interval_table, is_coarse, middle, per_octave_for, steps_for
 from privformers.mpc.protocols.beaver import mul
 from privformers.mpc.protocols.fused import Factor, fused_mul
 from privformers.mpc.protocols.trunc import trunc
@@ -37,20 +37,20 @@ def rsqrt_raw(x: AShare, lo: int = -12, hi: int = 16, iterations: int | None = N
     """(shares of scale / sqrt(x) at scale 2^(f + k), k) for x in [2^lo, 2^hi].
 
     iterations: None picks the fewest that reach ``TARGET_ERROR`` from the guess."""
-    per_octave = per_octave_for(x.numel())
+    per_octave = per_octave_for(x.numel(), hi - lo)
     if iterations is None:
         iterations = steps_for(per_octave, _newton_error, TARGET_ERROR)
     if not -30 <= lo < hi or hi < 2 or iterations < 1:
         raise ValueError(f"rsqrt domain [2^{lo}, 2^{hi}] unsupported (need -30 <= lo < hi, hi >= 2)")
     fp = x.party.fp
     f = fp.frac_bits
-    n = per_octave * (hi - lo)
+    n = round(per_octave * (hi - lo))
     starts = [lo + j / per_octave for j in range(n)]                 # log2 of each interval's start
     m_of = [math.floor(e / 2 + 1e-9) for e in starts]                # 4^m <= x
     big_m = max(m_of)
     mids = [middle(lo, j, per_octave) for j in range(n)]
     y_of = [(mid / 4.0**m) ** -0.5 for mid, m in zip(mids, m_of)]   # in (1/2, 1]
-    below = interval_bits(x, lo, hi, per_octave)
+    below = interval_bits(x, lo, hi, per_octave, coarse=is_coarse(per_octave))
     c = interval_table(below, fp.encode(torch.tensor([4.0 ** (big_m - m) * y * y for m, y in zip(m_of, y_of)])))
     w = interval_table(below, fp.encode(torch.tensor([scale * 2.0 ** (big_m - m) * y for m, y in zip(m_of, y_of)])))
     u, u_k = mul(x, c, truncate=False), f + 2 * big_m              # u = x y0^2 at scale 2^(2f + 2M)

@@ -1,7 +1,8 @@
 """The approximated attention softmaxes under MPC, each charged to the "softmax" op class.
 
-2Quad: (x + c)^2 by one square, masked entries zeroed by the public keep-mask (local), the row
-sum (local), one reciprocal per row. 2ReLU: the same with a ReLU (one comparison per entry).
+2Quad: (x + c)^2 by one square, left untruncated (only the row sums and the final product are
+truncated), masked entries zeroed by the public keep-mask (local), the row sum (local), one
+reciprocal per row. 2ReLU: the same with a ReLU (one comparison per entry).
 THE-X's cubic: ReLU(x/2 + 1) cubed (comparison, square, product), the row mean (public 1/n), the
 learned normaliser (three products with server weights and 2H comparisons per row), one product.
 The reciprocal's domain is [2^lo, 2^hi] with hi from the row length (``RECIPROCAL_HEADROOM``).
@@ -49,20 +50,26 @@ def _score_bits(s: AShare) -> int:
     return s.party.fp.frac_bits + SCORE_LOG2 + 1
 
 
-def _normalise(num: AShare, kind: str) -> AShare:
-    """num / (row sum of num), by the engine's reciprocal over a domain sized for the row length."""
+def _normalise(num: AShare, kind: str, raw_bits: int = 0) -> AShare:
+    """num / (row sum of num), by the engine's reciprocal over a domain sized for the row length.
+
+    raw_bits > 0: num is an untruncated product, at 2^raw_bits times the working scale. Only its
+    row sums are truncated (one element per row), and the final product's truncation removes
+    the rest, which saves truncating every entry."""
     lo, extra = RECIPROCAL_HEADROOM[kind]
     hi = math.ceil(math.log2(max(num.shape[-1], 2))) + extra
-    inv = reciprocal(num.sum(-1, keepdim=True), lo=lo, hi=hi)
-    return mul(num, inv)
+    total = num.sum(-1, keepdim=True)
+    inv = reciprocal(trunc(total, raw_bits) if raw_bits else total, lo=lo, hi=hi)
+    return trunc(mul(num, inv, truncate=False), num.party.fp.frac_bits + raw_bits)
 
 
 @register_op(two_quad_softmax)
 def secure_two_quad(scores: SecretTensor, keep: torch.Tensor | None = None, c: float = 5.0) -> SecretTensor:
     s = as_share(scores)
+    f = s.party.fp.frac_bits
     with s.party.meter.scope("softmax"):
-        q = _zero_masked(square(s.add_public(encode_public(s.party, c))), _keep(scores, keep))
-        return secret(_normalise(q, "2quad"))
+        q = square(s.add_public(encode_public(s.party, c)), truncate=False)   # (x + c)^2 at scale 2f
+        return secret(_normalise(_zero_masked(q, _keep(scores, keep)), "2quad", raw_bits=f))
 
 
 @register_op(two_relu_softmax)

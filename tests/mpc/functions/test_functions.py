@@ -20,7 +20,7 @@ def test_exp_on_domain():
 
 
 def _in_chunks(fn, x, chunk):
-    """fn on x, one secure run per chunk: chunks under 64 elements take the quarter-octave guess."""
+    """fn on x, one secure run per chunk: 50-element chunks take the quarter-octave guess."""
     return torch.cat([run_on_secret(fn, part)[0] for part in x.split(chunk)])
 
 
@@ -92,7 +92,8 @@ def test_layernorm():
 
 
 def test_reciprocal_and_rsqrt_trade_comparisons_for_rounds_by_size():
-    """Many elements: whole-octave guesses (a quarter of the comparisons) and two more Newton rounds."""
+    """Many elements: wide intervals compared coarsely (reciprocal: two octaves; rsqrt: one), for
+    three and one more Newton rounds."""
     from tests.mpc.helpers import cost_of
 
     rounds = {}
@@ -100,4 +101,17 @@ def test_reciprocal_and_rsqrt_trade_comparisons_for_rounds_by_size():
         x = torch.linspace(1, 100, n, dtype=torch.float64)
         rounds[n] = (cost_of(lambda a: reciprocal(a, lo=-4, hi=12), x)["client"]["rounds"],
                      cost_of(lambda a: rsqrt(a, lo=-4, hi=12), x)["client"]["rounds"])
-    assert rounds == {10: (5, 6), 500: (7, 7)}
+    assert rounds == {10: (5, 6), 500: (8, 7)}
+
+
+def test_coarse_guesses_hold_their_bound_just_below_every_threshold():
+    """x within 1/8 of a threshold may be put in the interval above; the extra steps absorb it."""
+    k = torch.arange(-3, 12, dtype=torch.float64)
+    x = torch.cat([2**k * (1 - d) for d in (2.0**-3, 2.0**-5, 2.0**-9, 0.0)] + [2**k * 1.01]).repeat(4)
+    x = torch.round(x * 2**16) / 2**16
+    assert x.numel() * 16 >= 2048                      # the wide, coarse intervals are in use
+    small = x <= 64
+    for fn, ref in ((reciprocal, 1 / x), (rsqrt, x.rsqrt())):
+        out, _ = run_on_secret(lambda a, fn=fn: fn(a, lo=-4, hi=12), x)
+        assert ((out - ref).abs() / ref.clamp(min=1)).max() < 2e-4
+        assert ((out - ref) / ref)[small].abs().max() < 1e-3
