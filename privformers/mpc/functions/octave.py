@@ -25,7 +25,7 @@ def interval_bits(x: AShare, lo: int, hi: int, per_octave: float, coarse: bool =
 
     coarse: compare only the bits above t_min / 8 (a DCF of about lo + f - 2 fewer levels). An x
     less than 1/8 of t below a threshold t may then count as above it; the bits stay monotone,
-    because thresholds are at least a factor 2^(1/4) apart, and ``start_error`` allows for it."""
+    because coarse thresholds are at least a factor 2 apart, and ``start_error`` allows for it."""
     fp = x.party.fp
     n = round(per_octave * (hi - lo))
     thresholds = fp.encode(torch.tensor([2.0 ** (lo + j / per_octave) for j in range(1, n)], dtype=torch.float64))
