@@ -60,14 +60,15 @@ def ring_matmul(a: torch.Tensor, b: torch.Tensor | RingMatrix) -> torch.Tensor:
 
 
 def _limb_product(al: torch.Tensor, bl: torch.Tensor, widen: bool = False, bits: int = LIMB_BITS) -> torch.Tensor:
-    """Combine limb products a_i b_j with bits * (i + j) < 64 (higher ones vanish mod 2^64).
+    """Combine limb products a_i b_j with bits * (i + j) < 64 (higher ones vanish mod 2^64); al may
+    hold fewer limbs than bl (a narrow operand).
 
     widen: bl holds float32 limbs, each widened to float64 once, just before its products."""
-    n = al.shape[0]
+    n = bl.shape[0]
     parts: list[torch.Tensor | None] = [None] * n
     for j in range(n):
         b = bl[j].double() if widen else bl[j]
-        for i in range(n - j):
+        for i in range(min(n - j, al.shape[0])):
             prod = _mm(al[i], b)
             parts[i + j] = prod if parts[i + j] is None else parts[i + j] + prod
         del b
@@ -93,24 +94,66 @@ class RingMatrix:
         """The int64 matrix (rebuilt from the limbs when only they are kept)."""
         return self.int if self.int is not None else _combine([limb.double() for limb in self.limbs], LIMB_BITS)
 
-    def rmatmul(self, a: torch.Tensor, transpose: bool = False) -> torch.Tensor:
-        """a @ M (or a @ M.T) mod 2^64."""
+    def rmatmul(self, a: torch.Tensor, transpose: bool = False, width: int = 64) -> torch.Tensor:
+        """a @ M (or a @ M.T) mod 2^64; width < 64: a's entries lie in [0, 2^width) (fewer limb products)."""
         if self.limbs is None:
             return torch.matmul(a, self.int.t() if transpose else self.int)
         limbs = self.limbs.transpose(-1, -2) if transpose else self.limbs
         if a.numel() * limbs.shape[-1] < _SMALL:
             m = self.value()
             return torch.matmul(a, m.t() if transpose else m)
-        return _limb_product(_limbs(a, LIMB_BITS, N_LIMBS), limbs, widen=True)
+        return _limb_product(_limbs(a, LIMB_BITS, -(-width // LIMB_BITS)), limbs, widen=True)
 
 
-def plain_limb_bits(w: torch.Tensor) -> int:
-    """Limb width so that limb * |w| summed over the contracted dim stays exact in float64."""
-    bound = int(w.abs().max().item()) * max(w.shape) if w.numel() else 1
-    bits = min(32, _FLOAT_EXACT_BITS - max(bound, 1).bit_length())
+def plain_limb_bits(w: torch.Tensor, op: str = "matmul", chunks: int = 1) -> int:
+    """Width of signed limbs (|limb| <= 2^(bits-1)) whose products with w, summed over the
+    contracted dim (cut into ``chunks`` equal parts, each summed exactly on its own), stay exact
+    in float64. The bound is the largest column sum of |w|, not max|w| times the width: for
+    model weights that is 2-3 bits less, often one limb fewer."""
+    if not w.numel():
+        return 32
+    a = w.abs()
+    if op == "mul":
+        bound = int(a.max().item())
+    else:
+        a = a.transpose(-1, -2) if op == "matmul_t" else a
+        bound = max(int(part.sum(-2).max().item()) for part in a.tensor_split(chunks, dim=-2))
+    bits = min(32, _FLOAT_EXACT_BITS + 2 - max(bound, 1).bit_length())
     if bits < 4:
         raise ValueError("plaintext matrix entries too large for exact float64 products; lower frac_bits")
     return bits
+
+
+def plain_split(w: torch.Tensor, op: str, max_chunks: int = 64) -> tuple[int, int]:
+    """(limb bits, chunks of the contracted dim) with the fewest limbs, then the fewest chunks
+    (a limb costs a whole GEMM; chunks cost no multiply-adds, only a conversion each)."""
+    if op == "mul":
+        return plain_limb_bits(w, op), 1
+    width = w.shape[-1 if op == "matmul_t" else -2]
+    options = []
+    chunks = 1
+    while chunks <= min(max_chunks, width):
+        bits = plain_limb_bits(w, op, chunks)
+        options.append((-(-64 // bits), chunks, bits))
+        if bits == 32:
+            break
+        chunks *= 2
+    _, chunks, bits = min(options)
+    return bits, chunks
+
+
+def signed_limbs(x: torch.Tensor, bits: int, n: int) -> torch.Tensor:
+    """Balanced limbs of int64 x (least significant first, each in [-2^(bits-1), 2^(bits-1)]) as float64,
+    stacked in a new leading dim: x = sum limb_i 2^(bits*i) mod 2^64 (needs bits * n >= 64)."""
+    half, mask = 1 << (bits - 1), (1 << bits) - 1
+    out = torch.empty((n, *x.shape), dtype=torch.float64)
+    rest = x
+    for i in range(n - 1):
+        low = ((rest + half) & mask) - half
+        out[i] = low
+        rest = (rest - low) >> bits
+    out[n - 1] = rest
+    return out
 
 
 class PlainMatrix:
@@ -118,14 +161,29 @@ class PlainMatrix:
 
     def __init__(self, w: torch.Tensor) -> None:
         self.float = w.to(torch.float64)
-        self.bits = plain_limb_bits(w)
-        self.n = -(-64 // self.bits)
+        ops = ("mul", "matmul", "matmul_t") if w.dim() >= 2 else ("mul",)
+        self.split = {op: plain_split(w, op) for op in ops}   # (signed limb bits, chunks) per kind of product
+        self._max_abs = int(w.abs().max().item()) if w.numel() else 0
 
-    def rmatmul(self, x: torch.Tensor, op: str = "matmul") -> torch.Tensor:
-        """x @ W (op 'matmul'), x @ W.T ('matmul_t') or x * W ('mul'), mod 2^64, x any int64."""
-        xl = _limbs(x, self.bits, self.n)
-        prod = _apply(xl, self.float, op)
-        return _combine(list(prod), self.bits)
+    def max_abs(self) -> int:
+        """The largest |entry| (an integer at the matrix's scale)."""
+        return self._max_abs
+
+    def rmatmul(self, x: torch.Tensor, op: str = "matmul", width: int = 64) -> torch.Tensor:
+        """x @ W (op 'matmul'), x @ W.T ('matmul_t') or x * W ('mul'), mod 2^64, x any int64.
+
+        width < 64: x's entries lie in [-2^(width-1), 2^(width-1)) (fewer limbs; callers that need
+        the result only mod 2^width may pass any representative)."""
+        bits, chunks = self.split[op] if op in self.split else plain_split(self.float, op)
+        xl = signed_limbs(x, bits, -(-width // bits))
+        if chunks == 1:
+            return _combine(list(_apply(xl, self.float, op)), bits)
+        w = self.float.transpose(-1, -2) if op == "matmul_t" else self.float
+        out = None
+        for xs, ws in zip(xl.tensor_split(chunks, dim=-1), w.tensor_split(chunks, dim=-2)):
+            part = _combine(list(_mm(xs, ws)), bits)
+            out = part if out is None else out + part
+        return out
 
 
 def _apply(x: torch.Tensor, w: torch.Tensor, op: str) -> torch.Tensor:

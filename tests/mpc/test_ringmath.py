@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import torch
 
-from privformers.mpc.ringmath import RingMatrix, ring_matmul
+from privformers.mpc.ringmath import PlainMatrix, RingMatrix, plain_split, ring_matmul, signed_limbs
 
 
 def _ring(*shape: int, g: torch.Generator) -> torch.Tensor:
@@ -39,3 +39,47 @@ def test_limb_split_keeps_every_width_exact_even_for_all_ones_limbs():
         a[0] = -1
         b[:, :8] = -1
         assert torch.equal(ring_matmul(a, b), torch.matmul(a, b)), k
+
+
+def _extreme_ring(shape: tuple[int, ...], gen: torch.Generator) -> torch.Tensor:
+    """Ring-uniform int64 values with the extremes (-2^63, 2^63 - 1, -1, 0) planted in the first entries."""
+    x = torch.randint(-2**63, 2**63 - 1, shape, generator=gen, dtype=torch.int64)
+    flat = x.view(-1)
+    flat[: min(4, flat.numel())] = torch.tensor([-2**63, 2**63 - 1, -1, 0])[: min(4, flat.numel())]
+    return x
+
+
+def test_signed_limbs_rebuild_every_int64():
+    gen = torch.Generator().manual_seed(3)
+    x = _extreme_ring((1000,), gen)
+    for bits in (14, 21, 22, 32):
+        n = -(-64 // bits)
+        limbs = signed_limbs(x, bits, n)
+        assert limbs.abs().max() <= 2 ** (bits - 1)
+        back = sum(limbs[i].to(torch.int64) << (bits * i) for i in range(n))
+        assert torch.equal(back, x)
+
+
+def test_plain_matrix_products_are_exact_at_the_float64_bound():
+    """Every column of |W| sums to the largest bound its limb width allows (worst case for float64)."""
+    gen = torch.Generator().manual_seed(4)
+    for k, n, log_sum in [(384, 64, 21), (384, 64, 22), (1536, 48, 22), (1536, 48, 26), (700, 30, 40), (5, 7, 45)]:
+        per = (1 << log_sum) // k
+        w = per * (torch.randint(0, 2, (k, n), generator=gen) * 2 - 1)
+        pm = PlainMatrix(w)
+        x = _extreme_ring((9, k), gen)
+        assert torch.equal(pm.rmatmul(x, "matmul"), torch.matmul(x, w)), (k, log_sum, pm.split)
+        xt = _extreme_ring((9, n), gen)
+        assert torch.equal(pm.rmatmul(xt, "matmul_t"), torch.matmul(xt, w.t()))
+        xm = _extreme_ring((k, n), gen)
+        assert torch.equal(pm.rmatmul(xm, "mul"), xm * w)
+
+
+def test_plain_split_takes_two_limbs_for_model_sized_weights():
+    """Column sums, not max|w| x width, set the limbs; chunks of the contracted dim buy the rest."""
+    gen = torch.Generator().manual_seed(5)
+    w = (torch.randn(1536, 384, generator=gen) * 0.05 * 2**16).round().long()   # column |w| sums ~ 2^22
+    assert plain_split(w, "matmul")[0] == 32
+    assert plain_split(w, "matmul")[1] > 1
+    small = (torch.randn(384, 1536, generator=gen) * 0.02 * 2**16).round().long()
+    assert plain_split(small, "matmul") == (32, 1)

@@ -17,6 +17,7 @@ import torch
 
 from privformers.mpc.material import take
 from privformers.mpc.party import CLIENT, DEALER, SERVER, Party, meta_like, placeholder
+from privformers.mpc.protocols.lift import LIFT_RANGE, LOW_BITS, MASK32, lift32, to_int32
 from privformers.mpc.ringmath import PlainMatrix, RingMatrix, ring_matmul
 from privformers.mpc.ringmath import _apply as apply_product
 from privformers.mpc.shares import AShare
@@ -33,9 +34,10 @@ class _RingOperand:
             if self._ring.limbs is not None:
                 self.m = None
 
-    def product(self, x: torch.Tensor, op: str) -> torch.Tensor:
+    def product(self, x: torch.Tensor, op: str, width: int = 64) -> torch.Tensor:
+        """x @ M, x @ M.T or x * M mod 2^64; width < 64: x's entries lie in [0, 2^width) (fewer limbs)."""
         if self._ring is not None and op != "mul":
-            return self._ring.rmatmul(x, transpose=op == "matmul_t")
+            return self._ring.rmatmul(x, transpose=op == "matmul_t", width=width)
         m = self.m if self.m is not None else self._ring.value()
         return apply_product(x, m, op) if op == "mul" else ring_matmul(
             x, m.transpose(-1, -2) if op == "matmul_t" else m)
@@ -112,3 +114,44 @@ class ServerWeight:
         (c_s,) = item
         y = p.recv_tensor(CLIENT) + x.data
         return AShare(p, self.plain.rmatmul(y, op) + c_s)
+
+    def onehot_rows(self, onehot: torch.Tensor | None, shape: tuple[int, ...]) -> AShare:
+        """Shares of onehot @ W for the client's private 0/1 tensor (rows of a table at scale frac_bits).
+
+        The rows are small, so the product runs mod 2^32 and is then lifted (``lift32``): the client sends
+        onehot - A mod 2^32 as 4-byte words (A uniform mod 2^32, so the server sees uniform values), the
+        server's product needs one 32-bit limb instead of two, and one 4-byte round lifts the result.
+        Needs |W| < 2^(30 - frac_bits) entrywise; onehot is ignored except on the client."""
+        p = self.party
+        out_meta = placeholder(product_shape(tuple(shape), self.shape, "matmul"))
+
+        def produce() -> tuple:
+            if p.role == DEALER:
+                a = p.prg[CLIENT].ring(shape) & MASK32
+                c_s = p.prg[SERVER].ring(out_meta.shape)
+                p.send(CLIENT, self.mask.product(a, "matmul", LOW_BITS) - c_s)
+                return (meta_like(a), meta_like(c_s))
+            if p.role == CLIENT:
+                a = p.prg[DEALER].ring(shape) & MASK32
+                return (a, self.masked.product(a, "matmul", LOW_BITS) + p.recv_tensor(DEALER))
+            return (p.prg[DEALER].ring(out_meta.shape),)
+
+        item = take(p, produce)
+        if p.symbolic:
+            return lift32(AShare(p, meta_like(out_meta)))
+        p.meter.add_round()
+        if p.role == CLIENT:
+            if onehot is None or tuple(onehot.shape) != tuple(shape):
+                raise ValueError(f"one-hot input: expected shape {tuple(shape)}")
+            a, z_c = item
+            p.send(SERVER, to_int32(onehot.to(torch.int64) - a))
+            return lift32(AShare(p, z_c))
+        (c_s,) = item
+        if self.plain.max_abs() >= LIFT_RANGE:
+            raise ValueError(f"table {self.name!r} has entries of 2^(30 - frac_bits) or more: "
+                             "too large for a 32-bit lookup")
+        u = p.recv_tensor(CLIENT)
+        if u.dtype != torch.int32 or tuple(u.shape) != tuple(shape):
+            raise ValueError(f"client sent a {u.dtype} one-hot of shape {tuple(u.shape)}, "
+                             f"expected int32 {tuple(shape)}")
+        return lift32(AShare(p, self.plain.rmatmul(u.to(torch.int64), "matmul", width=LOW_BITS) + c_s))

@@ -1,6 +1,6 @@
-"""Embedding lookups. The client's token ids: a client-owned secret one-hot times the server's table
-(an integer one-hot needs no truncation). Public ids (positions, token types): the server reads
-its own rows, locally."""
+"""Embedding lookups. The client's token ids: a client-owned secret one-hot times the server's
+table, mod 2^32 and then lifted (``ServerWeight.onehot_rows``; an integer one-hot needs no
+truncation). Public ids (positions, token types): the server reads its own rows, locally."""
 
 from __future__ import annotations
 
@@ -10,7 +10,6 @@ import torch
 import torch.nn.functional as F
 
 from privformers.mpc.party import CLIENT
-from privformers.mpc.protocols.inputs import share_input
 from privformers.secure.ops.server_local import server_local
 from privformers.secure.registry import UnsupportedOpError, register_op
 from privformers.secure.tensor import PrivateIds, ServerParam, _run_plain
@@ -33,5 +32,4 @@ def embedding(ids: torch.Tensor, weight: ServerParam, *args: Any, **kwargs: Any)
         if party.role == CLIENT and not party.symbolic:
             plain_ids = _run_plain(torch.Tensor.as_subclass, (ids, torch.Tensor), {})
             onehot = F.one_hot(plain_ids, vocab)
-        x = share_input(party, CLIENT, onehot, shape, encode=False)
-        return secret(weight.weight.product(x, "matmul"))
+        return secret(weight.weight.onehot_rows(onehot, shape))
