@@ -35,12 +35,13 @@ def _combine(parts: list[torch.Tensor], bits: int) -> torch.Tensor:
 
 
 def limb_split(k: int) -> tuple[int, int]:
-    """(bits, count) of the widest limbs whose products, summed over k terms and over the limb
-    pairs of one weight, stay exact in float64. Narrow products (k of 32 or 128, the attention's
-    head width and row length) take 3 limbs of 22-23 bits (6 products) instead of 4 of 16 (10)."""
+    """(bits, count) of the widest signed limbs (|limb| <= 2^(bits-1)) whose products, summed over
+    k terms and over the limb pairs of one weight, stay exact in float64. Contracted widths up to
+    682 (attention's head width and row length, BERT-base's hidden size) take 3 limbs of 22 bits
+    (6 products) instead of 4 of 16 (10)."""
     for bits in range(26, LIMB_BITS, -1):
         n = -(-64 // bits)
-        if n * k * (1 << (2 * bits)) <= 1 << 53:
+        if n * k * (1 << (2 * bits - 2)) <= 1 << 53:
             return bits, n
     return LIMB_BITS, N_LIMBS
 
@@ -56,7 +57,7 @@ def ring_matmul(a: torch.Tensor, b: torch.Tensor | RingMatrix) -> torch.Tensor:
     if work < _SMALL or k >= 1 << 18:
         return torch.matmul(a, b)
     bits, n = limb_split(k)
-    return _limb_product(_limbs(a, bits, n), _limbs(b, bits, n), bits=bits)
+    return _limb_product(signed_limbs(a, bits, n), signed_limbs(b, bits, n), bits=bits)
 
 
 def _limb_product(al: torch.Tensor, bl: torch.Tensor, widen: bool = False, bits: int = LIMB_BITS) -> torch.Tensor:

@@ -6,6 +6,10 @@ The server rewrites those weights in plaintext before they are masked; every par
 LayerNorm's affine parameters (which LayerNorms have one is public architecture, not a weight),
 so the secure LayerNorm skips its gamma product and its truncation: two rounds fewer per norm.
 Models whose norms feed several consumers (BERT's post-LN, residual streams) are left alone.
+
+The attention's score scaling (1/sqrt(head width), not a power of two) folds the same way into the
+query projection: scores come out already scaled, and the public product with its truncation (one
+round over every score) disappears.
 """
 
 from __future__ import annotations
@@ -55,3 +59,43 @@ def _fold(norm: nn.LayerNorm, target: nn.Module) -> None:
         target.bias = nn.Parameter(bias.to(target.weight.dtype))
     else:
         target.bias.copy_(bias.to(target.bias.dtype))
+
+
+def fold_attention_scaling(model: nn.Module) -> int:
+    """Fold each attention's score scaling into its query projection, in place; returns how many.
+
+    Hugging Face attention modules multiply Q K^T by ``module.scaling``; with the query weights and
+    bias scaled by it and ``scaling`` set to 1, the scores are the same. Handles separate query
+    projections (``query``: BERT, RoBERTa; ``q_proj``: BART) and GPT-2's fused ``c_attn``."""
+    folded = 0
+    for module in model.modules():
+        scaling = getattr(module, "scaling", None)
+        if not isinstance(scaling, float) or scaling == 1.0:
+            continue
+        query = getattr(module, "query", None) or getattr(module, "q_proj", None)
+        if type(query) is nn.Linear:
+            _scale_rows(query, scaling, slice(None))
+        elif _is_gpt2_self_attention(module):
+            _scale_rows(module.c_attn, scaling, slice(0, module.c_attn.weight.shape[0]))
+        else:
+            continue
+        module.scaling = 1.0
+        folded += 1
+    return folded
+
+
+def _is_gpt2_self_attention(module: nn.Module) -> bool:
+    c_attn = getattr(module, "c_attn", None)
+    return (type(c_attn) is Conv1D and not getattr(module, "is_cross_attention", False)
+            and c_attn.weight.shape[1] == 3 * c_attn.weight.shape[0])
+
+
+@torch.no_grad()
+def _scale_rows(proj: nn.Module, factor: float, outputs: slice) -> None:
+    """Multiply the given output units of a Linear or Conv1D (weight and bias) by factor."""
+    if isinstance(proj, Conv1D):
+        proj.weight[:, outputs] *= factor
+    else:
+        proj.weight[outputs] *= factor
+    if proj.bias is not None:
+        proj.bias[outputs] *= factor

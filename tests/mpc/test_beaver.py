@@ -34,3 +34,14 @@ def test_mul_costs_one_round_each_plus_truncation():
     for role in ("client", "server"):
         assert cost[role]["rounds"] == 2
         assert cost[role]["bytes"] == 10 * (16 + 8)
+
+
+def test_narrow_matmul_as_one_product_over_twice_the_width():
+    """Attention-score shapes (contracted width below both output dims) take the single-product path;
+    big enough that the float64 limb products run, with a broadcast right operand too."""
+    g = torch.Generator().manual_seed(2)
+    x = torch.randn(2, 3, 96, 8, generator=g, dtype=torch.float64) * 4
+    for y in (torch.randn(2, 3, 8, 80, generator=g, dtype=torch.float64) * 4,
+              torch.randn(8, 80, generator=g, dtype=torch.float64) * 4):
+        out, _ = run_on_secret(lambda a, b: matmul(a, b), x, y)
+        assert (out - x @ y).abs().max() < 1e-3

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import torch
 
+from privformers.mpc.ring import wrap_int
 from privformers.mpc.ringmath import PlainMatrix, RingMatrix, plain_split, ring_matmul, signed_limbs
 
 
@@ -28,16 +29,19 @@ def test_ring_matmul_of_two_ring_tensors_is_exact():
     assert torch.equal(ring_matmul(a, b), torch.matmul(a, b))
 
 
-def test_limb_split_keeps_every_width_exact_even_for_all_ones_limbs():
-    """Each contracted width gets the widest exact limbs; all-ones limbs (x = -1) are the worst case."""
+def test_limb_split_keeps_every_width_exact_even_for_extreme_limbs():
+    """Each contracted width gets the widest exact limbs; limbs all at -2^(bits-1) are the worst case."""
     from privformers.mpc.ringmath import limb_split
 
-    assert limb_split(32)[1] == limb_split(128)[1] == 3 and limb_split(384)[1] == 4
+    assert limb_split(32)[1] == limb_split(128)[1] == limb_split(682)[1] == 3 and limb_split(683)[1] == 4
     g = torch.Generator().manual_seed(2)
-    for k in (32, 128, 150, 384, 1000):
+    for k in (32, 128, 150, 384, 682, 683, 1000, 3000):
+        bits, n = limb_split(k)
+        # every low limb at -2^(bits-1) and the top limb at its most negative value
+        worst = sum(-(1 << (bits - 1)) << (bits * i) for i in range(n - 1)) - (1 << 63)
         a, b = _ring(8, 64, k, g=g), _ring(k, 512, g=g)
-        a[0] = -1
-        b[:, :8] = -1
+        a[0], a[1] = -1, wrap_int(worst)
+        b[:, :8], b[:, 8:16] = -1, wrap_int(worst)
         assert torch.equal(ring_matmul(a, b), torch.matmul(a, b)), k
 
 

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import copy
 
+import pytest
 import torch
-from transformers import GPT2Config, GPT2LMHeadModel
+from transformers import BartConfig, BartForConditionalGeneration, BertConfig, BertModel, GPT2Config, GPT2LMHeadModel
 
 from privformers.approx import approximate
-from privformers.secure.fold import fold_layer_norms
+from privformers.secure.fold import fold_attention_scaling, fold_layer_norms
 
 
 def _model(seed: int = 0) -> GPT2LMHeadModel:
@@ -46,3 +47,49 @@ def test_merge_module_attention_folds_into_its_value_projection():
 def test_thex_affine_norms_are_left_alone():
     model = approximate(_model(), "thex")
     assert fold_layer_norms(model) == 0
+
+
+def _sharpen(model: torch.nn.Module) -> torch.nn.Module:
+    """Larger query and key weights, so that the scores' scale changes the outputs a lot."""
+    with torch.no_grad():
+        for name, p in model.named_parameters():
+            if any(k in name for k in ("query.", "key.", "q_proj.", "k_proj.", "c_attn.")):
+                p.mul_(8)
+    return model
+
+
+def _bert() -> BertModel:
+    torch.manual_seed(1)
+    return _sharpen(BertModel(BertConfig(num_hidden_layers=2, hidden_size=32, num_attention_heads=4,
+                                         intermediate_size=64, vocab_size=60, attn_implementation="eager")).eval())
+
+
+def _bart() -> BartForConditionalGeneration:
+    torch.manual_seed(2)
+    config = BartConfig(vocab_size=60, d_model=32, encoder_layers=1, decoder_layers=1, encoder_attention_heads=4,
+                        decoder_attention_heads=4, encoder_ffn_dim=64, decoder_ffn_dim=64, max_position_embeddings=32,
+                        attn_implementation="eager")
+    return _sharpen(BartForConditionalGeneration(config).eval())
+
+
+@pytest.mark.parametrize("name, make, layers", [
+    ("gpt2", lambda: _sharpen(_model()), 2), ("bert", _bert, 2), ("bart", _bart, 3),
+    ("bert-2quad", lambda: approximate(_bert(), "mpcformer-quad-2quad"), 2)])
+def test_folded_attention_scaling_gives_the_same_outputs(name, make, layers):
+    model = make()
+    folded = copy.deepcopy(model)
+    assert fold_attention_scaling(folded) == layers
+    assert all(getattr(m, "scaling", 1.0) == 1.0 for m in folded.modules())
+    assert fold_attention_scaling(folded) == 0   # idempotent: nothing left to fold
+    ids = torch.randint(1, 50, (2, 9))
+    kwargs = {"decoder_input_ids": ids[:, :5]} if name == "bart" else {}
+    with torch.no_grad():
+        a, b = model(ids, **kwargs), folded(ids, **kwargs)
+    out = "logits" if name in ("gpt2", "bart") else "last_hidden_state"
+    folded_err = float((a[out] - b[out]).abs().max())
+    assert folded_err < 1e-4
+    for m in folded.modules():   # the check is not vacuous: wrongly scaled scores change the outputs far more
+        if hasattr(m, "scaling"):
+            m.scaling = 4.0
+    with torch.no_grad():
+        assert float((a[out] - folded(ids, **kwargs)[out]).abs().max()) > 30 * max(folded_err, 1e-6)

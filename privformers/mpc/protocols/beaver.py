@@ -7,10 +7,12 @@ Cost: mul 16 bytes per element per party (8 for square), 1 round, + truncation.
 
 from __future__ import annotations
 
+import torch
+
 from privformers.mpc.material import correlated
 from privformers.mpc.protocols.open import open_, open_many
 from privformers.mpc.protocols.trunc import trunc
-from privformers.mpc.ringmath import ring_matmul
+from privformers.mpc.ringmath import limb_split, ring_matmul
 from privformers.mpc.shares import AShare
 
 
@@ -34,10 +36,17 @@ def matmul(x: AShare, y: AShare, truncate: bool = True) -> AShare:
     """Batched matrix product x @ y of two shared tensors (torch.matmul broadcasting).
 
     x y = e f + e b + a f + c with e = x - a, f = y - b public: each party forms e (b_i + f) + a_i f
-    (f added by the client only), two local products instead of three."""
+    (f added by the client only), two local products instead of three; for a narrow contracted width
+    (attention scores), as one product [e | a_i] @ [b_i + f ; f] over twice the width."""
     (a, b), (c,) = correlated(x.party, [x.shape, y.shape], lambda r: [ring_matmul(r[0], r[1])])
     e, f = open_many([x - a, y - b])
-    z = AShare(x.party, c.data + ring_matmul(e, b.add_public(f).data) + ring_matmul(a.data, f))
+    bf = b.add_public(f).data
+    k = x.shape[-1]
+    narrow = x.dim() >= 2 and y.dim() >= 2 and k < min(x.shape[-2], y.shape[-1])   # output-heavy: one product wins
+    if narrow and limb_split(2 * k)[1] == limb_split(k)[1]:
+        z = AShare(x.party, c.data + ring_matmul(torch.cat([e, a.data], -1), torch.cat([bf, f], -2)))
+    else:
+        z = AShare(x.party, c.data + ring_matmul(e, bf) + ring_matmul(a.data, f))
     return trunc(z) if truncate else z
 
 
