@@ -51,23 +51,44 @@ class _Routed(torch.Tensor):
 
 
 class SecretTensor(_Routed):
-    """A secret float tensor held as additive shares (this party's share in ``.share``)."""
+    """A secret float tensor held as additive shares (this party's share in ``.share``).
 
-    share: AShare
+    ``pending`` > 0: the share is still at 2^pending times the working scale (an untruncated product).
+    Reading ``.share`` truncates it then, once, charged to the op class that made it; ops that can fold
+    the truncation into their own (a secret matmul) read ``.raw`` instead."""
+
     mask: torch.Tensor | None
+    pending: int
 
     @staticmethod
-    def __new__(cls, share: AShare, mask: torch.Tensor | None = None) -> SecretTensor:
+    def __new__(cls, share: AShare, mask: torch.Tensor | None = None, pending: int = 0,
+                pending_scope: str = "other") -> SecretTensor:
         t = torch.Tensor._make_wrapper_subclass(cls, tuple(share.shape), dtype=torch.float32, device="cpu")
-        t.share, t.mask = share, mask
+        t._share, t.mask, t.pending, t.pending_scope = share, mask, pending, pending_scope
         return t
 
     @property
+    def share(self) -> AShare:
+        """This party's share at the working scale (a pending truncation runs now)."""
+        if self.pending:
+            from privformers.mpc.protocols.trunc import trunc
+
+            with self._share.party.meter.scope(self.pending_scope):
+                self._share = trunc(self._share, self.pending)
+            self.pending = 0
+        return self._share
+
+    @property
+    def raw(self) -> AShare:
+        """This party's share as it is, at 2^pending times the working scale."""
+        return self._share
+
+    @property
     def party(self) -> Party:
-        return self.share.party
+        return self._share.party
 
     def __repr__(self) -> str:  # noqa: D105
-        return f"SecretTensor({self.share.party.role}, shape={tuple(self.shape)})"
+        return f"SecretTensor({self._share.party.role}, shape={tuple(self.shape)}, pending={self.pending})"
 
 
 class ServerParam(_Routed):

@@ -44,8 +44,9 @@ def as_share(v: SecretTensor | ServerParam) -> AShare:
     return server_share(v.party, v.plain, tuple(v.shape))
 
 
-def secret(share: AShare, mask: torch.Tensor | None = None) -> SecretTensor:
-    return SecretTensor(share, mask)
+def secret(share: AShare, mask: torch.Tensor | None = None, pending: int = 0, scope: str = "other") -> SecretTensor:
+    """A SecretTensor; pending > 0 marks an untruncated product that ``scope`` will truncate when read."""
+    return SecretTensor(share, mask, pending, scope)
 
 
 def mask_of(*values: Any) -> torch.Tensor | None:

@@ -1,8 +1,8 @@
 """The approximated attention softmaxes under MPC, each charged to the "softmax" op class.
 
-2Quad: (x + c)^2 by one square, left untruncated (only the row sums and the final product are
-truncated), masked entries zeroed by the public keep-mask (local), the row sum (local), one
-reciprocal per row. 2ReLU: the same with a ReLU (one comparison per entry).
+2Quad: (x + c)^2 by one square (fused with the scores' pending truncation), left untruncated
+(only the row sums and the final product are truncated), masked entries zeroed by the public
+keep-mask (local), the row sum (local), one reciprocal per row. 2ReLU: the same with a ReLU (one comparison per entry).
 THE-X's cubic: ReLU(x/2 + 1) cubed (comparison, square, product), the row mean (public 1/n), the
 learned normaliser (three products with server weights and 2H comparisons per row), one product.
 The reciprocal's domain is [2^lo, 2^hi] with hi from the row length (``RECIPROCAL_HEADROOM``).
@@ -20,6 +20,7 @@ from privformers.approx.two_quad import two_quad_softmax
 from privformers.approx.two_relu import two_relu_softmax
 from privformers.mpc.functions.reciprocal import reciprocal
 from privformers.mpc.protocols.beaver import mul, square
+from privformers.mpc.protocols.fused import trunc_powers
 from privformers.mpc.protocols.select import relu
 from privformers.mpc.protocols.trunc import trunc
 from privformers.mpc.shares import AShare
@@ -65,10 +66,15 @@ def _normalise(num: AShare, kind: str, raw_bits: int = 0) -> AShare:
 
 @register_op(two_quad_softmax)
 def secure_two_quad(scores: SecretTensor, keep: torch.Tensor | None = None, c: float = 5.0) -> SecretTensor:
-    s = as_share(scores)
-    f = s.party.fp.frac_bits
-    with s.party.meter.scope("softmax"):
-        q = square(s.add_public(encode_public(s.party, c)), truncate=False)   # (x + c)^2 at scale 2f
+    party = scores.party
+    f = party.fp.frac_bits
+    with party.meter.scope("softmax"):
+        if isinstance(scores, SecretTensor) and scores.pending:   # Q K^T untruncated: truncate while squaring
+            k = scores.pending
+            _, (q,) = trunc_powers(scores.raw.add_public(round(c * 2 ** (f + k))), k, 2)
+        else:
+            q = square(as_share(scores).add_public(encode_public(party, c)), truncate=False)
+        # q = (x + c)^2 at scale 2f
         return secret(_normalise(_zero_masked(q, _keep(scores, keep)), "2quad", raw_bits=f))
 
 

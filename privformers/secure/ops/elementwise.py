@@ -38,6 +38,10 @@ def add(a: Any, b: Any, alpha: float = 1) -> SecretTensor:
     """a + alpha b: local (a public addend is added by the client; a server weight by the server)."""
     if alpha != 1:
         b = mul(b, alpha)
+    if isinstance(b, SecretTensor) and b.pending and isinstance(a, ServerParam):
+        a, b = b, a
+    if isinstance(a, SecretTensor) and a.pending and isinstance(b, ServerParam):   # a bias: keep a untruncated
+        return secret(a.raw + as_share(b).lshift(a.pending), mask_of(a), a.pending, a.pending_scope)
     if is_secret(a) and is_secret(b):
         return secret(as_share(a) + as_share(b), mask_of(a, b))
     return _add_public(a, b) if is_secret(a) else _add_public(b, a)
@@ -71,6 +75,8 @@ def mul(a: Any, b: Any) -> SecretTensor:
     """a * b: by a public value locally (then truncation), by a server weight with its mask, else Beaver."""
     if not is_secret(a):
         a, b = b, a
+    if isinstance(a, SecretTensor) and not isinstance(b, torch.Tensor) and isinstance(b, (int, float)) and b == 1:
+        return a   # x * 1 (a folded scaling): nothing to compute, a pending truncation stays pending
     with a.party.meter.scope(default_scope()):
         if isinstance(b, ServerParam) and isinstance(a, SecretTensor):
             return secret(trunc(b.weight.product(a.share, "mul")), mask_of(a))

@@ -23,9 +23,21 @@ def weight_scope() -> str:
 
 
 def weight_product(x: SecretTensor, w: ServerParam, op: str) -> SecretTensor:
-    """x @ W ('matmul') or x @ W.T ('matmul_t') for a server weight, truncated back to scale f."""
-    with x.party.meter.scope(weight_scope()):
-        return secret(trunc(w.weight.product(x.share, op)))
+    """x @ W ('matmul') or x @ W.T ('matmul_t') for a server weight; its truncation back to scale f is
+    left pending: it runs when the result is read, or folds into a secret matmul's (``matmul``)."""
+    scope = weight_scope()
+    with x.party.meter.scope(scope):
+        y = w.weight.product(x.share, op)
+    return secret(y, pending=x.party.fp.frac_bits, scope=scope)
+
+
+def _absorbs_pending(a: SecretTensor, b: SecretTensor) -> bool:
+    """probs @ V with V still untruncated: one truncation for both, if the 3f-scale result fits.
+
+    Only the right operand's pending bits fold in, and only when the left has none (as for
+    attention probabilities, whose rows are convex weights: the result is bounded by |V| < 2^14)."""
+    f = a.party.fp.frac_bits
+    return a.pending == 0 and 0 < b.pending <= f and 3 * f + 14 <= 62
 
 
 @register_op(torch.matmul, T.matmul, T.__matmul__, torch.bmm, T.bmm)
@@ -36,6 +48,10 @@ def matmul(a: Any, b: Any) -> SecretTensor:
         raise UnsupportedOpError(f"public @ secret matmul (in module {current_module()})")
     party = a.party
     with party.meter.scope("linear"):
-        if is_secret(b):
-            return secret(beaver_matmul(as_share(a), as_share(b)))
+        if isinstance(a, SecretTensor) and isinstance(b, SecretTensor) and _absorbs_pending(a, b):
+            z = beaver_matmul(a.share, b.raw, truncate=False)
+            return secret(trunc(z, party.fp.frac_bits + b.pending))
+        if is_secret(b):   # attention scores: truncation pending (2Quad folds it into its square)
+            z = beaver_matmul(as_share(a), as_share(b), truncate=False)
+            return secret(z, pending=party.fp.frac_bits, scope="linear")
         return secret(trunc(as_share(a).matmul_public(encode_public(party, b))))

@@ -21,11 +21,18 @@ RESHAPES = [T.view, T.reshape, torch.reshape, T.transpose, torch.transpose, T.pe
             T.expand_as, T.view_as, T.reshape_as, T.repeat, T.contiguous, T.clone]
 
 
-def _wrap(out: Any, like: SecretTensor, mask_out: Any) -> Any:
+# single-output views keep a pending truncation (a value projection reaches its matmul untruncated);
+# ops that give several pieces or copy truncate first, once for all pieces
+KEEPS_PENDING = {T.view, T.reshape, torch.reshape, T.transpose, torch.transpose, T.permute, torch.permute,
+                 T.unsqueeze, torch.unsqueeze, T.squeeze, torch.squeeze, T.flatten, torch.flatten, T.t,
+                 T.view_as, T.reshape_as, T.contiguous}
+
+
+def _wrap(out: Any, like: SecretTensor, mask_out: Any, pending: int = 0) -> Any:
     if isinstance(out, (tuple, list)):
         masks = mask_out if mask_out is not None else [None] * len(out)
         return type(out)(secret(AShare(like.party, o), m) for o, m in zip(out, masks))
-    return secret(AShare(like.party, out), mask_out)
+    return secret(AShare(like.party, out), mask_out, pending, like.pending_scope if pending else "other")
 
 
 def reshape_like(func: Any, x: SecretTensor | ServerParam, *args: Any, **kwargs: Any) -> Any:
@@ -33,10 +40,12 @@ def reshape_like(func: Any, x: SecretTensor | ServerParam, *args: Any, **kwargs:
     if isinstance(x, ServerParam):
         return server_local(func, (x, *args), kwargs)
     args = tuple(a.share.data if isinstance(a, SecretTensor) else a for a in args)  # expand_as, view_as
+    keep = func in KEEPS_PENDING
+    data = x.raw.data if keep else x.share.data
     with torch._C.DisableTorchFunctionSubclass():
-        out = func(x.share.data, *args, **kwargs)
+        out = func(data, *args, **kwargs)
         m = None if x.mask is None else func(x.mask.expand(x.shape), *args, **kwargs)
-    return _wrap(out, x, m)
+    return _wrap(out, x, m, x.pending if keep else 0)
 
 
 for _f in RESHAPES:
