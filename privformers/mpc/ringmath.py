@@ -106,19 +106,8 @@ class RingMatrix:
         return _limb_product(_limbs(a, LIMB_BITS, -(-width // LIMB_BITS)), limbs, widen=True)
 
 
-def plain_limb_bits(w: torch.Tensor, op: str = "matmul", chunks: int = 1) -> int:
-    """Width of signed limbs (|limb| <= 2^(bits-1)) whose products with w, summed over the
-    contracted dim (cut into ``chunks`` equal parts, each summed exactly on its own), stay exact
-    in float64. The bound is the largest column sum of |w|, not max|w| times the width: for
-    model weights that is 2-3 bits less, often one limb fewer."""
-    if not w.numel():
-        return 32
-    a = w.abs()
-    if op == "mul":
-        bound = int(a.max().item())
-    else:
-        a = a.transpose(-1, -2) if op == "matmul_t" else a
-        bound = max(int(part.sum(-2).max().item()) for part in a.tensor_split(chunks, dim=-2))
+def _signed_bits(bound: int) -> int:
+    """Widest signed limb (|limb| <= 2^(bits-1), at most 32 bits) with limb * bound <= 2^53."""
     bits = min(32, _FLOAT_EXACT_BITS + 2 - max(bound, 1).bit_length())
     if bits < 4:
         raise ValueError("plaintext matrix entries too large for exact float64 products; lower frac_bits")
@@ -126,21 +115,41 @@ def plain_limb_bits(w: torch.Tensor, op: str = "matmul", chunks: int = 1) -> int
 
 
 def plain_split(w: torch.Tensor, op: str, max_chunks: int = 64) -> tuple[int, int]:
-    """(limb bits, chunks of the contracted dim) with the fewest limbs, then the fewest chunks
-    (a limb costs a whole GEMM; chunks cost no multiply-adds, only a conversion each)."""
+    """(signed limb bits, number of chunks of the contracted dim) for products of kind op with w."""
+    bits, sizes = plain_plan(w, op, max_chunks)
+    return bits, max(1, len(sizes))
+
+
+def plain_plan(w: torch.Tensor, op: str, max_chunks: int = 64) -> tuple[int, list[int]]:
+    """(signed limb bits, sizes of the chunks of the contracted dim) for products of kind op with w.
+
+    A product is exact in float64 when each limb times the largest column sum of |w| (over one
+    chunk, each chunk summed on its own) stays below 2^53; for model weights that allows 2-3 bits
+    more than max|w| times the width, often one limb fewer. Picks the fewest limbs, then the fewest
+    chunks (a limb costs a whole GEMM; a chunk only a conversion). 'mul' has no contracted dim."""
+    if not w.numel():
+        return 32, []
+    a = w.abs()
     if op == "mul":
-        return plain_limb_bits(w, op), 1
-    width = w.shape[-1 if op == "matmul_t" else -2]
-    options = []
+        return _signed_bits(int(a.max().item())), []
+    a = a.transpose(-1, -2) if op == "matmul_t" else a        # contracted dim at -2
+    width = a.shape[-2]
+    fine = 1 << (min(max_chunks, width).bit_length() - 1)    # a power of two of fine parts, summed once
+    parts = a.tensor_split(fine, dim=-2)
+    sums = torch.stack([part.sum(-2) for part in parts])      # (fine, ..., columns)
+    sizes = [part.shape[-2] for part in parts]
+    best = None
     chunks = 1
-    while chunks <= min(max_chunks, width):
-        bits = plain_limb_bits(w, op, chunks)
-        options.append((-(-64 // bits), chunks, bits))
+    while chunks <= fine:
+        bound = int(sums.reshape(chunks, fine // chunks, *sums.shape[1:]).sum(1).max().item())
+        bits = _signed_bits(bound)
+        if best is None or -(-64 // bits) < -(-64 // best[0]):
+            group = fine // chunks
+            best = (bits, [sum(sizes[i:i + group]) for i in range(0, fine, group)])
         if bits == 32:
             break
         chunks *= 2
-    _, chunks, bits = min(options)
-    return bits, chunks
+    return best
 
 
 def signed_limbs(x: torch.Tensor, bits: int, n: int) -> torch.Tensor:
@@ -162,26 +171,33 @@ class PlainMatrix:
 
     def __init__(self, w: torch.Tensor) -> None:
         self.float = w.to(torch.float64)
-        ops = ("mul", "matmul", "matmul_t") if w.dim() >= 2 else ("mul",)
-        self.split = {op: plain_split(w, op) for op in ops}   # (signed limb bits, chunks) per kind of product
-        self._max_abs = int(w.abs().max().item()) if w.numel() else 0
+        self._split: dict[str, tuple[int, list[int]]] = {}   # per kind of product, on first use
+        self._max_abs: int | None = None
 
     def max_abs(self) -> int:
         """The largest |entry| (an integer at the matrix's scale)."""
+        if self._max_abs is None:
+            self._max_abs = int(self.float.abs().max().item()) if self.float.numel() else 0
         return self._max_abs
+
+    def split(self, op: str) -> tuple[int, list[int]]:
+        """(signed limb bits, chunk sizes of the contracted dim) for products of kind op (``plain_plan``)."""
+        if op not in self._split:
+            self._split[op] = plain_plan(self.float, op)
+        return self._split[op]
 
     def rmatmul(self, x: torch.Tensor, op: str = "matmul", width: int = 64) -> torch.Tensor:
         """x @ W (op 'matmul'), x @ W.T ('matmul_t') or x * W ('mul'), mod 2^64, x any int64.
 
         width < 64: x's entries lie in [-2^(width-1), 2^(width-1)) (fewer limbs; callers that need
         the result only mod 2^width may pass any representative)."""
-        bits, chunks = self.split[op] if op in self.split else plain_split(self.float, op)
+        bits, sizes = self.split(op)
         xl = signed_limbs(x, bits, -(-width // bits))
-        if chunks == 1:
+        if len(sizes) <= 1:
             return _combine(list(_apply(xl, self.float, op)), bits)
         w = self.float.transpose(-1, -2) if op == "matmul_t" else self.float
         out = None
-        for xs, ws in zip(xl.tensor_split(chunks, dim=-1), w.tensor_split(chunks, dim=-2)):
+        for xs, ws in zip(xl.split(sizes, dim=-1), w.split(sizes, dim=-2)):
             part = _combine(list(_mm(xs, ws)), bits)
             out = part if out is None else out + part
         return out

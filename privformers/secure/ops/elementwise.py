@@ -75,7 +75,7 @@ def mul(a: Any, b: Any) -> SecretTensor:
     """a * b: by a public value locally (then truncation), by a server weight with its mask, else Beaver."""
     if not is_secret(a):
         a, b = b, a
-    if isinstance(a, SecretTensor) and not isinstance(b, torch.Tensor) and isinstance(b, (int, float)) and b == 1:
+    if isinstance(a, SecretTensor) and isinstance(b, (int, float)) and b == 1:
         return a   # x * 1 (a folded scaling): nothing to compute, a pending truncation stays pending
     with a.party.meter.scope(default_scope()):
         if isinstance(b, ServerParam) and isinstance(a, SecretTensor):
