@@ -1,10 +1,12 @@
-"""``privformers bench forward``: online cost of one secure forward pass (e.g. BERT-base at 128 tokens)."""
+"""``privformers bench forward``: online cost of one secure forward pass (e.g. BERT-base at 128 tokens),
+or of several recipes side by side (``--compare``), each run in turn and repeated."""
 
 from __future__ import annotations
 
 import argparse
 import json
 import platform
+import statistics
 import sys
 from datetime import datetime, timezone
 
@@ -25,25 +27,96 @@ def register_bench(sub: argparse._SubParsersAction) -> None:
                    help="stream the correlated material: each party makes it in a second thread at most this "
                         "many MB ahead of the online pass (bounded memory; the online time then includes "
                         "waiting for material). Default: all material is made before the online pass")
+    p.add_argument("--compare", default=None, metavar="R1,R2,...",
+                   help="recipes to measure side by side ('exact' for none), run in turn --repeats times; "
+                        "reports each run, the median seconds and each recipe's speed-up over the first")
+    p.add_argument("--repeats", type=int, default=1, help="with --compare: rounds of runs (default 1)")
     p.add_argument("--timeout", type=float, default=3600.0)
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=_run_forward)
 
 
 def _run_forward(a: argparse.Namespace) -> int:
+    if a.compare is None:
+        if a.repeats != 1:
+            print("bench forward: --repeats needs --compare", file=sys.stderr)
+            return 2
+        out = _measure(a, a.recipe)
+        if isinstance(out, int):
+            return out
+        if a.json:
+            print(json.dumps(out))
+        else:
+            print(f"{a.arch}-{a.size} forward at {a.seq_len} tokens: {out['seconds']:.2f} s online, "
+                  f"{out['online_bytes']} B, {out['rounds']} rounds")
+        return 0
+    recipes = [r.strip() for r in a.compare.split(",") if r.strip()]
+    if len(recipes) < 2 or a.recipe or a.repeats < 1:
+        print("bench forward: --compare takes two or more recipes (not with --recipe) and --repeats >= 1",
+              file=sys.stderr)
+        return 2
+    from privformers.approx.recipes import get_recipe
+
+    for recipe in recipes:  # fail before the first launch, not minutes in
+        try:
+            if recipe != "exact":
+                get_recipe(recipe)
+        except ValueError as exc:
+            print(f"bench forward: {exc}", file=sys.stderr)
+            return 2
+    runs = []
+    for i in range(a.repeats):
+        for recipe in recipes:
+            out = _measure(a, None if recipe == "exact" else recipe)
+            if isinstance(out, int):
+                return out
+            runs.append({"repeat": i, "recipe": recipe, **out})
+            print(f"run {i + 1}/{a.repeats} {recipe}: {out['seconds']:.2f} s online, {out['rounds']} rounds",
+                  file=sys.stderr, flush=True)
+    summary = compare_summary(runs, recipes)
+    if a.json:
+        print(json.dumps({"runs": runs, **summary}))
+    else:
+        for r in recipes:
+            line = f"{r}: median {summary['recipes'][r]['median_seconds']:.2f} s"
+            if r != recipes[0]:
+                line += f", {summary['speedup'][r]['median_of_repeats']:.2f}x faster than {recipes[0]}"
+            print(line)
+    return 0
+
+
+def compare_summary(runs: list[dict], recipes: list[str]) -> dict:
+    """Per recipe: seconds of each repeat, median and minimum; per later recipe: the speed-up over the
+    first (its seconds / theirs) in each repeat, their median, and the ratio of the two medians."""
+    seconds = {r: [x["seconds"] for x in runs if x["recipe"] == r] for r in recipes}
+    per = {r: {"seconds": s, "median_seconds": statistics.median(s), "min_seconds": min(s),
+               "rounds": next(x["rounds"] for x in runs if x["recipe"] == r),
+               "online_bytes": next(x["online_bytes"] for x in runs if x["recipe"] == r)}
+           for r, s in seconds.items()}
+    base = seconds[recipes[0]]
+    speedup = {}
+    for r in recipes[1:]:
+        each = [b / s for b, s in zip(base, seconds[r])]
+        speedup[r] = {"per_repeat": [round(x, 3) for x in each], "median_of_repeats": statistics.median(each),
+                      "ratio_of_medians": per[recipes[0]]["median_seconds"] / per[r]["median_seconds"]}
+    return {"recipes": per, "speedup": speedup, "baseline": recipes[0]}
+
+
+def _measure(a: argparse.Namespace, recipe: str | None) -> dict | int:
+    """One launch of the three parties and the forward program: the JSON report, or an exit code."""
     from privformers.generation.report import breakdown
     from privformers.mpc.launch import LaunchError, launch_local
 
     args = {"arch": a.arch, "size": a.size, "seed": a.seed, "seq_len": a.seq_len}
-    if a.recipe:
+    if recipe:
         from privformers.approx.recipes import get_recipe
 
         try:
-            get_recipe(a.recipe)
+            get_recipe(recipe)
         except ValueError as exc:
             print(f"bench forward: {exc}", file=sys.stderr)
             return 2
-        args["recipe"] = a.recipe
+        args["recipe"] = recipe
     if a.size == "minilm" and a.arch != "bert":
         print("bench forward: --size minilm is a BERT shape (use --arch bert)", file=sys.stderr)
         return 2
@@ -71,9 +144,4 @@ def _run_forward(a: argparse.Namespace) -> int:
            "meta": {**args, "output_shape": c["result"]["shape"], "parties": "processes",
                     "machine": platform.machine(), "python": platform.python_version(),
                     "date": datetime.now(timezone.utc).isoformat(timespec="seconds")}}
-    if a.json:
-        print(json.dumps(out))
-    else:
-        print(f"{a.arch}-{a.size} forward at {a.seq_len} tokens: {out['seconds']:.2f} s online, "
-              f"{out['online_bytes']} B, {out['rounds']} rounds")
-    return 0
+    return out

@@ -28,3 +28,32 @@ def test_forward_program_runs_an_approximated_student_with_cheaper_activations()
     # Quad GeLU: one product instead of comparisons; 2Quad softmax: no max, no exponential
     assert cheap["activation"]["rounds"] < exact["activation"]["rounds"]
     assert cheap["softmax"]["rounds"] < exact["softmax"]["rounds"]
+
+
+def test_compare_summary_gives_medians_and_per_repeat_speedups_over_the_first_recipe():
+    from privformers.secure.bench_commands import compare_summary
+
+    runs = [{"recipe": r, "seconds": s, "rounds": n, "online_bytes": b}
+            for r, s, n, b in [("exact", 12.0, 500, 9), ("q", 3.0, 300, 4), ("exact", 10.0, 500, 9),
+                               ("q", 4.0, 300, 4), ("exact", 14.0, 500, 9), ("q", 2.0, 300, 4)]]
+    out = compare_summary(runs, ["exact", "q"])
+    assert out["baseline"] == "exact"
+    assert out["recipes"]["exact"]["seconds"] == [12.0, 10.0, 14.0]
+    assert out["recipes"]["exact"]["median_seconds"] == 12.0 and out["recipes"]["q"]["min_seconds"] == 2.0
+    assert out["recipes"]["q"]["rounds"] == 300
+    assert out["speedup"]["q"]["per_repeat"] == [4.0, 2.5, 7.0]   # each repeat's exact / q, paired in order
+    assert out["speedup"]["q"]["median_of_repeats"] == 4.0
+    assert out["speedup"]["q"]["ratio_of_medians"] == 12.0 / 3.0
+    assert "exact" not in out["speedup"]
+
+
+def test_bench_forward_compare_refuses_bad_arguments_before_launching(capsys):
+    from privformers.cli import main
+
+    base = ["bench", "forward", "--arch", "bert", "--size", "tiny", "--random-weights"]
+    assert main([*base, "--compare", "exact,not-a-recipe"]) == 2
+    assert "unknown recipe 'not-a-recipe'" in capsys.readouterr().err
+    assert main([*base, "--compare", "exact"]) == 2          # nothing to compare with
+    assert main([*base, "--compare", "exact,thex", "--recipe", "thex"]) == 2
+    assert main([*base, "--repeats", "3"]) == 2               # repeats only side by side
+    assert "--repeats needs --compare" in capsys.readouterr().err

@@ -54,7 +54,7 @@ MANY = 2048  # elements x octaves from which wide intervals pay (see ``per_octav
 
 def per_octave_for(numel: int, octaves: int, widest: float = 1.0) -> float:
     """Thresholds per octave for a function of ``numel`` secrets over ``octaves`` octaves: 4, or
-    ``widest`` (1, or 0.5: two-octave intervals) with coarse comparisons.
+    ``widest`` (1, or 1/k: k-octave intervals) with coarse comparisons.
 
     Wider intervals save DCF evaluations (about 5 us each per element on one core) and cost the
     Newton-type iteration after them one or two more rounds (a few ms on a LAN). From MANY

@@ -4,10 +4,10 @@ With u = x y (u -> 1): y <- y (2 - u), u <- u (2 - u). Each step opens u and y o
 ``fused_mul`` (which also truncates them), and u (2 - u) is a local polynomial of the opened u,
 so a step is one round; y keeps 8 extra fractional bits between steps. The error 1 - u squares
 at every step, and the steps go on until it is below ``TARGET_ERROR``. For a few elements the guess
-comes from quarter octaves (|1 - u| < 0.087: 2 steps to 5.6e-5); for many, from two-octave
-intervals and coarse comparisons (|1 - u| < 0.65: 5 steps to 1e-6), which needs an eighth of the
-threshold evaluations, each over fewer bits (``octave.per_octave_for``). Errors are before
-fixed-point rounding.
+comes from quarter octaves (|1 - u| < 0.087: 2 steps to 5.6e-5); for many, from four-octave
+intervals and coarse comparisons (|1 - u| < 0.90: 7 steps to 2e-6), which needs a sixteenth of the
+threshold evaluations, each over fewer bits (``octave.per_octave_for``): for attention's row sums
+the evaluations cost more than the two extra rounds. Errors are before fixed-point rounding.
 Cost: 1 comparison round + 1 product + 1 round per step; the result comes out untruncated.
 """
 
@@ -28,9 +28,9 @@ def reciprocal_raw(x: AShare, lo: int = -4, hi: int = 12, iterations: int | None
 
     iterations: None picks the fewest that reach ``TARGET_ERROR`` from the guess."""
     f = x.party.fp.frac_bits
-    per_octave = per_octave_for(x.numel(), hi - lo, widest=0.5)
-    if per_octave == 0.5 and (hi - lo) % 2:
-        hi += 1  # whole two-octave intervals
+    per_octave = per_octave_for(x.numel(), hi - lo, widest=0.25)
+    if per_octave < 1:
+        hi += -(hi - lo) % round(1 / per_octave)  # whole four-octave intervals
     if iterations is None:
         iterations = steps_for(per_octave, lambda e: e * e, TARGET_ERROR)
     y = octave_guess(x, lo, hi, lambda v: 1.0 / v, per_octave)

@@ -101,6 +101,7 @@ class ServerWeight:
                 a = p.prg[DEALER].ring(x.shape)
                 d = p.recv_tensor(DEALER)
                 return (a, self.masked.product(a, op) + d)
+            self.plain.split(op)  # the weight's limb plan: made offline, not in the online product
             return (p.prg[DEALER].ring(out_meta.shape),)
 
         item = take(p, produce)
@@ -134,6 +135,8 @@ class ServerWeight:
             if p.role == CLIENT:
                 a = p.prg[DEALER].ring(shape) & MASK32
                 return (a, self.masked.product(a, "matmul", LOW_BITS) + p.recv_tensor(DEALER))
+            self._check_lookup_table()  # offline: a too-large table fails before any input is sent
+            self.plain.split("matmul")
             return (p.prg[DEALER].ring(out_meta.shape),)
 
         item = take(p, produce)
@@ -147,11 +150,15 @@ class ServerWeight:
             p.send(SERVER, to_int32(onehot.to(torch.int64) - a))
             return lift32(AShare(p, z_c))
         (c_s,) = item
-        if self.plain.max_abs() >= LIFT_RANGE:
-            raise ValueError(f"table {self.name!r} has entries of 2^(30 - frac_bits) or more: "
-                             "too large for a 32-bit lookup")
+        self._check_lookup_table()
         u = p.recv_tensor(CLIENT)
         if u.dtype != torch.int32 or tuple(u.shape) != tuple(shape):
             raise ValueError(f"client sent a {u.dtype} one-hot of shape {tuple(u.shape)}, "
                              f"expected int32 {tuple(shape)}")
         return lift32(AShare(p, self.plain.rmatmul(u.to(torch.int64), "matmul", width=LOW_BITS) + c_s))
+
+    def _check_lookup_table(self) -> None:
+        """Refuse a table too large for ``onehot_rows``' 32-bit lift (server side; cached after the first)."""
+        if self.plain.max_abs() >= LIFT_RANGE:
+            raise ValueError(f"table {self.name!r} has entries of 2^(30 - frac_bits) or more: "
+                             "too large for a 32-bit lookup")

@@ -238,3 +238,25 @@ def test_empty_batch_and_python_lists() -> None:
     assert dcf_eval(0, k0, np.zeros(0, np.uint64)).shape == (0,)
     k0, k1 = dcf_keygen([3, 5], [1, 2], 4)
     assert (dcf_eval(0, k0, [4, 4]) + dcf_eval(1, k1, [4, 4])).tolist() == [0, 2]
+
+
+def test_blocked_evaluation_equals_one_pass_and_the_comparison(monkeypatch):
+    """Batches larger than EVAL_BLOCK run in element ranges times point groups; shares are the same."""
+    import privformers.mpc.fss.dcf as dcf_module
+
+    rng = np.random.default_rng(7)
+    n, reps, nb = 150, 5, 20
+    alpha = rng.integers(0, 2**nb, n, dtype=np.uint64)
+    beta = rng.integers(0, 2**63, n, dtype=np.uint64)
+    k0, k1 = dcf_keygen(alpha, beta, nb)
+    x = rng.integers(0, 2**nb, (reps, n), dtype=np.uint64)
+    x[0] = alpha          # at the threshold: not below
+    x[1] = np.maximum(alpha, 1) - 1   # just below (alpha 0: at 0)
+    whole = [dcf_eval(p, k, x) for p, k in ((0, k0), (1, k1))]
+    for block in (64, 150, 300, 7):   # ranges of 50 elements; one range with 2 point groups; tiny blocks
+        monkeypatch.setattr(dcf_module, "EVAL_BLOCK", block)
+        parts = [dcf_eval(p, k, x) for p, k in ((0, k0), (1, k1))]
+        assert all(np.array_equal(a, b) for a, b in zip(parts, whole))
+        assert parts[0].shape == x.shape
+    want = np.where(x < alpha[None, :], beta[None, :], 0).astype(np.uint64)
+    assert np.array_equal(whole[0] + whole[1], want)
