@@ -226,7 +226,8 @@ def dcf_eval(party: int, key: DCFKey, x: np.ndarray) -> np.ndarray:
         part = key.elements(a, a + width)
         for r in range(0, reps, group):
             block = np.ascontiguousarray(grid[r:r + group, a:a + width])
-            out[r:r + group, a:a + width] = _eval_block(party, part, block.reshape(-1), block.shape[0]).reshape(block.shape)
+            y = _eval_block(party, part, block.reshape(-1), block.shape[0])
+            out[r:r + group, a:a + width] = y.reshape(block.shape)
     return out.reshape(np.shape(x))
 
 
@@ -284,12 +285,15 @@ def _eval_block(party: int, key: DCFKey, xs: np.ndarray, reps: int) -> np.ndarra
     return acc
 
 
-def bench_dcf(n: int, n_bits: int, repeats: int = 3) -> dict[str, float]:
-    """Time keygen and per-party eval for n random elements; returns best-of seconds and key size."""
+def bench_dcf(n: int, n_bits: int, repeats: int = 3, points: int = 1) -> dict[str, float]:
+    """Time keygen and per-party eval for n random elements at ``points`` points each; best-of seconds
+    (eval in ``EVAL_BLOCK`` blocks, and in one pass as ``eval_one_pass_s``) and key size."""
+    global EVAL_BLOCK
     alpha = np.frombuffer(os.urandom(8 * n), dtype=U64) >> np.uint64(64 - n_bits)
     beta = np.frombuffer(os.urandom(8 * n), dtype=U64)
-    x = np.frombuffer(os.urandom(8 * n), dtype=U64) >> np.uint64(64 - n_bits)
-    kg, ev = [], []
+    x = np.frombuffer(os.urandom(8 * n * points), dtype=U64) >> np.uint64(64 - n_bits)
+    kg, ev, one = [], [], []
+    block = EVAL_BLOCK
     for _ in range(repeats):
         t0 = time.perf_counter()
         k0, k1 = dcf_keygen(alpha, beta, n_bits)
@@ -297,13 +301,23 @@ def bench_dcf(n: int, n_bits: int, repeats: int = 3) -> dict[str, float]:
         t0 = time.perf_counter()
         y0 = dcf_eval(0, k0, x)
         ev.append(time.perf_counter() - t0)
+        try:
+            EVAL_BLOCK = max(block, x.size)
+            t0 = time.perf_counter()
+            z0 = dcf_eval(0, k0, x)
+            one.append(time.perf_counter() - t0)
+        finally:
+            EVAL_BLOCK = block
     y1 = dcf_eval(1, k1, x)
-    ok = bool(np.array_equal(y0 + y1, np.where(x < alpha, beta, np.uint64(0))))
+    want = np.where(x.reshape(points, n) < alpha, beta, np.uint64(0)).reshape(-1)
+    ok = bool(np.array_equal(y0 + y1, want) and np.array_equal(y0, z0))
     return {
         "n": float(n),
         "n_bits": float(n_bits),
+        "points": float(points),
         "keygen_s": min(kg),
         "eval_s": min(ev),
+        "eval_one_pass_s": min(one),
         "key_bytes_per_element": k0.nbytes / n,
         "correct": float(ok),
     }

@@ -260,3 +260,17 @@ def test_blocked_evaluation_equals_one_pass_and_the_comparison(monkeypatch):
         assert parts[0].shape == x.shape
     want = np.where(x < alpha[None, :], beta[None, :], 0).astype(np.uint64)
     assert np.array_equal(whole[0] + whole[1], want)
+
+
+def test_bench_dcf_command_reports_blocked_and_one_pass_times(capsys):
+    import json
+
+    from privformers.cli import main
+
+    assert main(["bench", "dcf", "--shapes", "300x3x20,5x1x64", "--repeats", "1", "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert [(r["n"], r["points"], r["n_bits"]) for r in out["rows"]] == [(300, 3, 20), (5, 1, 64)]
+    assert all(r["correct"] and r["eval_s"] > 0 and r["eval_one_pass_s"] > 0 for r in out["rows"])
+    assert out["meta"]["eval_block"] == 8192
+    assert main(["bench", "dcf", "--shapes", "300x3"]) == 2
+    assert "ELEMENTSxPOINTSxBITS" in capsys.readouterr().err
