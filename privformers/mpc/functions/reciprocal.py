@@ -5,7 +5,7 @@ With u = x y (u -> 1): y <- y (2 - u), u <- u (2 - u). Each step opens u and y o
 so a step is one round; y keeps 8 extra fractional bits between steps. The error 1 - u squares
 at every step, and the steps go on until it is below ``TARGET_ERROR``. For a few elements the guess
 comes from quarter octaves (|1 - u| < 0.087: 2 steps to 5.6e-5); for many, from four-octave
-intervals and coarse comparisons (|1 - u| < 0.90: 7 steps to 2e-6), which needs a sixteenth of the
+intervals and coarse comparisons (|1 - u| < 0.90: 7 steps to 9e-7), which needs a sixteenth of the
 threshold evaluations, each over fewer bits (``octave.per_octave_for``): for attention's row sums
 the evaluations cost more than the two extra rounds. Errors are before fixed-point rounding.
 Cost: 1 comparison round + 1 product + 1 round per step; the result comes out untruncated.

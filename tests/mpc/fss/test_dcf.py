@@ -240,10 +240,8 @@ def test_empty_batch_and_python_lists() -> None:
     assert (dcf_eval(0, k0, [4, 4]) + dcf_eval(1, k1, [4, 4])).tolist() == [0, 2]
 
 
-def test_blocked_evaluation_equals_one_pass_and_the_comparison(monkeypatch):
-    """Batches larger than EVAL_BLOCK run in element ranges times point groups; shares are the same."""
-    import privformers.mpc.fss.dcf as dcf_module
-
+def test_blocked_evaluation_equals_one_pass_and_the_comparison():
+    """Batches larger than the block run in element ranges times point groups; shares are the same."""
     rng = np.random.default_rng(7)
     n, reps, nb = 150, 5, 20
     alpha = rng.integers(0, 2**nb, n, dtype=np.uint64)
@@ -252,14 +250,15 @@ def test_blocked_evaluation_equals_one_pass_and_the_comparison(monkeypatch):
     x = rng.integers(0, 2**nb, (reps, n), dtype=np.uint64)
     x[0] = alpha          # at the threshold: not below
     x[1] = np.maximum(alpha, 1) - 1   # just below (alpha 0: at 0)
-    whole = [dcf_eval(p, k, x) for p, k in ((0, k0), (1, k1))]
-    for block in (64, 150, 300, 7):   # ranges of 50 elements; one range with 2 point groups; tiny blocks
-        monkeypatch.setattr(dcf_module, "EVAL_BLOCK", block)
-        parts = [dcf_eval(p, k, x) for p, k in ((0, k0), (1, k1))]
+    whole = [dcf_eval(p, k, x, block=x.size) for p, k in ((0, k0), (1, k1))]
+    for block in (64, 150, 300, 7, None):   # ranges of 50; one range, 2 point groups; tiny; EVAL_BLOCK
+        parts = [dcf_eval(p, k, x, block=block) for p, k in ((0, k0), (1, k1))]
         assert all(np.array_equal(a, b) for a, b in zip(parts, whole))
         assert parts[0].shape == x.shape
     want = np.where(x < alpha[None, :], beta[None, :], 0).astype(np.uint64)
     assert np.array_equal(whole[0] + whole[1], want)
+    with pytest.raises(ValueError, match="block"):
+        dcf_eval(0, k0, x, block=0)
 
 
 def test_bench_dcf_command_reports_blocked_and_one_pass_times(capsys):
