@@ -186,6 +186,21 @@ class PlainMatrix:
             self._split[op] = plain_plan(self.float, op)
         return self._split[op]
 
+    def rmatmul_int32(self, u: torch.Tensor) -> torch.Tensor:
+        """u @ W mod 2^32 (as int64, any representative) for int32 u: u is its own signed 32-bit limb,
+        converted straight to float64 (``rmatmul`` with width 32 without the int64 pass)."""
+        bits, sizes = self.split("matmul")
+        if bits < 32:
+            return self.rmatmul(u.to(torch.int64), "matmul", width=32)
+        x = u.to(torch.float64)
+        if len(sizes) <= 1:
+            return _combine([_mm(x, self.float)], bits)
+        out = None
+        for xs, ws in zip(x.split(sizes, dim=-1), self.float.split(sizes, dim=-2)):
+            part = _combine([_mm(xs, ws)], bits)
+            out = part if out is None else out + part
+        return out
+
     def rmatmul(self, x: torch.Tensor, op: str = "matmul", width: int = 64) -> torch.Tensor:
         """x @ W (op 'matmul'), x @ W.T ('matmul_t') or x * W ('mul'), mod 2^64, x any int64.
 

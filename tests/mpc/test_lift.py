@@ -42,9 +42,8 @@ def _table_program(w: torch.Tensor, ids: torch.Tensor, costs: dict | None = None
         return ServerWeight(party, w if party.role == SERVER else None, tuple(w.shape))
 
     def run(party: Party, table):
-        onehot = torch.nn.functional.one_hot(ids, vocab) if party.role == CLIENT else None
         before = party.meter.snapshot()
-        rows = table.onehot_rows(onehot, (*ids.shape, vocab))
+        rows = table.onehot_rows(ids if party.role == CLIENT else None, (*ids.shape, vocab))
         if costs is not None and party.mode == "online":
             d = diff(party.meter.snapshot(), before)
             costs[party.role] = (sum(d["bytes"].values()), sum(d["rounds"].values()))
@@ -75,6 +74,12 @@ def test_onehot_rows_refuse_a_table_too_large_for_32_bits():
     w[3, 1] = 2**14
     with pytest.raises(Exception, match="too large for a 32-bit lookup"):
         run_local(_table_program(w, torch.tensor([1, 2])), timeout=20)
+
+
+def test_onehot_rows_refuse_ids_outside_the_table():
+    w = torch.zeros(10, 4, dtype=torch.float64)
+    with pytest.raises(Exception, match=r"private ids must lie in \[0, 10\)"):
+        run_local(_table_program(w, torch.tensor([1, 10])), timeout=20)
 
 
 def _server_words(ids: torch.Tensor, w: torch.Tensor, runs: int) -> np.ndarray:

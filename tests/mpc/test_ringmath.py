@@ -87,3 +87,21 @@ def test_plain_split_takes_two_limbs_for_model_sized_weights():
     assert plain_split(w, "matmul")[1] > 1
     small = (torch.randn(384, 1536, generator=gen) * 0.02 * 2**16).round().long()
     assert plain_split(small, "matmul") == (32, 1)
+
+
+def test_int32_rows_product_equals_the_width_32_product_mod_2_32():
+    """An int32 masked one-hot is its own 32-bit limb: the direct float64 product matches, extremes included."""
+    g = torch.Generator().manual_seed(5)
+    w = torch.randint(-(2**13), 2**13, (3000, 24), generator=g)        # a chunked table (tall, one limb)
+    u = torch.randint(-(2**31), 2**31, (5, 3000), generator=g, dtype=torch.int64)
+    u[0, :] = -(2**31)
+    u[1, :] = 2**31 - 1
+    pm = PlainMatrix(w)
+    assert pm.split("matmul")[0] == 32 and len(pm.split("matmul")[1]) > 1
+    want = (u @ w) & 0xFFFFFFFF
+    got = pm.rmatmul_int32(u.to(torch.int32)) & 0xFFFFFFFF
+    assert torch.equal(got, want)
+    assert torch.equal(got, pm.rmatmul(u, "matmul", width=32) & 0xFFFFFFFF)
+    wide = PlainMatrix(w * 2**20)                                        # column sums too large for 32-bit limbs
+    assert wide.split("matmul")[0] < 32
+    assert torch.equal(wide.rmatmul_int32(u.to(torch.int32)) & 0xFFFFFFFF, (u @ (w * 2**20)) & 0xFFFFFFFF)

@@ -116,13 +116,14 @@ class ServerWeight:
         y = p.recv_tensor(CLIENT) + x.data
         return AShare(p, self.plain.rmatmul(y, op) + c_s)
 
-    def onehot_rows(self, onehot: torch.Tensor | None, shape: tuple[int, ...]) -> AShare:
-        """Shares of onehot @ W for the client's private 0/1 tensor (rows of a table at scale frac_bits).
+    def onehot_rows(self, ids: torch.Tensor | None, shape: tuple[int, ...]) -> AShare:
+        """Shares of onehot(ids) @ W for the client's private row ids (rows of a table at scale frac_bits).
 
-        The rows are small, so the product runs mod 2^32 and is then lifted (``lift32``): the client sends
-        onehot - A mod 2^32 as 4-byte words (A uniform mod 2^32, so the server sees uniform values), the
-        server's product needs one 32-bit limb instead of two, and one 4-byte round lifts the result.
-        Needs |W| < 2^(30 - frac_bits) entrywise; onehot is ignored except on the client."""
+        shape: (*ids.shape, rows of W), public. The rows are small, so the product runs mod 2^32 and is
+        then lifted (``lift32``): the client sends onehot(ids) - A mod 2^32 as 4-byte words (A uniform mod
+        2^32, so the server sees uniform values; the client's material keeps -A as int32, and the one-hot
+        only adds 1 at each id), the server's product needs one 32-bit limb instead of two, and one 4-byte
+        round lifts the result. Needs |W| < 2^(30 - frac_bits) entrywise; ids is ignored except on the client."""
         p = self.party
         out_meta = placeholder(product_shape(tuple(shape), self.shape, "matmul"))
 
@@ -134,7 +135,8 @@ class ServerWeight:
                 return (meta_like(a), meta_like(c_s))
             if p.role == CLIENT:
                 a = p.prg[DEALER].ring(shape) & MASK32
-                return (a, self.masked.product(a, "matmul", LOW_BITS) + p.recv_tensor(DEALER))
+                z_c = self.masked.product(a, "matmul", LOW_BITS) + p.recv_tensor(DEALER)
+                return (to_int32(-a), z_c)
             self._check_lookup_table()  # offline: a too-large table fails before any input is sent
             self.plain.split("matmul")
             return (p.prg[DEALER].ring(out_meta.shape),)
@@ -144,10 +146,16 @@ class ServerWeight:
             return lift32(AShare(p, meta_like(out_meta)))
         p.meter.add_round()
         if p.role == CLIENT:
-            if onehot is None or tuple(onehot.shape) != tuple(shape):
-                raise ValueError(f"one-hot input: expected shape {tuple(shape)}")
-            a, z_c = item
-            p.send(SERVER, to_int32(onehot.to(torch.int64) - a))
+            if ids is None or (*ids.shape, shape[-1]) != tuple(shape) or shape[-1] != self.shape[0]:
+                raise ValueError(f"private ids: expected shape {tuple(shape[:-1])} for a table of {self.shape[0]} rows")
+            if ids.numel() and (int(ids.min()) < 0 or int(ids.max()) >= self.shape[0]):
+                raise ValueError(f"private ids must lie in [0, {self.shape[0]})")
+            neg_a, z_c = item
+            u = neg_a.clone().reshape(-1, shape[-1])
+            rows = torch.arange(u.shape[0])
+            flat = ids.reshape(-1).to(torch.int64)
+            u[rows, flat] = to_int32(u[rows, flat].to(torch.int64) + 1)   # the one-hot's 1s, mod 2^32
+            p.send(SERVER, u.reshape(shape))
             return lift32(AShare(p, z_c))
         (c_s,) = item
         self._check_lookup_table()
@@ -155,7 +163,7 @@ class ServerWeight:
         if u.dtype != torch.int32 or tuple(u.shape) != tuple(shape):
             raise ValueError(f"client sent a {u.dtype} one-hot of shape {tuple(u.shape)}, "
                              f"expected int32 {tuple(shape)}")
-        return lift32(AShare(p, self.plain.rmatmul(u.to(torch.int64), "matmul", width=LOW_BITS) + c_s))
+        return lift32(AShare(p, self.plain.rmatmul_int32(u) + c_s))
 
     def _check_lookup_table(self) -> None:
         """Refuse a table too large for ``onehot_rows``' 32-bit lift (server side; cached after the first)."""

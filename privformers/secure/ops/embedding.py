@@ -26,10 +26,8 @@ def embedding(ids: torch.Tensor, weight: ServerParam, *args: Any, **kwargs: Any)
     with party.meter.scope("embedding"):
         if not isinstance(ids, PrivateIds):
             return server_local(F.embedding, (ids, weight, *args), kwargs)
-        vocab = weight.shape[0]
-        shape = (*ids.shape, vocab)
-        onehot = None
+        shape = (*ids.shape, weight.shape[0])
+        plain_ids = None
         if party.role == CLIENT and not party.symbolic:
             plain_ids = _run_plain(torch.Tensor.as_subclass, (ids, torch.Tensor), {})
-            onehot = F.one_hot(plain_ids, vocab)
-        return secret(weight.weight.onehot_rows(onehot, shape))
+        return secret(weight.weight.onehot_rows(plain_ids, shape))
