@@ -114,8 +114,8 @@ class AShare:
         value = _public(value, self.data)
         if self.party.symbolic or self.party.role == CLIENT:
             return self._wrap(self.data + value)
-        if isinstance(value, torch.Tensor):
-            shape = torch.broadcast_shapes(self.data.shape, value.shape)
+        if isinstance(value, torch.Tensor) and value.dim() > 0 and value.shape != self.data.shape:
+            shape = torch.broadcast_shapes(self.data.shape, value.shape)   # slow Python: only when it can change
             return self._wrap(self.data.expand(shape).clone())
         return self._wrap(self.data.clone())
 
