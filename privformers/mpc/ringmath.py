@@ -187,19 +187,12 @@ class PlainMatrix:
         return self._split[op]
 
     def rmatmul_int32(self, u: torch.Tensor) -> torch.Tensor:
-        """u @ W mod 2^32 (as int64, any representative) for int32 u: u is its own signed 32-bit limb,
-        converted straight to float64 (``rmatmul`` with width 32 without the int64 pass)."""
+        """u @ W mod 2^32 (as int64, any representative) for int32 u: with 32-bit limbs u is its own
+        signed limb, converted straight to float64 (``rmatmul`` at width 32 without the int64 pass)."""
         bits, sizes = self.split("matmul")
         if bits < 32:
             return self.rmatmul(u.to(torch.int64), "matmul", width=32)
-        x = u.to(torch.float64)
-        if len(sizes) <= 1:
-            return _combine([_mm(x, self.float)], bits)
-        out = None
-        for xs, ws in zip(x.split(sizes, dim=-1), self.float.split(sizes, dim=-2)):
-            part = _combine([_mm(xs, ws)], bits)
-            out = part if out is None else out + part
-        return out
+        return self._limb_products(u.to(torch.float64).unsqueeze(0), "matmul", bits, sizes)
 
     def rmatmul(self, x: torch.Tensor, op: str = "matmul", width: int = 64) -> torch.Tensor:
         """x @ W (op 'matmul'), x @ W.T ('matmul_t') or x * W ('mul'), mod 2^64, x any int64.
@@ -207,7 +200,10 @@ class PlainMatrix:
         width < 64: x's entries lie in [-2^(width-1), 2^(width-1)) (fewer limbs; callers that need
         the result only mod 2^width may pass any representative)."""
         bits, sizes = self.split(op)
-        xl = signed_limbs(x, bits, -(-width // bits))
+        return self._limb_products(signed_limbs(x, bits, -(-width // bits)), op, bits, sizes)
+
+    def _limb_products(self, xl: torch.Tensor, op: str, bits: int, sizes: list[int]) -> torch.Tensor:
+        """Sum over limbs (leading dim of xl) and chunks (``sizes`` of the contracted dim) of exact products."""
         if len(sizes) <= 1:
             return _combine(list(_apply(xl, self.float, op)), bits)
         w = self.float.transpose(-1, -2) if op == "matmul_t" else self.float

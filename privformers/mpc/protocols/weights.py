@@ -151,7 +151,7 @@ class ServerWeight:
             if ids.numel() and (int(ids.min()) < 0 or int(ids.max()) >= self.shape[0]):
                 raise ValueError(f"private ids must lie in [0, {self.shape[0]})")
             neg_a, z_c = item
-            u = neg_a.clone().reshape(-1, shape[-1])
+            u = neg_a.reshape(-1, shape[-1])      # this pass's own material: filled in place
             rows = torch.arange(u.shape[0])
             flat = ids.reshape(-1).to(torch.int64)
             u[rows, flat] = to_int32(u[rows, flat].to(torch.int64) + 1)   # the one-hot's 1s, mod 2^32
