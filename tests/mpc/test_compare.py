@@ -75,3 +75,14 @@ def test_what_the_server_opens_is_independent_of_the_secret():
     a, b = _opened_by_server(1.3, 30), _opened_by_server(-5.7, 30)
     assert len(a) == len(b) == 240
     assert stats.ks_2samp(a, b).pvalue > 1e-3
+
+
+@pytest.mark.parametrize("n", [1, 1024, 1025, 16384, 16385])
+def test_every_tree_shape_compares_exactly(n):
+    """Batches on either side of each switch of ``radix_bits_for`` (16-ary, 4-ary, binary keys) give [x < 0]."""
+    assert compare.radix_bits_for(n) == (4 if n <= 1024 else 2 if n <= 16384 else 1)
+    g = torch.Generator().manual_seed(n)
+    x = torch.randint(-(1 << 30), 1 << 30, (n,), generator=g)
+    x[: min(n, 3)] = torch.tensor([0, -1, 1])[: min(n, 3)]
+    out, _ = run_on_secret(lambda a: ltz(a, 32), x, encode=False)
+    assert torch.equal(torch.round(out * (1 << 16)).long(), (x < 0).long())

@@ -14,7 +14,7 @@ from privformers.mpc.party import DEALER, SERVER
 from privformers.mpc.session import Program, run_local
 from privformers.secure.runtime import secure_run
 
-CFG = BertConfig(vocab_size=101, hidden_size=32, num_hidden_layers=2, num_attention_heads=2, intermediate_size=64,
+CFG = BertConfig(vocab_size=101, hidden_size=32, num_hidden_layers=4, num_attention_heads=2, intermediate_size=64,
                  max_position_embeddings=64, num_labels=2, initializer_range=0.5, attn_implementation="eager")
 IDS = torch.randint(3, 101, (1, 12), generator=torch.Generator().manual_seed(5))
 
