@@ -91,6 +91,8 @@ def run_generate(args: dict, timeout: float, frac_bits: int, insecure: bool = Fa
     out = summarize(c["result"], s["result"], c["meter"], s["meter"])
     # CPU seconds of each party from connecting to the end (all phases): less load-sensitive than wall time
     out["cpu_seconds"] = {role: r.get("cpu_seconds") for role, r in reports.items()}
+    # the dealer's material for the whole run (prefill and every step), as sent by all three parties
+    out["offline_bytes"] = sum(r["meter"]["offline_bytes"] for r in reports.values() if r.get("meter"))
     return out
 
 

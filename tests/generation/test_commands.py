@@ -61,6 +61,7 @@ def test_bench_generate_tiny(capsys: pytest.CaptureFixture) -> None:
     out = json.loads(capsys.readouterr().out)
     assert code == 0 and out["tokens"] == out["plaintext_tokens"]
     assert out["meta"]["layers"] == 1 and len(out["per_token"]) == 2
+    assert out["offline_bytes"] > out["totals"]["online_bytes"] > 0   # the dealer's material, all steps
 
 
 def _wait_text(path: Path, text: str, seconds: float, runner: threading.Thread) -> None:
