@@ -16,8 +16,9 @@ A path that leaves alpha's at the first digit where x differs adds beta exactly 
 x = alpha adds 0 at every level, so no final correction is needed, and the last level needs no seed
 corrections. Each correction mixes in the other party's PRG output (or fresh randomness), so one key
 alone is pseudorandom, as in BCG+21.
-Key size per element: about 2^k (24 + 1/8) bytes per level, k times fewer levels: 3.8x the binary
-key at k = 4, 2x at k = 2. It pays on small batches, where the time is per level.
+Key size per element: 25 bytes per child and level (a 16-byte seed, a 1-byte control and an 8-byte
+value correction), 2^k children, k times fewer levels: about 3.7x the binary key at k = 4 and 1.9x at
+k = 2. It pays on small batches, where the time is per level.
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from privformers.mpc.fss.aes_prg import U64, mmo_inplace, prg_expand
+from privformers.mpc.fss.dcf import _check_input as _check
 
 Rng = Callable[[int], bytes]
 
@@ -101,18 +103,6 @@ def _digits(v: np.ndarray, n_bits: int, k: int) -> np.ndarray:
     lv = levels_for(n_bits, k)
     shifts = (np.arange(lv - 1, -1, -1, dtype=np.uint64) * np.uint64(k))[:, None]
     return (v[None, :] >> shifts) & np.uint64((1 << k) - 1)
-
-
-def _check(v: np.ndarray, n_bits: int, name: str) -> np.ndarray:
-    a = np.asarray(v)
-    if a.dtype.kind not in "ui":
-        raise TypeError(f"{name} must be an integer array, got {a.dtype}")
-    if a.dtype.kind == "i" and a.size and a.min() < 0:
-        raise ValueError(f"{name} must be non-negative")
-    a = np.ascontiguousarray(a.reshape(-1)).astype(U64, copy=False)
-    if n_bits < 64 and a.size and int(a.max()) >> n_bits:
-        raise ValueError(f"{name} has values >= 2^{n_bits}")
-    return a
 
 
 def radix_dcf_keygen(alpha: np.ndarray, beta: np.ndarray | int, n_bits: int, radix_bits: int = 4,
