@@ -270,7 +270,7 @@ def test_bench_dcf_command_reports_blocked_and_one_pass_times(capsys):
     out = json.loads(capsys.readouterr().out)
     assert [(r["n"], r["points"], r["n_bits"]) for r in out["rows"]] == [(300, 3, 20), (5, 1, 64)]
     assert all(r["correct"] and r["eval_s"] > 0 and r["eval_one_pass_s"] > 0 for r in out["rows"])
-    assert out["meta"]["eval_block"] == 8192
+    assert out["meta"]["eval_block"] == 16384
     for r in out["rows"]:   # the 4- and 16-ary trees, timed beside the binary one by default
         assert {"children_4", "children_16"} <= set(r)
         assert r["children_16"]["key_bytes_per_element"] > r["children_4"]["key_bytes_per_element"] > 0
