@@ -77,10 +77,10 @@ def test_what_the_server_opens_is_independent_of_the_secret():
     assert stats.ks_2samp(a, b).pvalue > 1e-3
 
 
-@pytest.mark.parametrize("n", [1, 1024, 1025, 16384, 16385])
+@pytest.mark.parametrize("n", [1, 256, 257, 16384, 16385])
 def test_every_tree_shape_compares_exactly(n):
     """Batches on either side of each switch of ``radix_bits_for`` (16-ary, 4-ary, binary keys) give [x < 0]."""
-    assert compare.radix_bits_for(n) == (4 if n <= 1024 else 2 if n <= 16384 else 1)
+    assert compare.radix_bits_for(n) == (4 if n <= 256 else 2 if n <= 16384 else 1)
     g = torch.Generator().manual_seed(n)
     x = torch.randint(-(1 << 30), 1 << 30, (n,), generator=g)
     x[: min(n, 3)] = torch.tensor([0, -1, 1])[: min(n, 3)]

@@ -25,9 +25,11 @@ from privformers.mpc.transport.base import TransportError
 
 _KEY_FIELDS = ("seed", "scw", "tcw", "vcw", "fcw")
 _RADIX_KEY_FIELDS = ("seed", "scw", "tcw", "vcw")
-# (most elements, input bits per DCF level): 16 children per node up to 1,024 elements (3.7x the key,
-# evaluation 3-4x faster), 4 children up to 16,384 (2x the key, 1.5-2x faster), binary above
-RADIX_STEPS = ((1024, 4), (16384, 2))
+# (most elements, input bits per DCF level): 16 children per node up to 256 elements (3.7x the key,
+# evaluation 3-4x faster), 4 children up to 16,384 (1.9x the key, 1.5-2x faster), binary above. At 1,024
+# for 16 children, the built-in model's 12-token generation took 478 MB of material instead of 369 MB,
+# for no measurable gain in time (BENCHMARKS.md).
+RADIX_STEPS = ((256, 4), (16384, 2))
 
 
 def radix_bits_for(n: int) -> int:
