@@ -139,6 +139,7 @@ def radix_dcf_keygen(alpha: np.ndarray, beta: np.ndarray | int, n_bits: int, rad
     tcw = np.empty((lv - 1, n, r), dtype=np.uint8)
     vcw = np.empty((lv, n, r), dtype=U64)
     rows = np.arange(n)
+    both_rows = np.concatenate([rows, rows + n])                  # party 0's nodes, then party 1's
     for i in range(lv):
         last = i == lv - 1
         d = digits[i]
@@ -158,8 +159,9 @@ def radix_dcf_keygen(alpha: np.ndarray, beta: np.ndarray | int, n_bits: int, rad
         tc = tbits[:n] ^ tbits[n:] ^ keep.astype(U64)
         tcw[i] = tc.astype(np.uint8)
         di = d.astype(np.intp)
-        s_keep = seeds[np.concatenate([rows, rows + n]), np.concatenate([di, di])]   # (2n, 2)
-        t_keep = tbits[np.concatenate([rows, rows + n]), np.concatenate([di, di])]
+        both_di = np.concatenate([di, di])
+        s_keep = seeds[both_rows, both_di]                          # (2n, 2)
+        t_keep = tbits[both_rows, both_di]
         cw, tcw_keep = scw[i][rows, di], tc[rows, di]
         s_keep[:n] ^= cw & (np.uint64(0) - t0)[:, None]
         s_keep[n:] ^= cw & (np.uint64(0) - t1)[:, None]
@@ -189,11 +191,13 @@ def radix_dcf_eval(party: int, key: RadixDCFKey, x: np.ndarray) -> np.ndarray:
     s = np.tile(key.seed, (reps, 1)) if reps > 1 else key.seed.copy()
     t = np.full(total, party, dtype=U64)
     acc = np.zeros(total, dtype=U64)
-    buf = np.empty((2 * total, 2), dtype=U64)
-    sb, vb = buf[:total], buf[total:]
+    # two ping-pong buffers of [seed blocks | value blocks]: a level reads s from one, writes the other
+    bufs = (np.empty((2 * total, 2), dtype=U64), np.empty((2 * total, 2), dtype=U64))
     mask_k = np.uint64(r - 1)
     for i in range(lv):
         last = i == lv - 1
+        buf = bufs[i & 1]
+        sb, vb = buf[:total], buf[total:]
         d = (xs >> np.uint64(k * (lv - 1 - i))) & mask_k
         idx = base + d.astype(np.intp)
         neg_t = np.uint64(0) - t
@@ -214,7 +218,7 @@ def radix_dcf_eval(party: int, key: RadixDCFKey, x: np.ndarray) -> np.ndarray:
         sb[:, 0] &= _CLEAR_T
         sb ^= scw[i].take(idx, axis=0) & neg_t[:, None]
         tn ^= tcw[i].take(idx).astype(U64) & t
-        s, t = sb.copy(), tn
+        s, t = sb, tn
     if party == 1:
         np.negative(acc, out=acc)
     return acc.reshape(np.shape(x))
