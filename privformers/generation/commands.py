@@ -49,6 +49,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--timeout", type=float, default=120.0, help="seconds to wait for any message from a peer")
     p.add_argument("--max-sessions", type=int, default=4, help="sessions served at once; more are refused")
     p.add_argument("--max-new-tokens", type=int, default=256, help="the most tokens one session may ask for")
+    p.add_argument("--gemm-threads", type=int, default=1,
+                   help="torch threads for a session's large products with the weights (the client waits for "
+                        "them; give this machine's cores when sessions are few)")
     add_tls_options(p)
     p.set_defaults(func=cmd_serve)
 
@@ -184,7 +187,8 @@ def cmd_serve(a: argparse.Namespace) -> int:
     torch.set_num_threads(1)
     try:
         tls = tls_from_args(a, "server")
-        server = GenerationServer(a.model, a.listen, a.dealer, tls, a.timeout, a.max_sessions, a.max_new_tokens)
+        server = GenerationServer(a.model, a.listen, a.dealer, tls, a.timeout, a.max_sessions, a.max_new_tokens,
+                                  gemm_threads=a.gemm_threads)
     except (ModelNotFoundError, TransportError, ValueError) as exc:
         print(f"serve failed: {exc}", file=sys.stderr)
         return 1

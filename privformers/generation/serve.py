@@ -68,7 +68,12 @@ class GenerationServer(Service):
 
     def __init__(self, model: str | Path, addr: Addr, dealer: Addr, tls: TlsConfig | None,
                  io_timeout: float = 120.0, max_sessions: int = 4, max_new_tokens: int = 256,
-                 on_log: Callable[[str, str], None] = log, connect_timeout: float = 30.0) -> None:
+                 on_log: Callable[[str, str], None] = log, connect_timeout: float = 30.0,
+                 gemm_threads: int = 1) -> None:
+        """gemm_threads: torch threads for each session's large products with the plaintext weights."""
+        if gemm_threads < 1:
+            raise ValueError(f"gemm_threads must be at least 1, got {gemm_threads}")
+        self.gemm_threads = gemm_threads
         self.spec = from_path(model)
         self.weights = self.spec.weights()        # loaded once, copied into each session's model
         self.config = public_config(self.spec.config)
@@ -102,7 +107,7 @@ class GenerationServer(Service):
             program = generate_program(self.spec.factory, self.weights, [0] * args["prompt_len"],
                                        args["max_new_tokens"], args["reveal_logits"], args["use_cache"],
                                        args["bits"])
-            party = Party(SERVER, dict(links), FixedPoint(frac_bits))
+            party = Party(SERVER, dict(links), FixedPoint(frac_bits), gemm_threads=self.gemm_threads)
             party.handshake()
             result = execute(party, program)
             send_json(link, {"per_token": result["per_token"], "meter": party.meter.summary()})

@@ -25,6 +25,16 @@ def _session(text: str) -> bytes:
     return sid
 
 
+def _positive_int(text: str) -> int:
+    try:
+        n = int(text)
+    except ValueError:
+        n = 0
+    if n < 1:
+        raise argparse.ArgumentTypeError(f"expected a whole number of at least 1, got {text!r}")
+    return n
+
+
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("party", help="run one party (client, server or dealer) of a secure session (TLS 1.3 links)",
                        description="Run one party. All three must be given the same --session, program and "
@@ -43,6 +53,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--timeout", type=float, default=60.0, help="seconds to wait for any message from a peer")
     p.add_argument("--connect-timeout", type=float, default=30.0,
                    help="seconds to wait for the peers to connect")
+    p.add_argument("--gemm-threads", type=_positive_int, default=1,
+                   help="torch threads for the server's large products with its plaintext weights (the client "
+                        "waits for them, so on its own machine the server can use every core)")
     p.add_argument("--json", action="store_true", help="print the report as one JSON line")
     add_tls_options(p)
     p.set_defaults(func=cmd_party)
@@ -96,7 +109,7 @@ def cmd_party(a: argparse.Namespace) -> int:
     try:
         tls = tls_from_args(a, a.role)
         report = run_party(a.role, a.program, json.loads(a.args), a.session, addrs, a.frac_bits, a.timeout,
-                           a.connect_timeout, tls=tls, exit_on_lost_peer=True)
+                           a.connect_timeout, tls=tls, exit_on_lost_peer=True, gemm_threads=a.gemm_threads)
     except (TransportError, ValueError, KeyError, RuntimeError, OSError) as exc:
         print(f"{a.role} failed: {exc}", file=sys.stderr, flush=True)
         return 1

@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import privformers
-from privformers.mpc.party import CLIENT, ROLES
+from privformers.mpc.party import CLIENT, ROLES, SERVER
 from privformers.mpc.transport.certs import PartyFiles, ephemeral_certs
 from privformers.mpc.transport.options import warn_insecure
 
@@ -71,12 +71,19 @@ def tls_flags(files: PartyFiles | None) -> list[str]:
     return ["--cert", str(files.cert), "--key", str(files.key), "--ca", str(files.ca)]
 
 
+def local_gemm_threads(role: str) -> int:
+    """Threads for a local party's plaintext-weight products: two for the server where there are two
+    cores (the client is blocked on their result while they run), one otherwise."""
+    return min(2, os.cpu_count() or 1) if role == SERVER else 1
+
+
 def party_command(role: str, program: str, args: dict, session: str, addrs: dict[str, str], frac_bits: int,
                   timeout: float, connect_timeout: float, tls: PartyFiles | None) -> list[str]:
     """The command line that runs one party."""
     cmd = [sys.executable, "-m", "privformers.mpc.commands", "party", "--role", role, "--program", program,
            "--session", session, "--args", json.dumps(args), "--frac-bits", str(frac_bits),
-           "--timeout", str(timeout), "--connect-timeout", str(connect_timeout), "--json", *tls_flags(tls)]
+           "--timeout", str(timeout), "--connect-timeout", str(connect_timeout), "--json", *tls_flags(tls),
+           "--gemm-threads", str(local_gemm_threads(role))]
     for r in ROLES:
         cmd += [f"--{r}", addrs[r]]
     return cmd
@@ -88,6 +95,8 @@ def _env() -> dict[str, str]:
     root = str(Path(privformers.__file__).resolve().parents[1])
     env["PYTHONPATH"] = os.pathsep.join(p for p in (root, env.get("PYTHONPATH")) if p)
     env.setdefault("OMP_NUM_THREADS", "1")
+    # idle OpenMP workers sleep at once: a spinning one would take the core another party needs
+    env.setdefault("OMP_WAIT_POLICY", "PASSIVE")
     return env
 
 

@@ -28,10 +28,14 @@ class Party:
     """One of client, server, dealer, with its links and PRG streams (set up by ``handshake``)."""
 
     def __init__(self, role: str, links: dict[str, Channel], fp: FixedPoint | None = None,
-                 meter: Meter | None = None) -> None:
+                 meter: Meter | None = None, gemm_threads: int = 1) -> None:
+        """gemm_threads: torch threads for the server's large products with its plaintext weights."""
         if role not in ROLES:
             raise ValueError(f"role must be one of {ROLES}, got {role!r}")
+        if gemm_threads < 1:
+            raise ValueError(f"gemm_threads must be at least 1, got {gemm_threads}")
         self.role = role
+        self.gemm_threads = gemm_threads
         self._links = links
         self.fp = fp or FixedPoint()
         self._meter = meter or Meter()

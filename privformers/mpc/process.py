@@ -86,12 +86,13 @@ def _execute_profiled(party: Party, built, role: str):
 
 def run_party(role: str, program: str, args: dict, session: bytes, addrs: dict[str, Addr],
               frac_bits: int = 16, io_timeout: float = 60.0, connect_timeout: float = 30.0, *,
-              tls: TlsConfig | None, exit_on_lost_peer: bool = False) -> dict:
+              tls: TlsConfig | None, exit_on_lost_peer: bool = False, gemm_threads: int = 1) -> dict:
     """Run one party of a session to the end; returns its JSON report (raises TransportError on failure).
 
     tls: this party's certificate, key and CA; None runs over plain TCP (--insecure-transport).
     With ``exit_on_lost_peer`` (party processes) a watchdog ends the process with a clear error as
-    soon as a peer's connection drops, instead of when this party next talks to that peer."""
+    soon as a peer's connection drops, instead of when this party next talks to that peer.
+    gemm_threads: the server's threads for its large plaintext-weight products (``PlainMatrix``)."""
     torch.set_num_threads(1)   # three parties share few cores: OpenMP spinning makes small ops crawl
     spec = get_program(program)
     built = spec.build(args)
@@ -101,7 +102,7 @@ def run_party(role: str, program: str, args: dict, session: bytes, addrs: dict[s
           flush=True)
     saw: list[dict] = []
     recorded: dict[str, Channel] = {peer: RecordingChannel(link, saw) for peer, link in links.items()}
-    party = Party(role, recorded, FixedPoint(frac_bits))
+    party = Party(role, recorded, FixedPoint(frac_bits), gemm_threads=gemm_threads)
     watchdog = Watchdog(role, links).start() if exit_on_lost_peer else None
     try:
         party.handshake()

@@ -9,6 +9,9 @@ of one side suffice.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+
 import torch
 
 LIMB_BITS = 16
@@ -166,13 +169,43 @@ def signed_limbs(x: torch.Tensor, bits: int, n: int) -> torch.Tensor:
     return out
 
 
-class PlainMatrix:
-    """A plaintext integer matrix kept as float64 for fast exact products with ring values."""
+THREADED_WORK = 1 << 22   # multiply-adds from which a product with plaintext weights uses its threads
 
-    def __init__(self, w: torch.Tensor) -> None:
+
+@contextmanager
+def torch_threads(n: int) -> Iterator[None]:
+    """Run the block with n torch (OpenMP/MKL) threads, then restore the previous count."""
+    old = torch.get_num_threads()
+    if n == old:
+        yield
+        return
+    torch.set_num_threads(n)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(old)
+
+
+class PlainMatrix:
+    """A plaintext integer matrix kept as float64 for fast exact products with ring values.
+
+    threads: torch threads for one product of at least ``THREADED_WORK`` multiply-adds. The server
+    runs these products while the client waits for their result, so a second core halves them."""
+
+    def __init__(self, w: torch.Tensor, threads: int = 1) -> None:
+        if threads < 1:
+            raise ValueError(f"threads must be at least 1, got {threads}")
         self.float = w.to(torch.float64)
+        self.threads = threads
         self._split: dict[str, tuple[int, list[int]]] = {}   # per kind of product, on first use
         self._max_abs: int | None = None
+
+    def _threads_for(self, x: torch.Tensor, op: str) -> int:
+        """This matrix's threads for a large product with x, one thread for a small one."""
+        if self.threads == 1 or op == "mul":
+            return 1
+        cols = self.float.shape[-2] if op == "matmul_t" else self.float.shape[-1]
+        return self.threads if x.numel() * cols >= THREADED_WORK else 1
 
     def max_abs(self) -> int:
         """The largest |entry| (an integer at the matrix's scale)."""
@@ -192,7 +225,8 @@ class PlainMatrix:
         bits, sizes = self.split("matmul")
         if bits < 32:
             return self.rmatmul(u.to(torch.int64), "matmul", width=32)
-        return self._limb_products(u.to(torch.float64).unsqueeze(0), "matmul", bits, sizes)
+        with torch_threads(self._threads_for(u, "matmul")):
+            return self._limb_products(u.to(torch.float64).unsqueeze(0), "matmul", bits, sizes)
 
     def rmatmul(self, x: torch.Tensor, op: str = "matmul", width: int = 64) -> torch.Tensor:
         """x @ W (op 'matmul'), x @ W.T ('matmul_t') or x * W ('mul'), mod 2^64, x any int64.
@@ -200,7 +234,8 @@ class PlainMatrix:
         width < 64: x's entries lie in [-2^(width-1), 2^(width-1)) (fewer limbs; callers that need
         the result only mod 2^width may pass any representative)."""
         bits, sizes = self.split(op)
-        return self._limb_products(signed_limbs(x, bits, -(-width // bits)), op, bits, sizes)
+        with torch_threads(self._threads_for(x, op)):
+            return self._limb_products(signed_limbs(x, bits, -(-width // bits)), op, bits, sizes)
 
     def _limb_products(self, xl: torch.Tensor, op: str, bits: int, sizes: list[int]) -> torch.Tensor:
         """Sum over limbs (leading dim of xl) and chunks (``sizes`` of the contracted dim) of exact products."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import os
 import threading
 import time
@@ -10,7 +11,18 @@ from pathlib import Path
 import pytest
 import torch
 
-from privformers.mpc.launch import GRACE_S, LaunchError, free_ports, launch_local, start_parties, wait_parties
+from privformers.mpc.commands import register
+from privformers.mpc.launch import (
+    GRACE_S,
+    LaunchError,
+    _env,
+    free_ports,
+    launch_local,
+    local_gemm_threads,
+    party_command,
+    start_parties,
+    wait_parties,
+)
 from privformers.mpc.party import ROLES
 from privformers.mpc.process import run_party
 from privformers.mpc.programs import linear_demo, linear_demo_inputs
@@ -98,3 +110,23 @@ def test_headline_names_the_party_that_failed_first_hand(tmp_path):
         "server failed (exit 1)"
     assert _failure(procs, ["client", "dealer"], {"client": 1, "server": None, "dealer": -9}) == \
         "dealer failed (killed by SIGKILL)"
+
+
+def test_the_local_server_gets_the_second_core_for_its_weight_products():
+    """Only the server's command line asks for more than one GEMM thread (the client waits on those
+    products); its idle OpenMP workers sleep instead of spinning on a core another party needs."""
+    addrs = {r: f"127.0.0.1:{p}" for r, p in zip(ROLES, free_ports(3))}
+    threads = {}
+    for role in ROLES:
+        cmd = party_command(role, "echo", {}, "00" * 16, addrs, 16, 10.0, 5.0, None)
+        threads[role] = int(cmd[cmd.index("--gemm-threads") + 1])
+    assert threads == {"client": 1, "server": min(2, os.cpu_count() or 1), "dealer": 1}
+    assert local_gemm_threads("server") == threads["server"]
+    assert _env()["OMP_WAIT_POLICY"] == "PASSIVE"
+    parser = argparse.ArgumentParser()
+    register(parser.add_subparsers())
+    base = ["party", "--role", "server", "--program", "echo", "--session", "00" * 16,
+            *[x for r in ROLES for x in (f"--{r}", addrs[r])]]
+    assert parser.parse_args([*base, "--gemm-threads", "3"]).gemm_threads == 3
+    with pytest.raises(SystemExit):
+        parser.parse_args([*base, "--gemm-threads", "0"])

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import pytest
 import torch
 
 from privformers.mpc.ring import wrap_int
-from privformers.mpc.ringmath import PlainMatrix, RingMatrix, plain_split, ring_matmul, signed_limbs
+from privformers.mpc.ringmath import THREADED_WORK, PlainMatrix, RingMatrix, plain_split, ring_matmul, signed_limbs
 
 
 def _ring(*shape: int, g: torch.Generator) -> torch.Tensor:
@@ -105,3 +106,24 @@ def test_int32_rows_product_equals_the_width_32_product_mod_2_32():
     wide = PlainMatrix(w * 2**20)                                        # column sums too large for 32-bit limbs
     assert wide.split("matmul")[0] < 32
     assert torch.equal(wide.rmatmul_int32(u.to(torch.int32)) & 0xFFFFFFFF, (u @ (w * 2**20)) & 0xFFFFFFFF)
+
+
+def test_threaded_plain_products_equal_one_thread_and_restore_the_thread_count():
+    """A product large enough for the second thread is bit-identical to the one-thread product (both
+    orientations and the int32 one-hot path); small products and 'mul' stay on one thread."""
+    g = torch.Generator().manual_seed(6)
+    w = (torch.randn(384, 1536, generator=g) * 0.02 * 2**16).round().long()
+    one, two = PlainMatrix(w), PlainMatrix(w, threads=2)
+    x = torch.randint(-(2**63), 2**63 - 1, (128, 384), generator=g)
+    xt = torch.randint(-(2**63), 2**63 - 1, (128, 1536), generator=g)
+    u = torch.randint(-(2**31), 2**31, (128, 384), generator=g, dtype=torch.int32)
+    assert x.numel() * 1536 >= THREADED_WORK and two._threads_for(x, "matmul") == 2
+    assert two._threads_for(x[:1], "matmul") == 1 and two._threads_for(xt, "mul") == 1
+    before = torch.get_num_threads()
+    assert torch.equal(two.rmatmul(x, "matmul"), one.rmatmul(x, "matmul"))
+    assert torch.equal(two.rmatmul(xt, "matmul_t"), one.rmatmul(xt, "matmul_t"))
+    assert torch.equal(two.rmatmul_int32(u), one.rmatmul_int32(u))
+    assert torch.equal(two.rmatmul(x, "matmul"), torch.matmul(x, w))
+    assert torch.get_num_threads() == before
+    with pytest.raises(ValueError, match="at least 1"):
+        PlainMatrix(w, threads=0)
