@@ -46,8 +46,11 @@ def register_bench(sub: argparse._SubParsersAction) -> None:
 
     p = sub.add_parser("sweep", help="bench generate over methods x model sizes x prompt lengths: JSON table and "
                                      "plots (MERGE's Figure 4)")
-    p.add_argument("--random-weights", action="store_true", required=True,
-                   help="seeded random weights of the named sizes (the only mode offline)")
+    p.add_argument("--random-weights", action="store_true",
+                   help="seeded random weights of the named sizes (the only mode offline; required unless --combine)")
+    p.add_argument("--combine", nargs="+", metavar="SWEEP_JSON",
+                   help="run nothing: merge the sweep.json files of earlier runs with the same settings (e.g. "
+                        "base at short prompts, small at all) into one table and its plots (with --out)")
     p.add_argument("--methods", type=_names(METHODS), default=["vanilla", "merge"],
                    help=f"comma-separated, of {','.join(METHODS)} (default vanilla,merge)")
     p.add_argument("--sizes", type=_names(("tiny", "small", "base")), default=["tiny"],
@@ -92,10 +95,20 @@ def _run_sweep(a: argparse.Namespace) -> int:
     import json
     from pathlib import Path
 
-    from privformers.generation.sweep import plot_sweep, run_sweep
+    from privformers.generation.sweep import combine_sweeps, plot_sweep, run_sweep
 
-    result = run_sweep(a.sizes, a.methods, a.prompt_lens, a.new_tokens, layers=a.layers, seed=a.seed,
-                       timeout=a.timeout, frac_bits=a.frac_bits, insecure=a.insecure_transport)
+    if a.combine:
+        try:
+            result = combine_sweeps([json.loads(Path(f).read_text()) for f in a.combine])
+        except (OSError, ValueError, KeyError) as exc:   # json.JSONDecodeError is a ValueError
+            print(f"error: cannot combine {' '.join(a.combine)}: {exc}", file=sys.stderr)
+            return 2
+    elif not a.random_weights:
+        print("error: bench sweep needs --random-weights (or --combine)", file=sys.stderr)
+        return 2
+    else:
+        result = run_sweep(a.sizes, a.methods, a.prompt_lens, a.new_tokens, layers=a.layers, seed=a.seed,
+                           timeout=a.timeout, frac_bits=a.frac_bits, insecure=a.insecure_transport)
     text = json.dumps(result) if a.json else json.dumps(result, indent=2)
     if a.out:
         out = Path(a.out)

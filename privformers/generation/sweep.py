@@ -95,6 +95,40 @@ def run_sweep(sizes: Sequence[str], methods: Sequence[str], prompt_lens: Sequenc
     return {"points": points, "skipped": skipped, "meta": meta}
 
 
+SAME_SETTINGS = ("new_tokens", "seed", "layers", "frac_bits", "transport")
+
+
+def combine_sweeps(results: Sequence[dict]) -> dict:
+    """One sweep from several runs of the same settings (e.g. small sizes at every length, base at the
+    short ones): points and skipped points concatenated, each axis of the grid in first-seen order.
+
+    Raises ValueError when the runs differ in a setting that changes what a point measures, or when
+    two runs measured the same point."""
+    if not results:
+        raise ValueError("nothing to combine")
+    metas = [r.get("meta", {}) for r in results]
+    for key in SAME_SETTINGS:
+        values = {repr(m.get(key)) for m in metas}
+        if len(values) > 1:
+            raise ValueError(f"the sweeps differ in {key}: {', '.join(sorted(values))}")
+    seen: set[tuple] = set()
+    points: list[dict] = []
+    skipped: list[dict] = []
+    for r in results:
+        for point in r.get("points", []):
+            key = (point["size"], point["method"], point["prompt_len"])
+            if key in seen:
+                raise ValueError(f"point {key} is in more than one sweep")
+            seen.add(key)
+            points.append(point)
+        skipped.extend(r.get("skipped", []))
+    grid = {axis: list(dict.fromkeys(v for m in metas for v in m.get("grid", {}).get(axis, [])))
+            for axis in ("sizes", "methods", "prompt_lens")}
+    meta = {**metas[0], "date": [m.get("date") for m in metas], "grid": grid,
+            "machine": sorted({str(m.get("machine")) for m in metas}), "combined_from": len(results)}
+    return {"points": points, "skipped": skipped, "meta": meta}
+
+
 def _grid(result: dict, key: str) -> list:
     """The sweep's values of one axis, in order (from meta, else from the points)."""
     grid = result.get("meta", {}).get("grid", {}).get(key)

@@ -120,3 +120,38 @@ def test_merge_points_get_matrices_as_long_as_the_prompt() -> None:
     recipe = get_recipe("merge", merge_max_len=202).to_dict()
     spec, args = random_generate_args("tiny", 0, recipe, {"n_positions": 512}, 200, 2)
     assert spec.recipe.merge_max_len == 202 and from_args(args).recipe == spec.recipe
+
+
+def test_cli_combines_sweeps_of_the_same_settings(monkeypatch: pytest.MonkeyPatch, tmp_path: Path,
+                                                 capsys: pytest.CaptureFixture) -> None:
+    """Two runs (different sizes and lengths) make one table and its plots; runs of other settings,
+    a point measured twice, a missing file and no --random-weights are refused with a clear error."""
+    monkeypatch.setattr(commands, "run_generate", _fake_run_generate)
+    a, b, both = tmp_path / "a", tmp_path / "b", tmp_path / "both"
+    assert main(["bench", "sweep", "--random-weights", "--methods", "vanilla,merge", "--prompt-lens", "4,8",
+                 "--out", str(a), "--json"]) == 0
+    assert main(["bench", "sweep", "--random-weights", "--methods", "merge", "--sizes", "small", "--prompt-lens", "4",
+                 "--out", str(b), "--json"]) == 0
+    capsys.readouterr()
+    assert main(["bench", "sweep", "--combine", str(a / "sweep.json"), str(b / "sweep.json"), "--out", str(both),
+                 "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert [(p["size"], p["method"], p["prompt_len"]) for p in out["points"]] == [
+        ("tiny", "vanilla", 4), ("tiny", "merge", 4), ("tiny", "vanilla", 8), ("tiny", "merge", 8),
+        ("small", "merge", 4)]
+    assert out["meta"]["grid"] == {"sizes": ["tiny", "small"], "methods": ["vanilla", "merge"], "prompt_lens": [4, 8]}
+    assert out["meta"]["combined_from"] == 2 and len(out["meta"]["date"]) == 2
+    assert json.loads((both / "sweep.json").read_text()) == out
+    _check_plots([both / "sweep_vs_prompt_len.png", both / "sweep_vs_size.png"], both)
+
+    other = json.loads((b / "sweep.json").read_text())
+    other["meta"]["new_tokens"] = 5
+    (tmp_path / "other.json").write_text(json.dumps(other))
+    assert main(["bench", "sweep", "--combine", str(a / "sweep.json"), str(tmp_path / "other.json")]) == 2
+    assert "differ in new_tokens" in capsys.readouterr().err
+    assert main(["bench", "sweep", "--combine", str(a / "sweep.json"), str(a / "sweep.json")]) == 2
+    assert "more than one sweep" in capsys.readouterr().err
+    assert main(["bench", "sweep", "--combine", str(tmp_path / "missing.json")]) == 2
+    assert "cannot combine" in capsys.readouterr().err
+    assert main(["bench", "sweep", "--methods", "vanilla"]) == 2
+    assert "needs --random-weights" in capsys.readouterr().err
