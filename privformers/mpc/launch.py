@@ -157,9 +157,12 @@ def wait_parties(procs: dict[str, PartyProcess], timeout: float) -> dict[str, di
 
 
 def _exit_state(code: int) -> str:
-    """'exit 1', or 'killed by SIGKILL' for a process ended by a signal."""
+    """'exit 1', or 'killed by SIGTERM' for a process ended by a signal; SIGKILL, which the kernel's
+    out-of-memory killer sends, says so."""
     if code >= 0:
         return f"exit {code}"
+    if -code == signal.SIGKILL:
+        return "killed by SIGKILL: out of memory?"
     try:
         return f"killed by {signal.Signals(-code).name}"
     except ValueError:

@@ -109,7 +109,9 @@ def test_headline_names_the_party_that_failed_first_hand(tmp_path):
     assert _failure(procs, ["client", "server", "dealer"], {"client": 1, "server": 1, "dealer": 1}) == \
         "server failed (exit 1)"
     assert _failure(procs, ["client", "dealer"], {"client": 1, "server": None, "dealer": -9}) == \
-        "dealer failed (killed by SIGKILL)"
+        "dealer failed (killed by SIGKILL: out of memory?)"
+    assert _failure(procs, ["client"], {"client": -15, "server": None, "dealer": None}) == \
+        "client failed (killed by SIGTERM)"
 
 
 def test_the_local_server_gets_the_second_core_for_its_weight_products():
