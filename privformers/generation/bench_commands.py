@@ -42,6 +42,7 @@ def register_bench(sub: argparse._SubParsersAction) -> None:
                    help="run with TLS and with plain TCP in this one command (alternating, --repeats pairs) and "
                         "report the per-token time of each and what TLS adds")
     p.add_argument("--repeats", type=int, default=1, help="pairs of runs for --compare-transport")
+    _material_option(p)
     p.set_defaults(func=_run_generate)
 
     p = sub.add_parser("sweep", help="bench generate over methods x model sizes x prompt lengths: JSON table and "
@@ -66,7 +67,26 @@ def register_bench(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--out", help="folder for sweep.json, sweep_vs_prompt_len.png and sweep_vs_size.png")
     p.add_argument("--json", action="store_true", help="print compact JSON (indented otherwise)")
     p.add_argument("--insecure-transport", action="store_true", help="plain TCP links instead of TLS 1.3")
+    _material_option(p)
     p.set_defaults(func=_run_sweep)
+
+
+def _material_option(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--material-budget-mb", type=_positive_mb, default=None,
+                   help="stream the correlated material: each party makes it in a second thread at most this many "
+                        "MB ahead of the online pass (bounded memory for long prompts on large models; the online "
+                        "time then includes waiting for material). Default: all material is made first")
+
+
+def _positive_mb(text: str) -> float:
+    """An argparse type: a positive number of MB."""
+    try:
+        mb = float(text)
+    except ValueError:
+        mb = 0.0
+    if not mb > 0:
+        raise argparse.ArgumentTypeError(f"expected a positive number of MB, got {text!r}")
+    return mb
 
 
 def _names(allowed: Collection[str]) -> Callable[[str], list[str]]:
@@ -108,7 +128,8 @@ def _run_sweep(a: argparse.Namespace) -> int:
         return 2
     else:
         result = run_sweep(a.sizes, a.methods, a.prompt_lens, a.new_tokens, layers=a.layers, seed=a.seed,
-                           timeout=a.timeout, frac_bits=a.frac_bits, insecure=a.insecure_transport)
+                           timeout=a.timeout, frac_bits=a.frac_bits, insecure=a.insecure_transport,
+                           material_mb=a.material_budget_mb)
     text = json.dumps(result) if a.json else json.dumps(result, indent=2)
     if a.out:
         out = Path(a.out)
@@ -152,6 +173,8 @@ def _run_generate(a: argparse.Namespace) -> int:
     except PromptTooLongError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    if a.material_budget_mb is not None:
+        args["material_mb"] = a.material_budget_mb
     if a.compare_transport:
         return _compare_transport(a, args, spec)
     out = run_generate(args, a.timeout, a.frac_bits, a.insecure_transport)

@@ -31,6 +31,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--frac-bits", type=int, default=16)
     p.add_argument("--timeout", type=float, default=600.0)
     p.add_argument("--json", action="store_true", help="print one JSON object")
+    p.add_argument("--material-budget-mb", type=float, default=None,
+                   help="local parties: stream the correlated material at most this many MB ahead of the online "
+                        "pass (bounded memory for a long prompt on a large model; the online time then includes "
+                        "waiting for material). Default: all material is made first")
     g = p.add_argument_group("client of a server (privformers serve) and a dealer (privformers dealer)")
     g.add_argument("--server", type=_addr, metavar="HOST:PORT",
                    help="run only the client, with this server; --model is then only where the tokenizer is")
@@ -121,11 +125,15 @@ def cmd_generate(a: argparse.Namespace) -> int:
         check_length(spec, len(prompt), a.max_new_tokens)
         if a.max_new_tokens < 1 or not prompt:
             raise ValueError("need a non-empty prompt and --max-new-tokens >= 1")
+        if a.material_budget_mb is not None and not a.material_budget_mb > 0:
+            raise ValueError(f"--material-budget-mb must be positive, got {a.material_budget_mb}")
     except ValueError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     args = {"model": str(Path(a.model).resolve()), "prompt": prompt, "max_new_tokens": a.max_new_tokens,
             "reveal_logits": a.reveal_logits, "use_cache": not a.no_cache, "progress": True}
+    if a.material_budget_mb is not None:
+        args["material_mb"] = a.material_budget_mb
     try:
         out = run_generate(args, a.timeout, a.frac_bits, a.insecure_transport)
     except LaunchError as exc:
@@ -157,6 +165,10 @@ def _client(a: argparse.Namespace) -> int:
 
     if not (a.server and a.dealer):
         print("error: give both --server HOST:PORT and --dealer HOST:PORT", file=sys.stderr)
+        return 2
+    if a.material_budget_mb is not None:
+        print("error: --material-budget-mb is for local parties; a served session's material is the dealer "
+              "service's and the server's to schedule", file=sys.stderr)
         return 2
     try:
         tls = tls_from_args(a, "client")

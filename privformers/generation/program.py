@@ -122,7 +122,7 @@ def batch_run(party: Party, model: torch.nn.Module, prompts: Sequence[list[int]]
 
 def generate_program(factory: Callable[[], torch.nn.Module], weights: Weights, prompt: list[int],
                      max_new_tokens: int, reveal_logits: bool = False, use_cache: bool = True,
-                     bits: int = 48, progress: bool = False) -> Program:
+                     bits: int = 48, progress: bool = False, material_budget: int | None = None) -> Program:
     """Greedy generation of a public number of tokens from the client's secret prompt.
 
     With ``use_cache`` the keys and values of past positions stay as secret shares in a
@@ -130,15 +130,19 @@ def generate_program(factory: Callable[[], torch.nn.Module], weights: Weights, p
     step reruns the whole sequence. The client's result: tokens and per-token costs; the
     server's: its own per-token costs (what it sent). A model converted with Embedding
     Resending (``privformers.approx``) runs ``resend_run`` instead: tokens at the end, and a
-    "final" cost for the LM head and argmax over all steps.
+    "final" cost for the LM head and argmax over all steps. material_budget: stream the correlated
+    material, at most this many bytes ahead of the online pass (bounded memory for long prompts on
+    large models; the online time then includes waiting for material); None makes it all first.
     """
     check_batch([prompt], max_new_tokens)
+    if material_budget is not None and material_budget <= 0:
+        raise ValueError(f"material budget must be positive, got {material_budget} bytes")
 
     def run(party: Party, model: torch.nn.Module) -> dict[str, Any]:
         result = batch_run(party, model, [list(prompt)], max_new_tokens, reveal_logits, use_cache, bits, progress)
         return {**result, "tokens": None if result["tokens"] is None else result["tokens"][0]}
 
-    return Program(run=run, setup=lambda party: setup_model(party, factory, weights))
+    return Program(run=run, setup=lambda party: setup_model(party, factory, weights), material_budget=material_budget)
 
 
 def generate_run(factory: Callable[[], torch.nn.Module], weights: Weights, prompt: list[int], max_new_tokens: int,

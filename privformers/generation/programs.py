@@ -19,14 +19,16 @@ def _format(role: str, result: Any) -> dict:
 def generate(args: dict) -> Program:
     """Args: model (a save_pretrained folder), hf_config (architecture only) or arch/size/seed/config
     (random weights); prompt (ids; parties other than the client may give prompt_len instead);
-    max_new_tokens, reveal_logits, use_cache (default true), bits, progress."""
+    max_new_tokens, reveal_logits, use_cache (default true), bits, progress, material_mb (stream the
+    material, at most this many MB ahead; all parties must give the same)."""
     spec = from_args(args)
     prompt = [int(t) for t in args["prompt"]] if "prompt" in args else [0] * int(args["prompt_len"])
     check_length(spec, len(prompt), int(args["max_new_tokens"]))
     return generate_program(spec.factory, spec.weights, prompt,
                             int(args["max_new_tokens"]), bool(args.get("reveal_logits", False)),
                             bool(args.get("use_cache", True)), int(args.get("bits", 48)),
-                            bool(args.get("progress", False)))
+                            bool(args.get("progress", False)),
+                            None if args.get("material_mb") is None else int(float(args["material_mb"]) * 2**20))
 
 
 @register_program("generate-many", _format)

@@ -33,8 +33,11 @@ def _mean(rows: list[dict], key: str) -> float:
 
 
 def run_point(size: str, method: str, prompt_len: int, new_tokens: int, *, layers: int | None = None, seed: int = 0,
-              timeout: float = 3600.0, frac_bits: int = 16, insecure: bool = False) -> dict:
-    """One sweep point as ``bench generate`` runs it; {"skipped": reason} when it does not fit or fails."""
+              timeout: float = 3600.0, frac_bits: int = 16, insecure: bool = False,
+              material_mb: float | None = None) -> dict:
+    """One sweep point as ``bench generate`` runs it; {"skipped": reason} when it does not fit or fails.
+
+    material_mb: stream the material at most this many MB ahead (the point records it)."""
     from privformers.approx.recipes import get_recipe
     from privformers.generation import commands
     from privformers.generation.bench_commands import METHODS, random_generate_args
@@ -50,6 +53,8 @@ def run_point(size: str, method: str, prompt_len: int, new_tokens: int, *, layer
         _, args = random_generate_args(size, seed, recipe, overrides, prompt_len, new_tokens)
     except PromptTooLongError as exc:
         return {**key, "skipped": f"exceeds the context: {exc}"}
+    if material_mb is not None:
+        args["material_mb"] = material_mb
     try:
         out = commands.run_generate(args, timeout, frac_bits, insecure)
     except Exception as exc:  # a failed point (e.g. LaunchError: a party killed for memory) must not end the sweep
@@ -59,12 +64,12 @@ def run_point(size: str, method: str, prompt_len: int, new_tokens: int, *, layer
     return {**key, "new_tokens": new_tokens, "decode_seconds": round(_mean(decode, "seconds"), 6),
             "decode_online_bytes": round(_mean(decode, "online_bytes"), 1),
             "decode_rounds": round(_mean(decode, "rounds"), 2), "first_token_seconds": first["seconds"],
-            "first_token_online_bytes": first["online_bytes"]}
+            "first_token_online_bytes": first["online_bytes"], "material_mb": material_mb}
 
 
 def run_sweep(sizes: Sequence[str], methods: Sequence[str], prompt_lens: Sequence[int], new_tokens: int = 2, *,
               layers: int | None = None, seed: int = 0, timeout: float = 3600.0, frac_bits: int = 16,
-              insecure: bool = False, log: TextIO | None = None) -> dict:
+              insecure: bool = False, log: TextIO | None = None, material_mb: float | None = None) -> dict:
     """Run every (size, prompt length, method) point; {"points", "skipped", "meta"} with one line per point to log."""
     log = sys.stderr if log is None else log
     overrides = {"n_layer": layers} if layers else {}
@@ -75,7 +80,7 @@ def run_sweep(sizes: Sequence[str], methods: Sequence[str], prompt_lens: Sequenc
         for prompt_len in prompt_lens:
             for method in methods:
                 point = run_point(size, method, prompt_len, new_tokens, layers=layers, seed=seed, timeout=timeout,
-                                  frac_bits=frac_bits, insecure=insecure)
+                                  frac_bits=frac_bits, insecure=insecure, material_mb=material_mb)
                 head = f"[sweep] size={size} method={method} prompt_len={prompt_len}"
                 if "skipped" in point:
                     skipped.append(point)
@@ -90,7 +95,7 @@ def run_sweep(sizes: Sequence[str], methods: Sequence[str], prompt_lens: Sequenc
     meta = {"machine": platform.machine(), "python": platform.python_version(),
             "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
             "transport": "tcp (insecure)" if insecure else "tls1.3", "new_tokens": new_tokens, "seed": seed,
-            "layers": layers, "frac_bits": frac_bits,
+            "layers": layers, "frac_bits": frac_bits, "material_mb": material_mb,
             "grid": {"sizes": list(sizes), "methods": list(methods), "prompt_lens": list(prompt_lens)}}
     return {"points": points, "skipped": skipped, "meta": meta}
 
@@ -125,6 +130,7 @@ def combine_sweeps(results: Sequence[dict]) -> dict:
     grid = {axis: list(dict.fromkeys(v for m in metas for v in m.get("grid", {}).get(axis, [])))
             for axis in ("sizes", "methods", "prompt_lens")}
     meta = {**metas[0], "date": [m.get("date") for m in metas], "grid": grid,
+            "material_mb": [m.get("material_mb") for m in metas],
             "machine": sorted({str(m.get("machine")) for m in metas}), "combined_from": len(results)}
     return {"points": points, "skipped": skipped, "meta": meta}
 
