@@ -156,12 +156,18 @@ def _panel(ax: object, result: dict, x: str, fixed: dict, row: tuple[str, float,
     """One subplot: a line per method (those with points) of one measure against x; the points drawn."""
     key, scale, label = row
     drawn: list[dict] = []
-    for method in _grid(result, "methods"):
+    for i, method in enumerate(_grid(result, "methods")):
         pts = sorted((p for p in result["points"] if p["method"] == method
                       and all(p[k] == v for k, v in fixed.items())), key=lambda p: p[x])
-        if pts:
-            ax.plot([p[x] for p in pts], [p[key] / scale for p in pts], marker="o", label=method)
-            drawn += pts
+        # a streamed point's time includes waiting for material: drawn apart, hollow, not on the line
+        apart = [p for p in pts if key == "decode_seconds" and p.get("material_mb") is not None]
+        line = [p for p in pts if p not in apart]
+        if line:
+            ax.plot([p[x] for p in line], [p[key] / scale for p in line], marker="o", color=f"C{i}", label=method)
+        if apart:
+            ax.plot([p[x] for p in apart], [p[key] / scale for p in apart], linestyle="none", marker="o",
+                    markerfacecolor="none", color=f"C{i}", label=f"{method}, streamed material (waits for it)")
+        drawn += pts
     ax.set_ylabel(label)
     if drawn:
         ax.legend(fontsize="small")

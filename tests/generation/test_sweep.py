@@ -155,3 +155,29 @@ def test_cli_combines_sweeps_of_the_same_settings(monkeypatch: pytest.MonkeyPatc
     assert "cannot combine" in capsys.readouterr().err
     assert main(["bench", "sweep", "--methods", "vanilla"]) == 2
     assert "needs --random-weights" in capsys.readouterr().err
+
+
+def test_streamed_points_are_drawn_apart_on_the_time_panel() -> None:
+    """A point run with streamed material is a hollow marker off the method's time line (its seconds
+    include waiting for material), but sits on the bytes line like any other point."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from privformers.generation.sweep import ROWS, _panel
+
+    def point(n: int, streamed: bool) -> dict:
+        return {"size": "base", "method": "vanilla", "prompt_len": n, "decode_seconds": 1.0 + n / 100,
+                "decode_online_bytes": 1e6 * n, "material_mb": 1024.0 if streamed else None}
+
+    result = {"points": [point(64, False), point(128, False), point(256, True)]}
+    fig, (top, bottom) = plt.subplots(2)
+    _panel(top, result, "prompt_len", {"size": "base"}, ROWS[0])
+    _panel(bottom, result, "prompt_len", {"size": "base"}, ROWS[1])
+    lines = {ln.get_label(): ln for ln in top.lines}
+    assert list(lines["vanilla"].get_xdata()) == [64, 128]
+    apart = lines["vanilla, streamed material (waits for it)"]
+    assert list(apart.get_xdata()) == [256] and apart.get_markerfacecolor() == "none"
+    assert [list(ln.get_xdata()) for ln in bottom.lines] == [[64, 128, 256]]
+    plt.close(fig)
