@@ -105,7 +105,8 @@ SAME_SETTINGS = ("new_tokens", "seed", "layers", "frac_bits", "transport")
 
 def combine_sweeps(results: Sequence[dict]) -> dict:
     """One sweep from several runs of the same settings (e.g. small sizes at every length, base at the
-    short ones): points and skipped points concatenated, each axis of the grid in first-seen order.
+    short ones): points and skipped points concatenated (a point that one run skipped and another
+    measured is measured), each axis of the grid in first-seen order.
 
     Raises ValueError when the runs differ in a setting that changes what a point measures, or when
     two runs measured the same point."""
@@ -127,6 +128,8 @@ def combine_sweeps(results: Sequence[dict]) -> dict:
             seen.add(key)
             points.append(point)
         skipped.extend(r.get("skipped", []))
+    # a point one run skipped (e.g. killed for memory) and another measured (streamed) counts as measured
+    skipped = [p for p in skipped if (p["size"], p["method"], p["prompt_len"]) not in seen]
     grid = {axis: list(dict.fromkeys(v for m in metas for v in m.get("grid", {}).get(axis, [])))
             for axis in ("sizes", "methods", "prompt_lens")}
     meta = {**metas[0], "date": [m.get("date") for m in metas], "grid": grid,

@@ -133,6 +133,10 @@ def test_cli_combines_sweeps_of_the_same_settings(monkeypatch: pytest.MonkeyPatc
     assert main(["bench", "sweep", "--random-weights", "--methods", "merge", "--sizes", "small", "--prompt-lens", "4",
                  "--out", str(b), "--json"]) == 0
     capsys.readouterr()
+    with_skip = json.loads((b / "sweep.json").read_text())   # a run that could not measure ("small", "vanilla", 4)
+    with_skip["skipped"] = [{"size": "small", "method": "vanilla", "prompt_len": 4, "skipped": "killed"},
+                            {"size": "tiny", "method": "merge", "prompt_len": 8, "skipped": "killed"}]
+    (b / "sweep.json").write_text(json.dumps(with_skip))
     assert main(["bench", "sweep", "--combine", str(a / "sweep.json"), str(b / "sweep.json"), "--out", str(both),
                  "--json"]) == 0
     out = json.loads(capsys.readouterr().out)
@@ -141,6 +145,7 @@ def test_cli_combines_sweeps_of_the_same_settings(monkeypatch: pytest.MonkeyPatc
         ("small", "merge", 4)]
     assert out["meta"]["grid"] == {"sizes": ["tiny", "small"], "methods": ["vanilla", "merge"], "prompt_lens": [4, 8]}
     assert out["meta"]["combined_from"] == 2 and len(out["meta"]["date"]) == 2
+    assert [s["method"] for s in out["skipped"]] == ["vanilla"]   # tiny merge 8 was measured in the first run
     assert json.loads((both / "sweep.json").read_text()) == out
     _check_plots([both / "sweep_vs_prompt_len.png", both / "sweep_vs_size.png"], both)
 
