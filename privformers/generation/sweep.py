@@ -163,8 +163,9 @@ def _panel(ax: object, result: dict, x: str, fixed: dict, row: tuple[str, float,
         pts = sorted((p for p in result["points"] if p["method"] == method
                       and all(p[k] == v for k, v in fixed.items())), key=lambda p: p[x])
         # a streamed point's time includes waiting for material: drawn apart, hollow, not on the line
-        apart = [p for p in pts if key == "decode_seconds" and p.get("material_mb") is not None]
-        line = [p for p in pts if p not in apart]
+        streamed = [key == "decode_seconds" and p.get("material_mb") is not None for p in pts]
+        apart = [p for p, s in zip(pts, streamed) if s]
+        line = [p for p, s in zip(pts, streamed) if not s]
         if line:
             ax.plot([p[x] for p in line], [p[key] / scale for p in line], marker="o", color=f"C{i}", label=method)
         if apart:
