@@ -18,6 +18,8 @@ from typing import Any
 import torch
 from torch import nn
 
+from privformers.kv_cache import cache_kwargs, returned_cache
+
 
 def embed(model: nn.Module, ids: torch.Tensor) -> torch.Tensor:
     """Word embeddings of ids as the decoder reads them (BART's scaling included)."""
@@ -31,7 +33,7 @@ def encode(model: nn.Module, input_ids: torch.Tensor) -> torch.Tensor:
 
 def final_hidden(model: nn.Module, inputs_embeds: torch.Tensor, encoder_states: torch.Tensor | None = None,
                  **kwargs: Any) -> Any:
-    """The decoder's output (last_hidden_state, past_key_values) for input embeddings, no LM head."""
+    """The decoder's output (last hidden state and cache) for input embeddings, no LM head."""
     extra = {} if encoder_states is None else {"encoder_hidden_states": encoder_states}
     return model.get_decoder()(inputs_embeds=inputs_embeds, **extra, **kwargs)
 
@@ -66,8 +68,8 @@ def resend_greedy(model: nn.Module, prompt: list[int], max_new_tokens: int,
     x = embed(model, torch.tensor([start_ids(model, prompt)]))
     past, states = None, []
     for _ in range(max_new_tokens):
-        out = final_hidden(model, x, enc, past_key_values=past, use_cache=True)
-        past, x = out.past_key_values, out.last_hidden_state[:, -1:]
+        out = final_hidden(model, x, enc, **cache_kwargs(model.get_decoder(), past), use_cache=True)
+        past, x = returned_cache(out), out.last_hidden_state[:, -1:]
         states.append(x)
         if stop_token is not None and int(head_logits(model, x)[0, -1].argmax()) == stop_token:
             break

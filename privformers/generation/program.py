@@ -18,6 +18,7 @@ from privformers.generation.ids import batch_ids
 from privformers.generation.models import decoder_start
 from privformers.generation.resend import resend_run
 from privformers.generation.sampling import greedy_tokens, revealed_tokens
+from privformers.kv_cache import cache_kwargs
 from privformers.mpc.meter import OP_CLASSES, diff
 from privformers.mpc.party import CLIENT, SERVER, Party
 from privformers.mpc.session import LocalRun, Program, run_local
@@ -101,7 +102,7 @@ def batch_run(party: Party, model: torch.nn.Module, prompts: Sequence[list[int]]
     for step in range(max_new_tokens):
         before, t0 = party.meter.snapshot(), time.perf_counter()
         with torch.no_grad():
-            out = model(**_inputs(party, model, prompts, generated, state, use_cache), past_key_values=cache,
+            out = model(**_inputs(party, model, prompts, generated, state, use_cache), **cache_kwargs(model, cache),
                         use_cache=use_cache, **extra)
         if model.config.is_encoder_decoder and step == 0:
             state["encoder"] = out.encoder_last_hidden_state

@@ -20,6 +20,7 @@ import torch
 from privformers.approx.resending import embed, encode, final_hidden, head_logits, start_ids
 from privformers.generation.ids import batch_ids
 from privformers.generation.sampling import greedy_tokens, revealed_tokens
+from privformers.kv_cache import cache_kwargs
 from privformers.mpc.party import CLIENT, Party
 from privformers.secure import tracking
 from privformers.secure.tensor import SecretTensor
@@ -41,7 +42,7 @@ def resend_run(party: Party, model: torch.nn.Module, prompts: Sequence[list[int]
         for step in range(max_new_tokens):
             if step:
                 before, t0 = party.meter.snapshot(), time.perf_counter()
-            out = final_hidden(model, x, enc, past_key_values=cache, use_cache=use_cache)
+            out = final_hidden(model, x, enc, **cache_kwargs(model.get_decoder(), cache), use_cache=use_cache)
             h = out.last_hidden_state[:, -1:]
             if not isinstance(h, SecretTensor):
                 raise TypeError("the final hidden state is not a secret tensor")

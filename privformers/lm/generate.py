@@ -7,6 +7,7 @@ from collections.abc import Sequence
 import torch
 from tqdm import tqdm
 
+from privformers.kv_cache import cache_kwargs, returned_cache
 from privformers.lm.prompt import format_prompt
 
 
@@ -30,8 +31,8 @@ def greedy_continue(model, prompt_ids: list[int], eos_token_id: int, max_new_tok
     for _ in range(max_new_tokens):
         if limit is not None and len(prompt_ids) + len(new_ids) >= limit:
             break
-        out = model(input_ids=input_ids, past_key_values=past, use_cache=True)
-        past = out.past_key_values
+        out = model(input_ids=input_ids, **cache_kwargs(model, past), use_cache=True)
+        past = returned_cache(out)
         next_id = int(out.logits[0, -1].argmax())
         if next_id == eos_token_id:
             break

@@ -18,6 +18,7 @@ from privformers.approx import (
     recipe_of,
 )
 from privformers.approx.convert import _is_gelu, _is_norm
+from privformers.kv_cache import cache_kwargs, returned_cache
 from tests.approx.families import FAMILIES, seeded
 
 SOFTMAX = {"mpcformer-quad-2quad": TwoQuadSoftmax, "mpcformer-quad-2relu": TwoReLUSoftmax, "thex": CubicReLUSoftmax}
@@ -99,14 +100,14 @@ def test_kv_cache_matches_full_recompute(family: str, recipe: str) -> None:
     with torch.no_grad():
         if family == "gpt2":
             full = model(ids).logits[:, -1]
-            past = model(ids[:, :-1], use_cache=True).past_key_values
-            step = model(ids[:, -1:], past_key_values=past, use_cache=True).logits[:, -1]
+            past = returned_cache(model(ids[:, :-1], use_cache=True))
+            step = model(ids[:, -1:], **cache_kwargs(model, past), use_cache=True).logits[:, -1]
         else:
             dec = ids[:, :5]
             full = model(input_ids=ids, decoder_input_ids=dec).logits[:, -1]
             first = model(input_ids=ids, decoder_input_ids=dec[:, :-1], use_cache=True)
             step = model(encoder_outputs=(first.encoder_last_hidden_state,), decoder_input_ids=dec[:, -1:],
-                         past_key_values=first.past_key_values, use_cache=True).logits[:, -1]
+                         **cache_kwargs(model, returned_cache(first)), use_cache=True).logits[:, -1]
     assert torch.allclose(full, step, atol=1e-5)
 
 

@@ -12,7 +12,10 @@ class BertMerge:
     """Forward of a BertSelfAttention (or RobertaSelfAttention) whose weights come from its MergeModule."""
 
     def forward(self, hidden_states: torch.Tensor, attention_mask: torch.Tensor | None = None,
-                past_key_values: object = None, **kwargs: object) -> tuple[torch.Tensor, torch.Tensor | None]:
+                past_key_values: object = None, cache: object = None,
+                **kwargs: object) -> tuple[torch.Tensor, torch.Tensor | None]:
+        # transformers >= 5.24 passes the cache as `cache`, earlier versions as `past_key_values`
+        past_key_values = cache if cache is not None else past_key_values
         shape = (*hidden_states.shape[:-1], -1, self.attention_head_size)
         value = self.value(hidden_states).view(shape).transpose(1, 2)
         value, memo = cache_values(self_cache(past_key_values), value, self.layer_idx)
