@@ -10,6 +10,8 @@ import torch
 
 from privformers.distill.objectives import MergeWeights, MPCFormerWeights
 
+TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json", "vocab.json", "vocab.txt", "spiece.model")
+
 CLASSIFICATION_READERS = ("sst2", "imdb")
 
 
@@ -56,17 +58,73 @@ def register(subparsers) -> None:
     p.set_defaults(func=run_distill)
 
 
+def _check_arguments(args: argparse.Namespace) -> None:
+    """Refuse bad input before any model is loaded (ValueError / FileNotFoundError with the reason)."""
+    from pathlib import Path
+
+    from privformers.approx import RECIPES
+
+    if not (Path(args.teacher) / "config.json").is_file():
+        raise FileNotFoundError(f"no teacher at {args.teacher!r}: expected a folder written by save_pretrained "
+                                "(config.json, weights and tokenizer)")
+    if not any((Path(args.teacher) / name).is_file() for name in TOKENIZER_FILES):
+        raise FileNotFoundError(f"no tokenizer in {args.teacher!r}: distill uses the teacher's tokenizer "
+                                f"(one of {', '.join(TOKENIZER_FILES)})")
+    if args.recipe not in RECIPES:
+        raise ValueError(f"unknown recipe {args.recipe!r}; known: {', '.join(sorted(RECIPES))}")
+    if not Path(args.data).is_file():
+        raise FileNotFoundError(f"data file not found: {args.data}")
+    for flag, value, low in (("--stage1-steps", args.stage1_steps, 0), ("--stage2-steps", args.stage2_steps, 0),
+                             ("--batch-size", args.batch_size, 1), ("--threads", args.threads, 1),
+                             ("--fit-norms", args.fit_norms, 0)):
+        if value < low:
+            raise ValueError(f"{flag} must be >= {low}, got {value}")
+    if not args.lr > 0:
+        raise ValueError(f"--lr must be positive, got {args.lr}")
+    if args.limit is not None and args.limit < 1:
+        raise ValueError(f"--limit must be >= 1, got {args.limit}")
+
+
 def run_distill(args: argparse.Namespace) -> int:
-    """Load the teacher and data, build the student by the recipe, run the stages, print a JSON summary."""
+    """Load the teacher and data, build the student by the recipe, run the stages, print a JSON summary.
+    Bad input (a missing teacher, data file or checkpoint, an unknown recipe, bad numbers): exit 2
+    with the reason, before any training."""
+    from privformers.distill import distill
+
+    try:
+        job = _prepare(args)
+    except (FileNotFoundError, ValueError) as exc:
+        print(f"privformers distill: error: {exc}", file=sys.stderr)
+        return 2
+    summary = distill(job["student"], job["teacher"], job["batches"], job["stages"], args.out, job["config"],
+                      resume=args.resume)
+    job["tokenizer"].save_pretrained(summary["student"])
+    last = {r["stage"]: r for r in summary["history"]}
+    print(json.dumps({"student": summary["student"], "method": job["method"], "recipe": args.recipe,
+                      "steps": summary["steps"], "last": last}, indent=2))
+    return 0
+
+
+def _prepare(args: argparse.Namespace) -> dict:
+    """Everything the training needs: teacher, tokenizer, batches, student, stages, trainer config."""
+    from pathlib import Path
+
     from transformers import AutoTokenizer
 
     from privformers.approx import AffineLayerNorm, approximate, fit_affine_norms, load_student
-    from privformers.distill import Stage, TrainerConfig, distill, merge_objective, mpcformer_stage1, mpcformer_stage2
+    from privformers.distill import Stage, TrainerConfig, merge_objective, mpcformer_stage1, mpcformer_stage2
     from privformers.distill.data import classification_batches, lm_batches
+    from privformers.distill.trainer import CHECKPOINT
 
+    _check_arguments(args)
+    if args.resume and not (Path(args.out) / CHECKPOINT).is_file():
+        raise FileNotFoundError(f"--resume: no checkpoint at {Path(args.out) / CHECKPOINT}")
     torch.set_num_threads(args.threads)
     teacher = load_student(args.teacher)
-    tokenizer = AutoTokenizer.from_pretrained(args.teacher)
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(args.teacher)
+    except (OSError, ValueError) as exc:
+        raise ValueError(f"no tokenizer in {args.teacher!r} (distill uses the teacher's): {exc}") from None
     if args.task == "classification":
         reader = args.reader or "sst2"
         batches = classification_batches(tokenizer, reader, args.data, args.batch_size, args.max_length, args.limit)
@@ -74,18 +132,18 @@ def run_distill(args: argparse.Namespace) -> int:
         reader = args.reader or "e2e"
         batches = lm_batches(tokenizer, reader, args.data, args.batch_size, args.max_length, args.limit, args.split,
                              args.validation_fraction, args.test_fraction, args.split_seed)
+    if not batches:
+        raise ValueError(f"no training examples in {args.data} (reader {reader!r})")
     student = approximate(teacher, args.recipe)
-    if args.fit_norms < 0:
-        raise SystemExit("--fit-norms takes a number of batches >= 0")
     if args.fit_norms and not args.resume:  # a resumed run loads its fitted, trained weights
         if not any(isinstance(m, AffineLayerNorm) for m in student.modules()):
-            raise SystemExit(f"--fit-norms: recipe {args.recipe!r} has no affine norms to fit")
+            raise ValueError(f"--fit-norms: recipe {args.recipe!r} has no affine norms to fit")
         fitted = fit_affine_norms(student, teacher, batches[:args.fit_norms])
         print(f"fitted {fitted} affine norms on {min(args.fit_norms, len(batches))} batches", file=sys.stderr)
     method = args.method or ("merge" if args.task == "lm" and args.recipe.startswith("merge") else "mpcformer")
     if method == "merge":
         if args.task != "lm":
-            raise SystemExit("--method merge trains a generation student: use --task lm")
+            raise ValueError("--method merge trains a generation student: use --task lm")
         weights = MergeWeights(**{k[len("merge_"):]: v for k, v in vars(args).items() if k.startswith("merge_")})
         stages = [Stage("merge", merge_objective(weights), args.stage2_steps)]
     else:
@@ -93,10 +151,8 @@ def run_distill(args: argparse.Namespace) -> int:
         stages = [Stage("stage1", mpcformer_stage1(w), args.stage1_steps),
                   Stage("stage2", mpcformer_stage2(w), args.stage2_steps)]
         stages = [s for s in stages if s.steps > 0]
+    if not any(stage.steps for stage in stages):
+        raise ValueError("nothing to train: every stage has 0 steps")
     config = TrainerConfig(lr=args.lr, checkpoint_every=args.checkpoint_every, seed=args.seed)
-    summary = distill(student, teacher, batches, stages, args.out, config, resume=args.resume)
-    tokenizer.save_pretrained(summary["student"])
-    last = {r["stage"]: r for r in summary["history"]}
-    print(json.dumps({"student": summary["student"], "method": method, "recipe": args.recipe,
-                      "steps": summary["steps"], "last": last}, indent=2))
-    return 0
+    return {"teacher": teacher, "tokenizer": tokenizer, "batches": batches, "student": student, "stages": stages,
+            "config": config, "method": method}

@@ -77,7 +77,32 @@ def test_distill_fits_affine_norms_first(tmp_path: Path, capsys: pytest.CaptureF
     captured = capsys.readouterr()
     assert "fitted 5 affine norms on 2 batches" in captured.err  # 2 layers x 2 norms + the final norm
     assert json.loads(captured.out)["recipe"] == "merge-quad-affine"
-    with pytest.raises(SystemExit, match="no affine norms"):
-        main(args + ["--recipe", "merge", "--fit-norms", "2"])
-    with pytest.raises(SystemExit, match=">= 0"):
-        main(args + ["--recipe", "merge-quad-affine", "--fit-norms", "-1"])
+    assert main(args + ["--recipe", "merge", "--fit-norms", "2"]) == 2
+    assert "no affine norms" in capsys.readouterr().err
+    assert main(args + ["--recipe", "merge-quad-affine", "--fit-norms", "-1"]) == 2
+    assert "--fit-norms must be >= 0" in capsys.readouterr().err
+
+
+@pytest.mark.skipif(not E2E.is_file(), reason="needs the shared E2E data")
+def test_distill_refuses_bad_input_before_training(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    """Each bad input ends with exit 2 and its reason on stderr, no traceback and nothing written."""
+    _save_lm_teacher(tmp_path / "teacher")
+    GPT2LMHeadModel(GPT2Config(n_layer=1, n_embd=8, n_head=2)).save_pretrained(tmp_path / "no-tokenizer")
+    base = {"--teacher": str(tmp_path / "teacher"), "--recipe": "merge", "--data": str(E2E), "--task": "lm",
+            "--out": str(tmp_path / "out"), "--limit": "8", "--batch-size": "4", "--stage2-steps": "1"}
+    cases = [
+        ({"--teacher": str(tmp_path / "missing")}, [], "no teacher at"),
+        ({"--teacher": str(tmp_path / "no-tokenizer")}, [], "no tokenizer in"),
+        ({"--recipe": "quad"}, [], "unknown recipe 'quad'; known: merge, merge-er"),
+        ({"--data": str(tmp_path / "missing.csv")}, [], "data file not found"),
+        ({"--batch-size": "0"}, [], "--batch-size must be >= 1"),
+        ({"--lr": "0"}, [], "--lr must be positive"),
+        ({"--stage2-steps": "0"}, [], "nothing to train"),
+        ({}, ["--resume"], "--resume: no checkpoint at"),
+    ]
+    for changes, flags, message in cases:
+        argv = ["distill"] + [x for k, v in {**base, **changes}.items() for x in (k, v)] + flags
+        assert main(argv) == 2, message
+        err = capsys.readouterr().err
+        assert f"privformers distill: error: {message}" in err and "Traceback" not in err
+    assert not (tmp_path / "out").exists()
