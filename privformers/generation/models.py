@@ -173,6 +173,10 @@ def check_length(spec: ModelSpec, prompt_len: int, max_new_tokens: int) -> None:
             raise PromptTooLongError(f"prompt of {prompt_len} tokens or {max_new_tokens} new tokens exceed the "
                                      f"model's context of {spec.context} positions")
         return
+    if spec.context and max_new_tokens >= spec.context:
+        raise PromptTooLongError(f"{max_new_tokens} new tokens do not fit: the model's context is {spec.context} "
+                                 f"positions, so a prompt of {prompt_len} tokens leaves room for at most "
+                                 f"{max(spec.context - prompt_len, 0)} new tokens")
     if spec.context and prompt_len + max_new_tokens > spec.context:
         raise PromptTooLongError(f"prompt of {prompt_len} tokens is too long: the model's context is "
                                  f"{spec.context} positions, so with {max_new_tokens} new tokens the prompt may "

@@ -36,6 +36,10 @@ def test_prompt_too_long(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
     assert code == 2
     err = capsys.readouterr().err
     assert "too long" in err and "at most 60 tokens" in err
+    # more new tokens than the whole context: the message names the new tokens, not a negative prompt length
+    assert main(["generate", "--model", str(folder), "--prompt", "w1 w2", "--max-new-tokens", "1000"]) == 2
+    err = capsys.readouterr().err
+    assert "1000 new tokens do not fit" in err and "at most 62 new tokens" in err and "-" not in err.split(":")[-1]
 
 
 def test_generate_processes_json(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
