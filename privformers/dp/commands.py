@@ -9,6 +9,25 @@ from privformers.data import READERS
 from privformers.dp.clipping import CLIPPING_MODES
 
 
+def _check_inputs(args: argparse.Namespace) -> None:
+    """Refuse missing files and a model that is neither a local folder nor a hub id available here."""
+    from pathlib import Path
+
+    for flag, path in (("--data", args.data), ("--eval-data", args.eval_data)):
+        if path is not None and not Path(path).is_file():
+            raise SystemExit(f"dp-train: {flag}: file not found: {path}")
+    if args.tokenizer is not None and not Path(args.tokenizer).is_dir():
+        raise SystemExit(f"dp-train: --tokenizer: no tokenizer folder at {args.tokenizer}")
+    if not (Path(args.model) / "config.json").is_file():
+        from transformers import AutoConfig
+
+        try:  # a hub id: fine where the hub or its local cache has it
+            AutoConfig.from_pretrained(args.model)
+        except (OSError, ValueError) as exc:
+            raise SystemExit(f"dp-train: no model at {args.model!r}: not a folder with config.json, and not a "
+                             f"hub model available here ({exc})") from None
+
+
 def _run(args: argparse.Namespace) -> int:
     from privformers.dp.train import train
 
@@ -19,6 +38,7 @@ def _run(args: argparse.Namespace) -> int:
         raise SystemExit(f"dp-train: --ema must be in (0, 1), got {args.ema}")
     if (args.steps is None) == (args.epochs is None):
         raise SystemExit("dp-train: give exactly one of --steps and --epochs")
+    _check_inputs(args)
     final = train(args)
     print(json.dumps({k: v for k, v in final.items() if k != "training"}, indent=1))
     return 0

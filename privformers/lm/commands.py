@@ -41,6 +41,10 @@ def register(subparsers) -> None:
 
 def run_train_lm(args: argparse.Namespace) -> int:
     """Build a TrainConfig from the arguments and train."""
+    from pathlib import Path
+
+    if not Path(args.data).is_file():
+        raise SystemExit(f"train-lm: data file not found: {args.data}")
     config = TrainConfig(
         data=args.data,
         out=args.out,

@@ -62,6 +62,20 @@ def test_dp_train_rejects_missing_budget(tmp_path):
         main(["dp-train", "--model", "x", "--data", "y", "--task", "lm", "--steps", "1"])
 
 
+def test_dp_train_refuses_missing_files_and_models(tmp_path, capsys):
+    """A missing data file or model is named in the error, before any loading or training."""
+    train, tokenizer, model_dir = tiny_sst2_setup(tmp_path, 9)
+    base = ["dp-train", "--task", "classification", "--steps", "1", "--non-private", "--tokenizer", str(tokenizer),
+            "--output-dir", str(tmp_path / "out")]
+    with pytest.raises(SystemExit, match="--data: file not found"):
+        main(base + ["--model", str(model_dir), "--data", str(tmp_path / "missing.tsv")])
+    with pytest.raises(SystemExit, match="--eval-data: file not found"):
+        main(base + ["--model", str(model_dir), "--data", str(train), "--eval-data", str(tmp_path / "no.tsv")])
+    with pytest.raises(SystemExit, match="no model at '/nonexistent/model'"):
+        main(base + ["--model", "/nonexistent/model", "--data", str(train)])
+    assert not (tmp_path / "out").exists()
+
+
 def test_dp_train_lora_classification_saves_a_merged_plain_model(tmp_path):
     """--lora: only adapters and the head are trained and noised; the checkpoint is an ordinary model
     (adapters merged) that from_pretrained loads without peft, with the trained head."""

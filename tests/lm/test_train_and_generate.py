@@ -1,7 +1,9 @@
 """train-lm end to end on a tiny fixture: saves a loadable model, generates, evaluate scores it."""
 
 import json
+from pathlib import Path
 
+import pytest
 from transformers import AutoModelForCausalLM, AutoTokenizer
 
 from privformers.cli import main
@@ -91,3 +93,9 @@ def test_evaluate_student_in_plaintext_and_mpc(tiny_model, tiny_data, tmp_path, 
     mpc = _evaluate(tmp_path / "student", tiny_data, capsys, "--mpc", "--hypotheses-out", str(tmp_path / "mpc.txt"))
     assert (tmp_path / "mpc.txt").read_text() == (tmp_path / "plain.txt").read_text()
     assert mpc["scores"] == plain["scores"] and "final_seconds_total" in mpc["mpc"]
+
+
+def test_train_lm_names_a_missing_data_file(tmp_path: Path) -> None:
+    with pytest.raises(SystemExit, match="train-lm: data file not found"):
+        main(["train-lm", "--data", str(tmp_path / "missing.csv"), "--out", str(tmp_path / "out")])
+    assert not (tmp_path / "out").exists()
