@@ -16,8 +16,6 @@ def _check_inputs(args: argparse.Namespace) -> None:
     for flag, path in (("--data", args.data), ("--eval-data", args.eval_data)):
         if path is not None and not Path(path).is_file():
             raise SystemExit(f"dp-train: {flag}: file not found: {path}")
-    if args.tokenizer is not None and not Path(args.tokenizer).is_dir():
-        raise SystemExit(f"dp-train: --tokenizer: no tokenizer folder at {args.tokenizer}")
     if not (Path(args.model) / "config.json").is_file():
         from transformers import AutoConfig
 
