@@ -97,13 +97,14 @@ def batch_run(party: Party, model: torch.nn.Module, prompts: Sequence[list[int]]
     tracking.reset()
     cache = _new_cache(model) if use_cache else None
     extra = {"logits_to_keep": 1} if "logits_to_keep" in inspect.signature(model.forward).parameters else {}
+    extra.update(cache_kwargs(model, cache))  # the same cache object every step
     generated: list[list[int]] = [[] for _ in prompts]
     costs, state = [], {}
     for step in range(max_new_tokens):
         before, t0 = party.meter.snapshot(), time.perf_counter()
         with torch.no_grad():
-            out = model(**_inputs(party, model, prompts, generated, state, use_cache), **cache_kwargs(model, cache),
-                        use_cache=use_cache, **extra)
+            out = model(**_inputs(party, model, prompts, generated, state, use_cache), use_cache=use_cache,
+                        **extra)
         if model.config.is_encoder_decoder and step == 0:
             state["encoder"] = out.encoder_last_hidden_state
         logits = out.logits

@@ -33,6 +33,7 @@ def resend_run(party: Party, model: torch.nn.Module, prompts: Sequence[list[int]
     head and argmax) cost, and per row the client's tokens."""
     tracking.reset()
     cache = new_cache(model) if use_cache else None
+    passed_cache = cache_kwargs(model.get_decoder(), cache)  # the same cache object every step
     costs, states = [], []
     with torch.no_grad():
         before, t0 = party.meter.snapshot(), time.perf_counter()
@@ -42,7 +43,7 @@ def resend_run(party: Party, model: torch.nn.Module, prompts: Sequence[list[int]
         for step in range(max_new_tokens):
             if step:
                 before, t0 = party.meter.snapshot(), time.perf_counter()
-            out = final_hidden(model, x, enc, **cache_kwargs(model.get_decoder(), cache), use_cache=use_cache)
+            out = final_hidden(model, x, enc, **passed_cache, use_cache=use_cache)
             h = out.last_hidden_state[:, -1:]
             if not isinstance(h, SecretTensor):
                 raise TypeError("the final hidden state is not a secret tensor")
