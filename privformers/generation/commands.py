@@ -56,6 +56,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--gemm-threads", type=int, default=1,
                    help="torch threads for a session's large products with the weights (the client waits for "
                         "them; give this machine's cores when sessions are few)")
+    p.add_argument("--gemm-device", default="cpu", metavar="DEVICE",
+                   help="cpu, cuda or cuda:N: where those products run (exact on either; an unavailable "
+                        "device is an error at start, never a fallback to the CPU)")
     add_tls_options(p)
     p.set_defaults(func=cmd_serve)
 
@@ -200,7 +203,7 @@ def cmd_serve(a: argparse.Namespace) -> int:
     try:
         tls = tls_from_args(a, "server")
         server = GenerationServer(a.model, a.listen, a.dealer, tls, a.timeout, a.max_sessions, a.max_new_tokens,
-                                  gemm_threads=a.gemm_threads)
+                                  gemm_threads=a.gemm_threads, gemm_device=a.gemm_device)
     except (ModelNotFoundError, TransportError, ValueError) as exc:
         print(f"serve failed: {exc}", file=sys.stderr)
         return 1

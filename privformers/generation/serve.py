@@ -28,6 +28,7 @@ from privformers.generation.report import summarize
 from privformers.mpc.party import CLIENT, DEALER, SERVER, Party
 from privformers.mpc.process import abort_all, stop_reason
 from privformers.mpc.ring import FixedPoint
+from privformers.mpc.ringmath import gemm_device as gemm_device_for
 from privformers.mpc.service import Service, log, recv_json, send_json
 from privformers.mpc.session import execute
 from privformers.mpc.transport.base import TransportError
@@ -69,11 +70,13 @@ class GenerationServer(Service):
     def __init__(self, model: str | Path, addr: Addr, dealer: Addr, tls: TlsConfig | None,
                  io_timeout: float = 120.0, max_sessions: int = 4, max_new_tokens: int = 256,
                  on_log: Callable[[str, str], None] = log, connect_timeout: float = 30.0,
-                 gemm_threads: int = 1) -> None:
-        """gemm_threads: torch threads for each session's large products with the plaintext weights."""
+                 gemm_threads: int = 1, gemm_device: str = "cpu") -> None:
+        """gemm_threads, gemm_device: torch threads and device (cpu, cuda, cuda:N) for each session's
+        products with the plaintext weights; an unavailable device fails here, before serving."""
         if gemm_threads < 1:
             raise ValueError(f"gemm_threads must be at least 1, got {gemm_threads}")
         self.gemm_threads = gemm_threads
+        self.gemm_device = str(gemm_device_for(gemm_device))
         self.spec = from_path(model)
         self.weights = self.spec.weights()        # loaded once, copied into each session's model
         self.config = public_config(self.spec.config)
@@ -107,7 +110,8 @@ class GenerationServer(Service):
             program = generate_program(self.spec.factory, self.weights, [0] * args["prompt_len"],
                                        args["max_new_tokens"], args["reveal_logits"], args["use_cache"],
                                        args["bits"])
-            party = Party(SERVER, dict(links), FixedPoint(frac_bits), gemm_threads=self.gemm_threads)
+            party = Party(SERVER, dict(links), FixedPoint(frac_bits), gemm_threads=self.gemm_threads,
+                          gemm_device=self.gemm_device)
             party.handshake()
             result = execute(party, program)
             send_json(link, {"per_token": result["per_token"], "meter": party.meter.summary()})

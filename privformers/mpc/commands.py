@@ -56,6 +56,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--gemm-threads", type=_positive_int, default=1,
                    help="torch threads for the server's large products with its plaintext weights (the client "
                         "waits for them, so on its own machine the server can use every core)")
+    p.add_argument("--gemm-device", default="cpu", metavar="DEVICE",
+                   help="server only: cpu, cuda or cuda:N, where its plaintext-weight products run (exact on "
+                        "either; an unavailable device is an error, never a fallback to the CPU)")
     p.add_argument("--json", action="store_true", help="print the report as one JSON line")
     add_tls_options(p)
     p.set_defaults(func=cmd_party)
@@ -109,7 +112,8 @@ def cmd_party(a: argparse.Namespace) -> int:
     try:
         tls = tls_from_args(a, a.role)
         report = run_party(a.role, a.program, json.loads(a.args), a.session, addrs, a.frac_bits, a.timeout,
-                           a.connect_timeout, tls=tls, exit_on_lost_peer=True, gemm_threads=a.gemm_threads)
+                           a.connect_timeout, tls=tls, exit_on_lost_peer=True, gemm_threads=a.gemm_threads,
+                           gemm_device=a.gemm_device)
     except (TransportError, ValueError, KeyError, RuntimeError, OSError) as exc:
         print(f"{a.role} failed: {exc}", file=sys.stderr, flush=True)
         return 1

@@ -77,13 +77,26 @@ def local_gemm_threads(role: str) -> int:
     return min(2, os.cpu_count() or 1) if role == SERVER else 1
 
 
+@dataclass(frozen=True)
+class ServerGemm:
+    """Where a local server runs its plaintext-weight products: threads (None: ``local_gemm_threads``)
+    and device (cpu, cuda, cuda:N)."""
+
+    threads: int | None = None
+    device: str = "cpu"
+
+
 def party_command(role: str, program: str, args: dict, session: str, addrs: dict[str, str], frac_bits: int,
-                  timeout: float, connect_timeout: float, tls: PartyFiles | None) -> list[str]:
+                  timeout: float, connect_timeout: float, tls: PartyFiles | None,
+                  server_gemm: ServerGemm = ServerGemm()) -> list[str]:
     """The command line that runs one party."""
+    threads = server_gemm.threads if role == SERVER and server_gemm.threads else local_gemm_threads(role)
     cmd = [sys.executable, "-m", "privformers.mpc.commands", "party", "--role", role, "--program", program,
            "--session", session, "--args", json.dumps(args), "--frac-bits", str(frac_bits),
            "--timeout", str(timeout), "--connect-timeout", str(connect_timeout), "--json", *tls_flags(tls),
-           "--gemm-threads", str(local_gemm_threads(role))]
+           "--gemm-threads", str(threads)]
+    if role == SERVER and server_gemm.device != "cpu":
+        cmd += ["--gemm-device", server_gemm.device]
     for r in ROLES:
         cmd += [f"--{r}", addrs[r]]
     return cmd
@@ -102,7 +115,7 @@ def _env() -> dict[str, str]:
 
 def start_parties(program: str, args: dict, workdir: Path, frac_bits: int = 16, timeout: float = 60.0,
                   connect_timeout: float = 30.0, *, tls: dict[str, PartyFiles] | None,
-                  client_args: dict | None = None) -> dict[str, PartyProcess]:
+                  client_args: dict | None = None, server_gemm: ServerGemm = ServerGemm()) -> dict[str, PartyProcess]:
     """Start client, server and dealer on fresh localhost ports with a fresh session id.
 
     tls: each role's certificate files (see ``ephemeral_certs``); None for plain TCP. client_args:
@@ -117,7 +130,7 @@ def start_parties(program: str, args: dict, workdir: Path, frac_bits: int = 16, 
         with out.open("wb") as fo, err.open("wb") as fe:
             role_args = {**args, **client_args} if client_args and role == CLIENT else args
             proc = subprocess.Popen(party_command(role, program, role_args, session, addrs, frac_bits, timeout,
-                                                  connect_timeout, None if tls is None else tls[role]),
+                                                  connect_timeout, None if tls is None else tls[role], server_gemm),
                                     stdin=subprocess.DEVNULL, stdout=fo, stderr=fe, env=env)
         procs[role] = PartyProcess(role, proc, out, err)
     return procs
@@ -220,15 +233,16 @@ def follow_lines(path: Path, stop: threading.Event, prefix: str) -> None:
 
 def launch_local(program: str, args: dict | None = None, timeout: float = 60.0, frac_bits: int = 16,
                  insecure: bool = False, client_args: dict | None = None, follow: str | None = None,
-                 connect_timeout: float | None = None) -> dict:
+                 connect_timeout: float | None = None, server_gemm: ServerGemm = ServerGemm()) -> dict:
     """Run a registered program with three local processes; each role's JSON report.
 
     client_args: arguments only the client gets (its secret inputs), merged over ``args``.
-    follow: copy the client's stderr lines that start with this prefix (its progress) to ours."""
+    follow: copy the client's stderr lines that start with this prefix (its progress) to ours.
+    server_gemm: the server's threads and device for its plaintext-weight products."""
     connect = min(30.0, timeout) if connect_timeout is None else connect_timeout
     with tempfile.TemporaryDirectory(prefix="privformers-") as tmp, transport_files(insecure) as tls:
         procs = start_parties(program, args or {}, Path(tmp), frac_bits, timeout, connect, tls=tls,
-                              client_args=client_args)
+                              client_args=client_args, server_gemm=server_gemm)
         stop = threading.Event()
         follower = None
         if follow is not None:

@@ -17,6 +17,7 @@ import torch
 from privformers.mpc.meter import Meter
 from privformers.mpc.prg import AesCtrPrg, new_seed
 from privformers.mpc.ring import FixedPoint
+from privformers.mpc.ringmath import gemm_device as gemm_device_for
 from privformers.mpc.transport.base import Channel, TransportError
 
 CLIENT, SERVER, DEALER = "client", "server", "dealer"
@@ -28,14 +29,18 @@ class Party:
     """One of client, server, dealer, with its links and PRG streams (set up by ``handshake``)."""
 
     def __init__(self, role: str, links: dict[str, Channel], fp: FixedPoint | None = None,
-                 meter: Meter | None = None, gemm_threads: int = 1) -> None:
-        """gemm_threads: torch threads for the server's large products with its plaintext weights."""
+                 meter: Meter | None = None, gemm_threads: int = 1, gemm_device: str = "cpu") -> None:
+        """gemm_threads, gemm_device: torch threads, and the device (cpu, cuda, cuda:N), for the server's
+        products with its plaintext weights; the other roles have none and take only the defaults."""
         if role not in ROLES:
             raise ValueError(f"role must be one of {ROLES}, got {role!r}")
         if gemm_threads < 1:
             raise ValueError(f"gemm_threads must be at least 1, got {gemm_threads}")
+        if role != SERVER and str(gemm_device) != "cpu":
+            raise ValueError(f"gemm_device is the server's option; the {role} has no plaintext weights")
         self.role = role
         self.gemm_threads = gemm_threads
+        self.gemm_device = gemm_device_for(str(gemm_device))
         self._links = links
         self.fp = fp or FixedPoint()
         self._meter = meter or Meter()

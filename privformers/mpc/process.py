@@ -13,9 +13,10 @@ import time
 
 import torch
 
-from privformers.mpc.party import Party
+from privformers.mpc.party import SERVER, Party
 from privformers.mpc.programs import get_program
 from privformers.mpc.ring import FixedPoint
+from privformers.mpc.ringmath import gemm_device as gemm_device_for
 from privformers.mpc.session import execute
 from privformers.mpc.transport.base import Channel, Message, PeerDisconnected, TransportError
 from privformers.mpc.transport.connect import Addr, connect_party
@@ -86,14 +87,17 @@ def _execute_profiled(party: Party, built, role: str):
 
 def run_party(role: str, program: str, args: dict, session: bytes, addrs: dict[str, Addr],
               frac_bits: int = 16, io_timeout: float = 60.0, connect_timeout: float = 30.0, *,
-              tls: TlsConfig | None, exit_on_lost_peer: bool = False, gemm_threads: int = 1) -> dict:
+              tls: TlsConfig | None, exit_on_lost_peer: bool = False, gemm_threads: int = 1,
+              gemm_device: str = "cpu") -> dict:
     """Run one party of a session to the end; returns its JSON report (raises TransportError on failure).
 
     tls: this party's certificate, key and CA; None runs over plain TCP (--insecure-transport).
     With ``exit_on_lost_peer`` (party processes) a watchdog ends the process with a clear error as
     soon as a peer's connection drops, instead of when this party next talks to that peer.
-    gemm_threads: the server's threads for its large plaintext-weight products (``PlainMatrix``)."""
+    gemm_threads, gemm_device: the server's threads and device for its plaintext-weight products (``PlainMatrix``)."""
     torch.set_num_threads(1)   # three parties share few cores: OpenMP spinning makes small ops crawl
+    if role == SERVER:
+        gemm_device_for(gemm_device)   # a missing GPU fails here, before any peer is kept waiting
     spec = get_program(program)
     built = spec.build(args)
     cpu0 = time.process_time()
@@ -102,7 +106,7 @@ def run_party(role: str, program: str, args: dict, session: bytes, addrs: dict[s
           flush=True)
     saw: list[dict] = []
     recorded: dict[str, Channel] = {peer: RecordingChannel(link, saw) for peer, link in links.items()}
-    party = Party(role, recorded, FixedPoint(frac_bits), gemm_threads=gemm_threads)
+    party = Party(role, recorded, FixedPoint(frac_bits), gemm_threads=gemm_threads, gemm_device=gemm_device)
     watchdog = Watchdog(role, links).start() if exit_on_lost_peer else None
     try:
         party.handshake()

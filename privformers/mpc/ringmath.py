@@ -1,4 +1,4 @@
-"""Fast exact matrix products mod 2^64 on the CPU.
+"""Fast exact matrix products mod 2^64 on the CPU (and, for the server's plaintext weights, a GPU).
 
 torch's int64 matmul has no BLAS kernel (about 0.25 GMAC/s here); float64 BLAS is 50x faster.
 An int64 operand split into 16-bit limbs gives limb products that are exact in float64
@@ -23,7 +23,7 @@ _SMALL = 1 << 18  # below this many multiply-adds torch's int64 kernel is fine
 def _limbs(x: torch.Tensor, bits: int, n: int, dtype: torch.dtype = torch.float64) -> torch.Tensor:
     """Unsigned limbs of x (least significant first) stacked in a new leading dim, as dtype."""
     mask = (1 << bits) - 1
-    out = torch.empty((n, *x.shape), dtype=dtype)
+    out = torch.empty((n, *x.shape), dtype=dtype, device=x.device)
     for i in range(n):
         out[i] = (x >> (bits * i)) & mask   # one limb at a time: no int64 copy of all limbs at once
     return out
@@ -159,7 +159,7 @@ def signed_limbs(x: torch.Tensor, bits: int, n: int) -> torch.Tensor:
     """Balanced limbs of int64 x (least significant first, each in [-2^(bits-1), 2^(bits-1)]) as float64,
     stacked in a new leading dim: x = sum limb_i 2^(bits*i) mod 2^64 (needs bits * n >= 64)."""
     half, mask = 1 << (bits - 1), (1 << bits) - 1
-    out = torch.empty((n, *x.shape), dtype=torch.float64)
+    out = torch.empty((n, *x.shape), dtype=torch.float64, device=x.device)
     rest = x
     for i in range(n - 1):
         low = ((rest + half) & mask) - half
@@ -186,16 +186,42 @@ def torch_threads(n: int) -> Iterator[None]:
         torch.set_num_threads(old)
 
 
+def gemm_device(name: str = "cpu") -> torch.device:
+    """The device for a server's plaintext-weight products, checked and warmed up: an unknown or
+    missing device is an error here (never a silent fallback to the CPU), and a CUDA device runs
+    one float64 product now, so that cuBLAS starts before any timed online product."""
+    try:
+        device = torch.device(name)
+    except RuntimeError as exc:
+        raise ValueError(f"unknown gemm device {name!r} (expected cpu, cuda or cuda:N)") from exc
+    if device.type == "cpu":
+        return device
+    if device.type != "cuda":
+        raise ValueError(f"gemm device {name!r}: only cpu and cuda are supported")
+    if not torch.cuda.is_available():
+        raise ValueError(f"gemm device {name!r}: this machine has no CUDA device torch can use")
+    if device.index is not None and device.index >= torch.cuda.device_count():
+        raise ValueError(f"gemm device {name!r}: only {torch.cuda.device_count()} CUDA device(s) here")
+    warm = torch.ones((64, 64), dtype=torch.float64, device=device)
+    (warm @ warm).sum().item()
+    return device
+
+
 class PlainMatrix:
     """A plaintext integer matrix kept as float64 for fast exact products with ring values.
 
     threads: torch threads for one product of at least ``THREADED_WORK`` multiply-adds. The server
-    runs these products while the client waits for their result, so a second core halves them."""
+    runs these products while the client waits for their result, so a second core halves them.
+    device: where the matrix lives and its products run (``gemm_device``); on a GPU each product
+    copies the ring operand there and the int64 result back. The limb plan keeps every partial sum
+    of integers below 2^53, so float64 products are exact on either device, whatever the order of
+    the sums."""
 
-    def __init__(self, w: torch.Tensor, threads: int = 1) -> None:
+    def __init__(self, w: torch.Tensor, threads: int = 1, device: torch.device | str = "cpu") -> None:
         if threads < 1:
             raise ValueError(f"threads must be at least 1, got {threads}")
-        self.float = w.to(torch.float64)
+        self.device = torch.device(device)
+        self.float = w.to(device=self.device, dtype=torch.float64)
         self.threads = threads
         self._split: dict[str, tuple[int, list[int]]] = {}   # per kind of product, on first use
         self._max_abs: int | None = None
@@ -226,7 +252,8 @@ class PlainMatrix:
         if bits < 32:
             return self.rmatmul(u.to(torch.int64), "matmul", width=32)
         with torch_threads(self._threads_for(u, "matmul")):
-            return self._limb_products(u.to(torch.float64).unsqueeze(0), "matmul", bits, sizes)
+            xl = u.to(self.device).to(torch.float64).unsqueeze(0)
+            return self._limb_products(xl, "matmul", bits, sizes).to(u.device)
 
     def rmatmul(self, x: torch.Tensor, op: str = "matmul", width: int = 64) -> torch.Tensor:
         """x @ W (op 'matmul'), x @ W.T ('matmul_t') or x * W ('mul'), mod 2^64, x any int64.
@@ -235,7 +262,8 @@ class PlainMatrix:
         the result only mod 2^width may pass any representative)."""
         bits, sizes = self.split(op)
         with torch_threads(self._threads_for(x, op)):
-            return self._limb_products(signed_limbs(x, bits, -(-width // bits)), op, bits, sizes)
+            xl = signed_limbs(x.to(self.device), bits, -(-width // bits))
+            return self._limb_products(xl, op, bits, sizes).to(x.device)
 
     def _limb_products(self, xl: torch.Tensor, op: str, bits: int, sizes: list[int]) -> torch.Tensor:
         """Sum over limbs (leading dim of xl) and chunks (``sizes`` of the contracted dim) of exact products."""

@@ -23,6 +23,7 @@ from privformers.mpc.material import MaterialQueue
 from privformers.mpc.meter import Meter
 from privformers.mpc.party import CLIENT, DEALER, ROLES, SERVER, Party
 from privformers.mpc.ring import FixedPoint
+from privformers.mpc.ringmath import gemm_device
 from privformers.mpc.transport.base import Channel, TransportError
 from privformers.mpc.transport.local import local_pair
 
@@ -139,17 +140,20 @@ def local_links(timeout: float = 120.0) -> dict[str, dict[str, Channel]]:
 
 
 def run_local(program: Program | Callable[[Party, Any], Any], frac_bits: int = 16,
-              timeout: float = 120.0) -> LocalRun:
-    """Run a program with the three parties as threads of this process (tests, quick checks)."""
+              timeout: float = 120.0, server_gemm_device: str = "cpu") -> LocalRun:
+    """Run a program with the three parties as threads of this process (tests, quick checks).
+
+    server_gemm_device: where the server's plaintext-weight products run (``Party``'s gemm_device)."""
     if not isinstance(program, Program):
         program = Program(run=program)
+    gemm_device(server_gemm_device)   # a device that is not there fails here, not inside a party's thread
     links = local_links(timeout)
     out = LocalRun()
     errors: dict[str, BaseException] = {}
     fp = FixedPoint(frac_bits)
 
     def target(role: str) -> None:
-        party = Party(role, links[role], fp)
+        party = Party(role, links[role], fp, gemm_device=server_gemm_device if role == SERVER else "cpu")
         out.parties[role], out.meters[role] = party, party.meter
         try:
             party.handshake()

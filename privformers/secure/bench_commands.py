@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import platform
 import statistics
 import sys
@@ -31,12 +32,27 @@ def register_bench(sub: argparse._SubParsersAction) -> None:
                    help="recipes to measure side by side ('exact' for none), run in turn --repeats times; "
                         "reports each run, the median seconds and each recipe's speed-up over the first")
     p.add_argument("--repeats", type=int, default=1, help="with --compare: rounds of runs (default 1)")
+    p.add_argument("--server-gemm-device", default="cpu", metavar="DEVICE",
+                   help="where the server's products with its plaintext weights run: cpu (default), cuda or "
+                        "cuda:N; the other parties stay on the CPU")
+    p.add_argument("--server-gemm-threads", type=int, default=None, metavar="N",
+                   help="the server's threads for those products on the CPU (default: 2 where there are 2 cores)")
     p.add_argument("--timeout", type=float, default=3600.0)
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=_run_forward)
 
 
 def _run_forward(a: argparse.Namespace) -> int:
+    from privformers.mpc.ringmath import gemm_device
+
+    if a.server_gemm_threads is not None and a.server_gemm_threads < 1:
+        print("bench forward: --server-gemm-threads must be at least 1", file=sys.stderr)
+        return 2
+    try:
+        gemm_device(a.server_gemm_device)
+    except ValueError as exc:
+        print(f"bench forward: --server-gemm-device: {exc}", file=sys.stderr)
+        return 2
     if a.compare is None:
         if a.repeats != 1:
             print("bench forward: --repeats needs --compare", file=sys.stderr)
@@ -105,7 +121,8 @@ def compare_summary(runs: list[dict], recipes: list[str]) -> dict:
 def _measure(a: argparse.Namespace, recipe: str | None) -> dict | int:
     """One launch of the three parties and the forward program: the JSON report, or an exit code."""
     from privformers.generation.report import breakdown
-    from privformers.mpc.launch import LaunchError, launch_local
+    from privformers.mpc.launch import LaunchError, ServerGemm, launch_local, local_gemm_threads
+    from privformers.mpc.party import SERVER
 
     args = {"arch": a.arch, "size": a.size, "seed": a.seed, "seq_len": a.seq_len}
     if recipe:
@@ -126,7 +143,8 @@ def _measure(a: argparse.Namespace, recipe: str | None) -> dict | int:
             return 2
         args["material_budget"] = int(a.material_budget_mb * 2**20)
     try:
-        reports = launch_local("forward", args, a.timeout, a.frac_bits)
+        reports = launch_local("forward", args, a.timeout, a.frac_bits,
+                               server_gemm=ServerGemm(a.server_gemm_threads, a.server_gemm_device))
     except LaunchError as exc:
         print(exc, file=sys.stderr)
         return 1
@@ -142,6 +160,18 @@ def _measure(a: argparse.Namespace, recipe: str | None) -> dict | int:
                            for k, v in (reports[role].get("material_stream") or {}).items()}},
            "peak_rss_mb": {role: r.get("peak_rss_mb") for role, r in reports.items()},
            "meta": {**args, "output_shape": c["result"]["shape"], "parties": "processes",
+                    "server_gemm": {"device": a.server_gemm_device,
+                                    "threads": a.server_gemm_threads or local_gemm_threads(SERVER)},
+                    "cpus": os.cpu_count(), "gpu": _gpu_name(a.server_gemm_device),
                     "machine": platform.machine(), "python": platform.python_version(),
                     "date": datetime.now(timezone.utc).isoformat(timespec="seconds")}}
     return out
+
+
+def _gpu_name(device: str) -> str | None:
+    """The GPU's name when the server's products run on one (for the report's machine line)."""
+    if device == "cpu":
+        return None
+    import torch
+
+    return torch.cuda.get_device_name(torch.device(device))

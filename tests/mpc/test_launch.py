@@ -15,6 +15,7 @@ from privformers.mpc.commands import register
 from privformers.mpc.launch import (
     GRACE_S,
     LaunchError,
+    ServerGemm,
     _env,
     free_ports,
     launch_local,
@@ -132,3 +133,22 @@ def test_the_local_server_gets_the_second_core_for_its_weight_products():
     assert parser.parse_args([*base, "--gemm-threads", "3"]).gemm_threads == 3
     with pytest.raises(SystemExit):
         parser.parse_args([*base, "--gemm-threads", "0"])
+
+
+def test_only_the_server_is_given_the_gemm_device_and_threads_asked_for(capsys):
+    """bench forward's --server-gemm-device/--server-gemm-threads reach the server's command line alone;
+    without CUDA the request is refused up front with the reason (exit 2), not run on the CPU instead."""
+    addrs = {r: f"127.0.0.1:{p}" for r, p in zip(ROLES, free_ports(3))}
+    cmds = {role: party_command(role, "echo", {}, "00" * 16, addrs, 16, 10.0, 5.0, None, ServerGemm(4, "cuda"))
+            for role in ROLES}
+    assert cmds["server"][cmds["server"].index("--gemm-threads") + 1] == "4"
+    assert cmds["server"][cmds["server"].index("--gemm-device") + 1] == "cuda"
+    for role in ("client", "dealer"):
+        assert "--gemm-device" not in cmds[role] and cmds[role][cmds[role].index("--gemm-threads") + 1] == "1"
+    assert "--gemm-device" not in party_command("server", "echo", {}, "00" * 16, addrs, 16, 10.0, 5.0, None)
+    if torch.cuda.is_available():
+        return
+    from privformers.cli import main
+
+    assert main(["bench", "forward", "--random-weights", "--seq-len", "4", "--server-gemm-device", "cuda"]) == 2
+    assert "no CUDA device" in capsys.readouterr().err

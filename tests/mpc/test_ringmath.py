@@ -127,3 +127,42 @@ def test_threaded_plain_products_equal_one_thread_and_restore_the_thread_count()
     assert torch.get_num_threads() == before
     with pytest.raises(ValueError, match="at least 1"):
         PlainMatrix(w, threads=0)
+
+
+CUDA = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+
+
+@CUDA
+def test_plain_matrix_on_the_gpu_equals_the_cpu_bit_for_bit():
+    """The server's products on a GPU: same limb plan, same int64 results on the CPU, at the float64
+    bound, for every kind of product, a batched operand and the int32 one-hot path."""
+    gen = torch.Generator().manual_seed(7)
+    for k, n, log_sum in [(384, 64, 22), (1536, 48, 26), (5, 7, 45)]:
+        w = ((1 << log_sum) // k) * (torch.randint(0, 2, (k, n), generator=gen) * 2 - 1)
+        cpu, gpu = PlainMatrix(w), PlainMatrix(w, device="cuda")
+        assert gpu.split("matmul") == cpu.split("matmul") and gpu.max_abs() == cpu.max_abs()
+        for x, op in [(_extreme_ring((2, 9, k), gen), "matmul"), (_extreme_ring((9, n), gen), "matmul_t"),
+                      (_extreme_ring((k, n), gen), "mul")]:
+            got = gpu.rmatmul(x, op)
+            assert got.device.type == "cpu" and got.dtype == torch.int64
+            assert torch.equal(got, cpu.rmatmul(x, op)), (k, log_sum, op)
+    table = torch.randint(-(2**13), 2**13, (3000, 24), generator=gen)
+    u = torch.randint(-(2**31), 2**31, (5, 3000), generator=gen, dtype=torch.int64).to(torch.int32)
+    assert torch.equal(PlainMatrix(table, device="cuda").rmatmul_int32(u), PlainMatrix(table).rmatmul_int32(u))
+
+
+def test_gemm_device_refuses_a_device_it_cannot_use():
+    """An unknown, unsupported or absent device is an error naming it, never a quiet fallback to the CPU."""
+    from privformers.mpc.party import CLIENT, Party
+    from privformers.mpc.ringmath import gemm_device
+
+    assert gemm_device("cpu") == torch.device("cpu")
+    with pytest.raises(ValueError, match="unknown gemm device 'gpu0'"):
+        gemm_device("gpu0")
+    with pytest.raises(ValueError, match="only cpu and cuda"):
+        gemm_device("meta")
+    absent = "cuda:99" if torch.cuda.is_available() else "cuda"
+    with pytest.raises(ValueError, match=f"gemm device '{absent}'"):
+        gemm_device(absent)
+    with pytest.raises(ValueError, match="server's option"):
+        Party(CLIENT, {}, gemm_device="cuda")

@@ -1,5 +1,6 @@
 """Products with server-held weights: correct, and activation-sized online traffic."""
 
+import pytest
 import torch
 
 from privformers.mpc.meter import diff
@@ -62,3 +63,25 @@ def test_fixed_weight_online_bytes_are_activation_sized():
     for role in ("client", "server"):
         assert len(costs[role]) == 100
         assert max(costs[role][1:]) <= limit, (role, max(costs[role]))
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+def test_weight_products_with_the_server_on_a_gpu_match_float():
+    """The same protocol with the server's plaintext-weight products on a GPU: same accuracy, same
+    online bytes and rounds (only where the server's arithmetic runs changes)."""
+    g = torch.Generator().manual_seed(1)
+    w = torch.randn(384, 1536, generator=g, dtype=torch.float64) * 0.05
+    x = torch.randn(16, 384, generator=g, dtype=torch.float64)
+
+    def setup(party: Party):
+        return ServerWeight(party, w if party.role == SERVER else None, tuple(w.shape))
+
+    def run(party: Party, W):
+        a = share_input(party, CLIENT, x, tuple(x.shape))
+        return reveal_to(trunc(W.product(a)), CLIENT)
+
+    runs = {dev: run_local(Program(run=run, setup=setup), server_gemm_device=dev) for dev in ("cpu", "cuda")}
+    for r in runs.values():
+        assert (r.results["client"] - x @ w).abs().max() < 1e-3
+    assert runs["cuda"].parties[SERVER].gemm_device.type == "cuda"
+    assert runs["cuda"].meters[CLIENT].summary()["online_bytes"] == runs["cpu"].meters[CLIENT].summary()["online_bytes"]

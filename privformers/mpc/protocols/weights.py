@@ -77,7 +77,7 @@ class ServerWeight:
             w = party.fp.encode(value.detach(), self.frac_bits)
             b = party.prg[DEALER].ring(self.shape)
             party.send(CLIENT, w - b)
-            self.plain = PlainMatrix(w, threads=party.gemm_threads)
+            self.plain = PlainMatrix(w, threads=party.gemm_threads, device=party.gemm_device)
         elif party.role == CLIENT:
             masked = party.recv_tensor(SERVER)
             if tuple(masked.shape) != self.shape:
