@@ -1,27 +1,61 @@
-"""Gaussian noise from a generator freshly seeded with 64 bits of OS entropy (os.urandom) per call.
+"""DP randomness from a CSPRNG: every noise draw and every Poisson sample comes from an AES-256-CTR
+stream keyed with 32 fresh bytes of os.urandom.
 
-torch's generator (a Mersenne Twister / Philox stream) is not itself a CSPRNG, but every draw
-starts from an unpredictable seed taken from the operating system's CSPRNG, so no noise depends
-on a seed an attacker could know or reuse. (``torch.manual_seed`` does not affect this noise.)
+torch's generators (Mersenne Twister on the CPU, Philox on a GPU) are not cryptographic: a run of
+their outputs predicts the rest, so noise drawn from them is only as secret as their state. Here a
+stream's key is never reused and never derived from ``torch.manual_seed``. Uniforms take the top 53
+bits of each 64-bit word; normals come from Box-Muller in float64, then are cast to the gradient's dtype.
 """
 
 from __future__ import annotations
 
-import os
+import math
 
 import torch
 
+from privformers.mpc.prg import AesCtrPrg
 
-def fresh_generator(device: torch.device) -> torch.Generator:
-    """A torch generator on ``device`` seeded from os.urandom."""
-    generator = torch.Generator(device=device)
-    generator.manual_seed(int.from_bytes(os.urandom(8), "little"))
-    return generator
+BLOCK = 1 << 22   # values made at a time: bounds the float64 buffers whatever the model's size
+_MASK53 = (1 << 53) - 1
+
+
+def secure_stream() -> AesCtrPrg:
+    """A fresh AES-256-CTR stream keyed from os.urandom (one per draw: no key outlives its noise)."""
+    return AesCtrPrg.from_os()
+
+
+def secure_uniform(n: int, stream: AesCtrPrg) -> torch.Tensor:
+    """n uniform float64 values in (0, 1): (top 53 bits of a 64-bit word + 1/2) / 2^53, never 0 or 1."""
+    words = stream.ring((n,))
+    return (((words >> 11) & _MASK53).to(torch.float64) + 0.5) * 2.0 ** -53
+
+
+def secure_normal(n: int, stream: AesCtrPrg) -> torch.Tensor:
+    """n standard normal float64 values (Box-Muller on ``secure_uniform`` pairs)."""
+    half = (n + 1) // 2
+    radius = torch.sqrt(-2.0 * torch.log(secure_uniform(half, stream)))
+    angle = (2.0 * math.pi) * secure_uniform(half, stream)
+    return torch.cat([radius * torch.cos(angle), radius * torch.sin(angle)])[:n]
 
 
 def gaussian_like(tensor: torch.Tensor, std: float) -> torch.Tensor:
-    """N(0, std^2) noise with ``tensor``'s shape, dtype and device."""
+    """N(0, std^2) noise with ``tensor``'s shape, dtype and device, from a fresh secure stream.
+
+    Made on the CPU in blocks of ``BLOCK`` values, then moved to the tensor's device."""
     if std == 0:
         return torch.zeros_like(tensor)
-    generator = fresh_generator(tensor.device)
-    return torch.normal(0.0, std, tensor.shape, generator=generator, device=tensor.device, dtype=tensor.dtype)
+    if not math.isfinite(std) or std < 0:
+        raise ValueError(f"noise std must be a finite number >= 0, got {std}")
+    stream = secure_stream()
+    flat = torch.empty(tensor.numel(), dtype=tensor.dtype)
+    for start in range(0, flat.numel(), BLOCK):
+        stop = min(start + BLOCK, flat.numel())
+        flat[start:stop] = secure_normal(stop - start, stream) * std
+    return flat.reshape(tensor.shape).to(tensor.device)
+
+
+def bernoulli_mask(n: int, p: float) -> torch.Tensor:
+    """n independent booleans, each True with probability p (to within 2^-53), from a fresh secure stream."""
+    stream = secure_stream()
+    return torch.cat([secure_uniform(min(BLOCK, n - start), stream) < p for start in range(0, n, BLOCK)]) \
+        if n else torch.zeros(0, dtype=torch.bool)

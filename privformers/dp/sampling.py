@@ -1,7 +1,9 @@
 """Poisson sampling, the sampling the accountant assumes, with empty-safe, memory-bounded batches.
 
 Each logical batch includes every example independently with probability q, so its size varies
-(and may be zero). Membership is drawn from a generator seeded with os.urandom, like the noise.
+(and may be zero). Membership is drawn from a fresh AES-256-CTR stream keyed from os.urandom, like
+the noise: which examples a step used must stay as secret as the noise, or the amplification the
+accountant counts on is lost.
 Large logical batches are cut into physical batches of at most ``max_physical_batch_size``
 examples that are accumulated with ``virtual_step`` before one private ``step``.
 """
@@ -11,9 +13,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Iterator, Sequence
 
-import torch
-
-from privformers.dp.noise import fresh_generator
+from privformers.dp.noise import bernoulli_mask
 
 
 class PoissonBatchSampler:
@@ -32,9 +32,8 @@ class PoissonBatchSampler:
         return self.steps
 
     def __iter__(self) -> Iterator[list[int]]:
-        generator = fresh_generator(torch.device("cpu"))
         for _ in range(self.steps):
-            keep = torch.rand(self.num_examples, generator=generator) < self.sample_rate
+            keep = bernoulli_mask(self.num_examples, self.sample_rate)
             yield keep.nonzero().flatten().tolist()
 
 

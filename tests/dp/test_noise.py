@@ -1,20 +1,87 @@
-"""Noise does not depend on torch's global seed: every call draws a fresh OS-entropy seed."""
+"""DP noise and Poisson sampling come from an AES-256-CTR stream keyed by os.urandom, never from torch's
+generators, and have the right distribution."""
 
 from __future__ import annotations
 
+import math
+
+import numpy as np
+import pytest
 import torch
+from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
+from scipy import stats
 
-from privformers.dp.noise import gaussian_like
+import privformers.dp.noise as noise
+from privformers.dp.noise import bernoulli_mask, gaussian_like
 
 
-def test_noise_ignores_manual_seed():
+def _fixed_urandom(monkeypatch, key: bytes) -> None:
+    monkeypatch.setattr("privformers.mpc.prg.os.urandom", lambda n: key[:n])
+
+
+def _reference_normals(key: bytes, n: int) -> np.ndarray:
+    """The same draw written out from the definition: AES-256-CTR over zeros from counter 0, 64-bit
+    little-endian words, top 53 bits + 1/2 over 2^53, Box-Muller (first half cosines, then sines)."""
+    half = (n + 1) // 2
+    enc = Cipher(algorithms.AES(key), modes.CTR(b"\x00" * 16)).encryptor()
+    words = np.frombuffer(enc.update(bytes(16 * half)), dtype="<u8")
+    u = ((words >> np.uint64(11)).astype(np.float64) + 0.5) / 2.0**53
+    u1, u2 = u[:half], u[half:]
+    r = np.sqrt(-2.0 * np.log(u1))
+    return np.concatenate([r * np.cos(2 * math.pi * u2), r * np.sin(2 * math.pi * u2)])[:n]
+
+
+def test_noise_is_the_aes_ctr_stream_keyed_by_os_urandom(monkeypatch):
+    """With os.urandom pinned, the noise is exactly the Box-Muller transform of the AES-CTR stream."""
+    key = bytes(range(32))
+    _fixed_urandom(monkeypatch, key)
+    got = gaussian_like(torch.zeros(1001, dtype=torch.float64), 2.5)
+    assert torch.equal(got, gaussian_like(torch.zeros(1001, dtype=torch.float64), 2.5))
+    np.testing.assert_allclose(got.numpy(), 2.5 * _reference_normals(key, 1001), rtol=1e-12, atol=1e-12)
+
+
+def test_noise_never_touches_torch_generators(monkeypatch):
+    """torch.manual_seed has no effect, and the draw works with torch's samplers disabled."""
     torch.manual_seed(0)
     a = gaussian_like(torch.zeros(1000), 1.0)
     torch.manual_seed(0)
     b = gaussian_like(torch.zeros(1000), 1.0)
     assert not torch.equal(a, b)
-    assert abs(a.std().item() - 1.0) < 0.1 and abs(a.mean().item()) < 0.15
+
+    def forbidden(*args, **kwargs):
+        raise AssertionError("torch's generator was used for DP randomness")
+
+    for name in ("normal", "randn", "rand", "randint", "bernoulli"):
+        monkeypatch.setattr(torch, name, forbidden)
+    assert gaussian_like(torch.zeros(10), 1.0).shape == (10,)
+    assert bernoulli_mask(10, 0.5).shape == (10,)
 
 
-def test_zero_std_is_exactly_zero():
+def test_noise_is_normal_with_the_asked_std_dtype_and_shape(monkeypatch):
+    """Kolmogorov-Smirnov against N(0, std^2) over blocks (a small BLOCK, an odd size); dtype and shape kept."""
+    monkeypatch.setattr(noise, "BLOCK", 4097)
+    x = gaussian_like(torch.zeros(3, 33333, dtype=torch.float64), 0.7)
+    assert x.shape == (3, 33333) and x.dtype == torch.float64
+    flat = x.flatten().numpy()
+    assert stats.kstest(flat / 0.7, "norm").pvalue > 1e-3
+    assert abs(flat.mean()) < 0.01 and abs(flat.std() - 0.7) < 0.01
+    half = gaussian_like(torch.zeros(5, 7, dtype=torch.bfloat16), 1.0)
+    assert half.dtype == torch.bfloat16 and half.shape == (5, 7)
+
+
+def test_zero_std_is_exactly_zero_and_bad_std_is_refused():
     assert torch.count_nonzero(gaussian_like(torch.ones(10), 0.0)) == 0
+    for bad in (-1.0, float("nan"), float("inf")):
+        with pytest.raises(ValueError, match="noise std"):
+            gaussian_like(torch.ones(3), bad)
+
+
+def test_bernoulli_mask_frequency_and_edges(monkeypatch):
+    monkeypatch.setattr(noise, "BLOCK", 1000)
+    m = bernoulli_mask(200_000, 0.05)
+    assert m.dtype == torch.bool and m.shape == (200_000,)
+    assert abs(m.float().mean().item() - 0.05) < 5 * math.sqrt(0.05 * 0.95 / 200_000)
+    assert bernoulli_mask(100, 1.0).all() and not bernoulli_mask(100, 0.0).any()
+    assert bernoulli_mask(0, 0.5).shape == (0,)
+    _fixed_urandom(monkeypatch, bytes(32))
+    assert torch.equal(bernoulli_mask(999, 0.3), bernoulli_mask(999, 0.3))
