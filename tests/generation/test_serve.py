@@ -170,3 +170,13 @@ def test_killed_client_process_leaves_the_server_serving(services, folder):
         assert time.monotonic() < end, "the server did not notice the killed client"
         time.sleep(0.05)
     assert services.generate(PROMPT, 1)["tokens"] == expected(PROMPT, 1)
+
+
+def test_a_server_given_a_gpu_it_does_not_have_refuses_to_start(folder):
+    """``serve --gemm-device cuda:N`` on a machine without that GPU fails before loading the model or
+    listening, with the reason; it never serves with its products quietly on the CPU."""
+    import torch
+
+    absent = f"cuda:{torch.cuda.device_count()}" if torch.cuda.is_available() else "cuda"
+    with pytest.raises(ValueError, match=f"gemm device '{absent}'"):
+        GenerationServer(folder, ("127.0.0.1", 0), ("127.0.0.1", 9), None, gemm_device=absent)
