@@ -56,6 +56,7 @@ def gaussian_like(tensor: torch.Tensor, std: float) -> torch.Tensor:
 
 def bernoulli_mask(n: int, p: float) -> torch.Tensor:
     """n independent booleans, each True with probability p (to within 2^-53), from a fresh secure stream."""
+    if n == 0:
+        return torch.zeros(0, dtype=torch.bool)
     stream = secure_stream()
-    return torch.cat([secure_uniform(min(BLOCK, n - start), stream) < p for start in range(0, n, BLOCK)]) \
-        if n else torch.zeros(0, dtype=torch.bool)
+    return torch.cat([secure_uniform(min(BLOCK, n - start), stream) < p for start in range(0, n, BLOCK)])
