@@ -4,10 +4,13 @@
 from __future__ import annotations
 
 import argparse
+import os
 import platform
 import sys
 from collections.abc import Callable, Collection
 from datetime import datetime, timezone
+
+from privformers.mpc.launch import add_server_gemm_options, server_gemm_from
 
 METHODS = {  # --method: the approximation recipe applied to the random-weight model (None: exact)
     "vanilla": None, "mpcformer": "mpcformer-quad-2quad", "mpcformer-quad-2quad": "mpcformer-quad-2quad",
@@ -43,6 +46,7 @@ def register_bench(sub: argparse._SubParsersAction) -> None:
                         "report the per-token time of each and what TLS adds")
     p.add_argument("--repeats", type=int, default=1, help="pairs of runs for --compare-transport")
     _material_option(p)
+    add_server_gemm_options(p)
     p.set_defaults(func=_run_generate)
 
     p = sub.add_parser("sweep", help="bench generate over methods x model sizes x prompt lengths: JSON table and "
@@ -170,14 +174,15 @@ def _run_generate(a: argparse.Namespace) -> int:
     try:
         spec, args = random_generate_args(a.size, a.seed, METHODS[a.method], overrides, a.prompt_len, a.new_tokens,
                                           a.reveal_logits, not a.no_cache)
-    except PromptTooLongError as exc:
+        a.server_gemm = server_gemm_from(a)
+    except (PromptTooLongError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     if a.material_budget_mb is not None:
         args["material_mb"] = a.material_budget_mb
     if a.compare_transport:
         return _compare_transport(a, args, spec)
-    out = run_generate(args, a.timeout, a.frac_bits, a.insecure_transport)
+    out = run_generate(args, a.timeout, a.frac_bits, a.insecure_transport, a.server_gemm)
     out = {"text": " ".join(map(str, out["tokens"])), **out}
     decode = out["per_token"][1:]
     if decode:  # the first token includes the prefill; later ones are single decode steps
@@ -203,7 +208,8 @@ def _meta(a: argparse.Namespace, spec: object, transport: str) -> dict:
             "recipe": None if recipe is None else recipe.to_dict(),
             "prompt_len": a.prompt_len, "new_tokens": a.new_tokens,
             "kv_cache": not a.no_cache, "reveal_logits": a.reveal_logits, "parties": "processes",
-            "transport": transport, "machine": platform.machine(), "python": platform.python_version(),
+            "transport": transport, "server_gemm": {"device": a.server_gemm.device, "threads": a.server_gemm.threads},
+            "cpus": os.cpu_count(), "machine": platform.machine(), "python": platform.python_version(),
             "date": datetime.now(timezone.utc).isoformat(timespec="seconds")}
 
 
@@ -226,7 +232,7 @@ def _compare_transport(a: argparse.Namespace, args: dict, spec: object) -> int:
     runs: dict[str, list[dict]] = {"tls": [], "tcp": []}
     tokens = None
     for mode in order:
-        out = run_generate(args, a.timeout, a.frac_bits, insecure=mode == "tcp")
+        out = run_generate(args, a.timeout, a.frac_bits, insecure=mode == "tcp", server_gemm=a.server_gemm)
         if tokens is not None and out["tokens"] != tokens:
             print("error: the two transports produced different tokens", file=sys.stderr)
             return 3

@@ -8,6 +8,7 @@ import json
 import sys
 from pathlib import Path
 
+from privformers.mpc.launch import LOCAL_DEFAULT, ServerGemm, add_server_gemm_options, server_gemm_from
 from privformers.mpc.transport.options import add_tls_options, tls_from_args
 from privformers.mpc.transport.options import parse_addr as _addr
 
@@ -35,6 +36,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="local parties: stream the correlated material at most this many MB ahead of the online "
                         "pass (bounded memory for a long prompt on a large model; the online time then includes "
                         "waiting for material). Default: all material is made first")
+    add_server_gemm_options(p)
     g = p.add_argument_group("client of a server (privformers serve) and a dealer (privformers dealer)")
     g.add_argument("--server", type=_addr, metavar="HOST:PORT",
                    help="run only the client, with this server; --model is then only where the tokenizer is")
@@ -82,21 +84,24 @@ def _tokenizer(path: str) -> object | None:
         return None
 
 
-def launch_generate(args: dict, timeout: float, frac_bits: int, insecure: bool = False) -> dict[str, dict]:
+def launch_generate(args: dict, timeout: float, frac_bits: int, insecure: bool = False,
+                    server_gemm: ServerGemm = LOCAL_DEFAULT) -> dict[str, dict]:
     """Run the ``generate`` program in three local processes, streaming the client's progress.
 
-    The links are TLS with fresh ephemeral certificates unless insecure (plain TCP, with a warning)."""
+    The links are TLS with fresh ephemeral certificates unless insecure (plain TCP, with a warning).
+    server_gemm: the server's threads and device for its plaintext-weight products."""
     from privformers.mpc.launch import launch_local
 
     return launch_local("generate", args, timeout, frac_bits, insecure, follow="[client] token",
-                        connect_timeout=min(60.0, timeout))
+                        connect_timeout=min(60.0, timeout), server_gemm=server_gemm)
 
 
-def run_generate(args: dict, timeout: float, frac_bits: int, insecure: bool = False) -> dict:
+def run_generate(args: dict, timeout: float, frac_bits: int, insecure: bool = False,
+                 server_gemm: ServerGemm = LOCAL_DEFAULT) -> dict:
     """Launch the parties and summarize: tokens, per_token, totals, breakdown."""
     from privformers.generation.report import summarize
 
-    reports = launch_generate(args, timeout, frac_bits, insecure)
+    reports = launch_generate(args, timeout, frac_bits, insecure, server_gemm)
     c, s = reports["client"], reports["server"]
     out = summarize(c["result"], s["result"], c["meter"], s["meter"])
     # CPU seconds of each party from connecting to the end (all phases): less load-sensitive than wall time
@@ -130,6 +135,7 @@ def cmd_generate(a: argparse.Namespace) -> int:
             raise ValueError("need a non-empty prompt and --max-new-tokens >= 1")
         if a.material_budget_mb is not None and not a.material_budget_mb > 0:
             raise ValueError(f"--material-budget-mb must be positive, got {a.material_budget_mb}")
+        server_gemm = server_gemm_from(a)
     except ValueError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
@@ -138,7 +144,7 @@ def cmd_generate(a: argparse.Namespace) -> int:
     if a.material_budget_mb is not None:
         args["material_mb"] = a.material_budget_mb
     try:
-        out = run_generate(args, a.timeout, a.frac_bits, a.insecure_transport)
+        out = run_generate(args, a.timeout, a.frac_bits, a.insecure_transport, server_gemm)
     except LaunchError as exc:
         print(exc, file=sys.stderr)
         return 1
@@ -172,6 +178,10 @@ def _client(a: argparse.Namespace) -> int:
     if a.material_budget_mb is not None:
         print("error: --material-budget-mb is for local parties; a served session's material is the dealer "
               "service's and the server's to schedule", file=sys.stderr)
+        return 2
+    if a.server_gemm_device != "cpu" or a.server_gemm_threads is not None:
+        print("error: --server-gemm-device/--server-gemm-threads are for local parties; a served model's "
+              "products run where `privformers serve --gemm-device/--gemm-threads` put them", file=sys.stderr)
         return 2
     try:
         tls = tls_from_args(a, "client")

@@ -11,6 +11,7 @@ Plain TCP only with ``insecure=True`` (``--insecure-transport``), which prints a
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import secrets
@@ -86,9 +87,34 @@ class ServerGemm:
     device: str = "cpu"
 
 
+LOCAL_DEFAULT = ServerGemm()   # the launcher's default: CPU, ``local_gemm_threads``
+
+
+def add_server_gemm_options(p: argparse.ArgumentParser) -> None:
+    """--server-gemm-device and --server-gemm-threads for commands that launch local parties."""
+    p.add_argument("--server-gemm-device", default="cpu", metavar="DEVICE",
+                   help="where the server's products with its plaintext weights run: cpu (default), cuda or "
+                        "cuda:N; the other parties stay on the CPU. A device that is not there is an error")
+    p.add_argument("--server-gemm-threads", type=int, default=None, metavar="N",
+                   help="the server's threads for those products on the CPU (default: 2 where there are 2 cores)")
+
+
+def server_gemm_from(a: argparse.Namespace) -> ServerGemm:
+    """The options of ``add_server_gemm_options``, checked (ValueError with the reason)."""
+    from privformers.mpc.ringmath import gemm_device
+
+    if a.server_gemm_threads is not None and a.server_gemm_threads < 1:
+        raise ValueError("--server-gemm-threads must be at least 1")
+    try:
+        gemm_device(a.server_gemm_device)
+    except ValueError as exc:
+        raise ValueError(f"--server-gemm-device: {exc}") from exc
+    return ServerGemm(a.server_gemm_threads, a.server_gemm_device)
+
+
 def party_command(role: str, program: str, args: dict, session: str, addrs: dict[str, str], frac_bits: int,
                   timeout: float, connect_timeout: float, tls: PartyFiles | None,
-                  server_gemm: ServerGemm = ServerGemm()) -> list[str]:
+                  server_gemm: ServerGemm = LOCAL_DEFAULT) -> list[str]:
     """The command line that runs one party."""
     threads = server_gemm.threads if role == SERVER and server_gemm.threads else local_gemm_threads(role)
     cmd = [sys.executable, "-m", "privformers.mpc.commands", "party", "--role", role, "--program", program,
@@ -115,7 +141,7 @@ def _env() -> dict[str, str]:
 
 def start_parties(program: str, args: dict, workdir: Path, frac_bits: int = 16, timeout: float = 60.0,
                   connect_timeout: float = 30.0, *, tls: dict[str, PartyFiles] | None,
-                  client_args: dict | None = None, server_gemm: ServerGemm = ServerGemm()) -> dict[str, PartyProcess]:
+                  client_args: dict | None = None, server_gemm: ServerGemm = LOCAL_DEFAULT) -> dict[str, PartyProcess]:
     """Start client, server and dealer on fresh localhost ports with a fresh session id.
 
     tls: each role's certificate files (see ``ephemeral_certs``); None for plain TCP. client_args:
@@ -233,7 +259,7 @@ def follow_lines(path: Path, stop: threading.Event, prefix: str) -> None:
 
 def launch_local(program: str, args: dict | None = None, timeout: float = 60.0, frac_bits: int = 16,
                  insecure: bool = False, client_args: dict | None = None, follow: str | None = None,
-                 connect_timeout: float | None = None, server_gemm: ServerGemm = ServerGemm()) -> dict:
+                 connect_timeout: float | None = None, server_gemm: ServerGemm = LOCAL_DEFAULT) -> dict:
     """Run a registered program with three local processes; each role's JSON report.
 
     client_args: arguments only the client gets (its secret inputs), merged over ``args``.

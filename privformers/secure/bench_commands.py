@@ -11,6 +11,8 @@ import statistics
 import sys
 from datetime import datetime, timezone
 
+from privformers.mpc.launch import add_server_gemm_options, server_gemm_from
+
 
 def register_bench(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("forward", help="one secure forward pass of a random-weight model (parties as processes)")
@@ -32,26 +34,17 @@ def register_bench(sub: argparse._SubParsersAction) -> None:
                    help="recipes to measure side by side ('exact' for none), run in turn --repeats times; "
                         "reports each run, the median seconds and each recipe's speed-up over the first")
     p.add_argument("--repeats", type=int, default=1, help="with --compare: rounds of runs (default 1)")
-    p.add_argument("--server-gemm-device", default="cpu", metavar="DEVICE",
-                   help="where the server's products with its plaintext weights run: cpu (default), cuda or "
-                        "cuda:N; the other parties stay on the CPU")
-    p.add_argument("--server-gemm-threads", type=int, default=None, metavar="N",
-                   help="the server's threads for those products on the CPU (default: 2 where there are 2 cores)")
+    add_server_gemm_options(p)
     p.add_argument("--timeout", type=float, default=3600.0)
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=_run_forward)
 
 
 def _run_forward(a: argparse.Namespace) -> int:
-    from privformers.mpc.ringmath import gemm_device
-
-    if a.server_gemm_threads is not None and a.server_gemm_threads < 1:
-        print("bench forward: --server-gemm-threads must be at least 1", file=sys.stderr)
-        return 2
     try:
-        gemm_device(a.server_gemm_device)
+        a.server_gemm = server_gemm_from(a)
     except ValueError as exc:
-        print(f"bench forward: --server-gemm-device: {exc}", file=sys.stderr)
+        print(f"bench forward: {exc}", file=sys.stderr)
         return 2
     if a.compare is None:
         if a.repeats != 1:
@@ -121,7 +114,7 @@ def compare_summary(runs: list[dict], recipes: list[str]) -> dict:
 def _measure(a: argparse.Namespace, recipe: str | None) -> dict | int:
     """One launch of the three parties and the forward program: the JSON report, or an exit code."""
     from privformers.generation.report import breakdown
-    from privformers.mpc.launch import LaunchError, ServerGemm, launch_local, local_gemm_threads
+    from privformers.mpc.launch import LaunchError, launch_local, local_gemm_threads
     from privformers.mpc.party import SERVER
 
     args = {"arch": a.arch, "size": a.size, "seed": a.seed, "seq_len": a.seq_len}
@@ -144,7 +137,7 @@ def _measure(a: argparse.Namespace, recipe: str | None) -> dict | int:
         args["material_budget"] = int(a.material_budget_mb * 2**20)
     try:
         reports = launch_local("forward", args, a.timeout, a.frac_bits,
-                               server_gemm=ServerGemm(a.server_gemm_threads, a.server_gemm_device))
+                               server_gemm=a.server_gemm)
     except LaunchError as exc:
         print(exc, file=sys.stderr)
         return 1

@@ -42,6 +42,24 @@ def test_prompt_too_long(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
     assert "1000 new tokens do not fit" in err and "at most 62 new tokens" in err and "-" not in err.split(":")[-1]
 
 
+def test_server_gemm_options_are_checked_before_any_party_starts(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    """A GPU that is not there, zero threads, or the options in client-of-a-server mode: exit 2 with the
+    reason, from ``generate`` and ``bench generate`` alike, before any party process starts."""
+    import torch
+
+    folder = save_model(tmp_path / "m")
+    absent = f"cuda:{torch.cuda.device_count()}" if torch.cuda.is_available() else "cuda"
+    base = ["generate", "--model", str(folder), "--prompt", "w1 w2"]
+    assert main([*base, "--server-gemm-device", absent]) == 2
+    assert f"--server-gemm-device: gemm device '{absent}'" in capsys.readouterr().err
+    assert main([*base, "--server-gemm-threads", "0"]) == 2
+    assert "--server-gemm-threads must be at least 1" in capsys.readouterr().err
+    assert main([*base, "--server", "127.0.0.1:9", "--dealer", "127.0.0.1:9", "--server-gemm-device", "cuda"]) == 2
+    assert "are for local parties" in capsys.readouterr().err
+    assert main(["bench", "generate", "--random-weights", "--server-gemm-device", absent]) == 2
+    assert f"gemm device '{absent}'" in capsys.readouterr().err
+
+
 def test_generate_processes_json(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
     folder = save_model(tmp_path / "m", SMALL_SPEC)
     prompt = " ".join(f"w{i}" for i in PROMPT)
