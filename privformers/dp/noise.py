@@ -3,7 +3,7 @@ stream keyed with 32 fresh bytes of os.urandom.
 
 torch's generators (Mersenne Twister on the CPU, Philox on a GPU) are not cryptographic: a run of
 their outputs predicts the rest, so noise drawn from them is only as secret as their state. Here a
-stream's key is never reused and never derived from ``torch.manual_seed``. Uniforms take the top 53
+stream's key is never reused and never derived from ``torch.manual_seed``. Uniforms take the top 52
 bits of each 64-bit word; normals come from Box-Muller in float64, then are cast to the gradient's dtype.
 """
 
@@ -16,7 +16,6 @@ import torch
 from privformers.mpc.prg import AesCtrPrg
 
 BLOCK = 1 << 22   # values made at a time: bounds the float64 buffers whatever the model's size
-_MASK53 = (1 << 53) - 1
 
 
 def secure_stream() -> AesCtrPrg:
@@ -25,17 +24,24 @@ def secure_stream() -> AesCtrPrg:
 
 
 def secure_uniform(n: int, stream: AesCtrPrg) -> torch.Tensor:
-    """n uniform float64 values in (0, 1): (top 53 bits of a 64-bit word + 1/2) / 2^53, never 0 or 1."""
-    words = stream.ring((n,))
-    return (((words >> 11) & _MASK53).to(torch.float64) + 0.5) * 2.0 ** -53
+    """n uniform float64 values on the grid (k + 1/2) / 2^52, k < 2^52, so never 0 or 1.
+
+    k is the top 52 bits of a 64-bit word with its highest bit flipped (a relabelling of a uniform
+    k): the signed shift w >> 12 lies in [-2^51, 2^51), and s / 2^52 + 1/2 + 2^-53 is exact in float64."""
+    u = (stream.ring((n,)) >> 12).to(torch.float64)
+    return u.mul_(2.0 ** -52).add_(0.5 + 2.0 ** -53)
 
 
 def secure_normal(n: int, stream: AesCtrPrg) -> torch.Tensor:
-    """n standard normal float64 values (Box-Muller on ``secure_uniform`` pairs)."""
+    """n standard normal float64 values: Box-Muller on pairs of ``secure_uniform`` (first the radii's
+    uniforms, then the angles'), cosines first, then sines; in place, no temporary copies."""
     half = (n + 1) // 2
-    radius = torch.sqrt(-2.0 * torch.log(secure_uniform(half, stream)))
-    angle = (2.0 * math.pi) * secure_uniform(half, stream)
-    return torch.cat([radius * torch.cos(angle), radius * torch.sin(angle)])[:n]
+    radius = secure_uniform(half, stream).log_().mul_(-2.0).sqrt_()
+    angle = secure_uniform(half, stream).mul_(2.0 * math.pi)
+    out = torch.empty(2 * half, dtype=torch.float64)
+    torch.cos(angle, out=out[:half]).mul_(radius)
+    torch.sin(angle, out=out[half:]).mul_(radius)
+    return out[:n]
 
 
 def gaussian_like(tensor: torch.Tensor, std: float) -> torch.Tensor:

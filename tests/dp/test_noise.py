@@ -21,11 +21,14 @@ def _fixed_urandom(monkeypatch, key: bytes) -> None:
 
 def _reference_normals(key: bytes, n: int) -> np.ndarray:
     """The same draw written out from the definition: AES-256-CTR over zeros from counter 0, 64-bit
-    little-endian words, top 53 bits + 1/2 over 2^53, Box-Muller (first half cosines, then sines)."""
+    little-endian words, k = top 52 bits with the highest flipped, (k + 1/2) / 2^52, Box-Muller (first
+    half cosines, then sines)."""
     half = (n + 1) // 2
     enc = Cipher(algorithms.AES(key), modes.CTR(b"\x00" * 16)).encryptor()
     words = np.frombuffer(enc.update(bytes(16 * half)), dtype="<u8")
-    u = ((words >> np.uint64(11)).astype(np.float64) + 0.5) / 2.0**53
+    k = (words >> np.uint64(12)) ^ np.uint64(1 << 51)
+    u = (k.astype(np.float64) + 0.5) / 2.0**52
+    assert u.min() > 0 and u.max() < 1
     u1, u2 = u[:half], u[half:]
     r = np.sqrt(-2.0 * np.log(u1))
     return np.concatenate([r * np.cos(2 * math.pi * u2), r * np.sin(2 * math.pi * u2)])[:n]
