@@ -10,11 +10,15 @@ bits of each 64-bit word; normals come from Box-Muller in float64, then are cast
 from __future__ import annotations
 
 import math
+import os
+from concurrent.futures import ThreadPoolExecutor
 
 import torch
 
 from privformers.mpc.prg import AesCtrPrg
 
+WORKERS = min(4, os.cpu_count() or 1)   # threads for one large draw
+PARALLEL_FROM = 1 << 20                  # values from which a draw uses them
 BLOCK = 1 << 18   # values made at a time: small float64 buffers (cache-sized, faster than larger blocks)
 
 
@@ -44,19 +48,34 @@ def secure_normal(n: int, stream: AesCtrPrg) -> torch.Tensor:
     return out[:n]
 
 
-def gaussian_like(tensor: torch.Tensor, std: float) -> torch.Tensor:
-    """N(0, std^2) noise with ``tensor``'s shape, dtype and device, from a fresh secure stream.
+def _fill_normal(flat: torch.Tensor, start: int, stop: int, std: float) -> None:
+    """flat[start:stop] = N(0, std^2) noise from its own fresh stream, block by block."""
+    stream = secure_stream()
+    for a in range(start, stop, BLOCK):
+        b = min(a + BLOCK, stop)
+        flat[a:b] = secure_normal(b - a, stream).mul_(std)
 
-    Made on the CPU in blocks of ``BLOCK`` values, then moved to the tensor's device."""
+
+def gaussian_like(tensor: torch.Tensor, std: float) -> torch.Tensor:
+    """N(0, std^2) noise with ``tensor``'s shape, dtype and device, from fresh secure streams.
+
+    Made on the CPU in blocks of ``BLOCK`` values, then moved to the tensor's device. A draw of at
+    least ``PARALLEL_FROM`` values is split into ``WORKERS`` ranges, each from its own stream in its own
+    thread (the cipher and torch's kernels release the GIL): the noise then costs about what
+    ``torch.normal`` does, instead of three times as much."""
     if std == 0:
         return torch.zeros_like(tensor)
     if not math.isfinite(std) or std < 0:
         raise ValueError(f"noise std must be a finite number >= 0, got {std}")
-    stream = secure_stream()
-    flat = torch.empty(tensor.numel(), dtype=tensor.dtype)
-    for start in range(0, flat.numel(), BLOCK):
-        stop = min(start + BLOCK, flat.numel())
-        flat[start:stop] = secure_normal(stop - start, stream) * std
+    n = tensor.numel()
+    flat = torch.empty(n, dtype=tensor.dtype)
+    parts = WORKERS if n >= PARALLEL_FROM else 1
+    bounds = [n * i // parts for i in range(parts + 1)]
+    if parts == 1:
+        _fill_normal(flat, 0, n, std)
+    else:
+        with ThreadPoolExecutor(parts, thread_name_prefix="dp-noise") as pool:
+            list(pool.map(lambda i: _fill_normal(flat, bounds[i], bounds[i + 1], std), range(parts)))
     return flat.reshape(tensor.shape).to(tensor.device)
 
 

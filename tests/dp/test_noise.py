@@ -88,3 +88,17 @@ def test_bernoulli_mask_frequency_and_edges(monkeypatch):
     assert bernoulli_mask(0, 0.5).shape == (0,)
     _fixed_urandom(monkeypatch, bytes(32))
     assert torch.equal(bernoulli_mask(999, 0.3), bernoulli_mask(999, 0.3))
+
+
+def test_a_large_draw_in_parallel_ranges_is_normal_and_each_range_has_its_own_stream(monkeypatch):
+    """Above PARALLEL_FROM the draw is split over WORKERS threads, each keyed afresh: the ranges differ,
+    and the whole is N(0, std^2)."""
+    monkeypatch.setattr(noise, "PARALLEL_FROM", 1000)
+    monkeypatch.setattr(noise, "WORKERS", 3)
+    monkeypatch.setattr(noise, "BLOCK", 5003)
+    x = gaussian_like(torch.zeros(90_000, dtype=torch.float64), 1.3).numpy()
+    thirds = x.reshape(3, 30_000)
+    assert not np.allclose(thirds[0], thirds[1]) and not np.allclose(thirds[1], thirds[2])
+    assert stats.kstest(x / 1.3, "norm").pvalue > 1e-3
+    for part in thirds:
+        assert stats.kstest(part / 1.3, "norm").pvalue > 1e-4
