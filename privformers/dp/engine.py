@@ -17,7 +17,7 @@ from torch import Tensor, nn
 
 from privformers.dp import accounting
 from privformers.dp.clipping import CLIPPING_MODES, clip_factors, clipped_sums, squared_norms
-from privformers.dp.noise import gaussian_like
+from privformers.dp.noise import gaussian_like_many
 from privformers.dp.recorder import GradientRecorder
 
 SAMPLING_MODES = ("poisson", "shuffle")
@@ -113,11 +113,10 @@ class PrivacyEngine:
         if loss is not None:
             self.virtual_step(loss)
         std = self.noise_multiplier * self.max_grad_norm
-        for param in self.params:
-            total = self.summed.get(param)
-            if total is None:  # unused by the batch (or empty Poisson batch): the sum is zero
-                total = torch.zeros_like(param)
-            param.grad = ((total + gaussian_like(total, std)) / self.batch_size).to(param.dtype)
+        # unused by the batch (or an empty Poisson batch): the sum is zero
+        totals = [self.summed[p] if p in self.summed else torch.zeros_like(p) for p in self.params]
+        for param, total, noise in zip(self.params, totals, gaussian_like_many(totals, std)):
+            param.grad = ((total + noise) / self.batch_size).to(param.dtype)
         self.summed = {}
         self.steps_taken += 1
 

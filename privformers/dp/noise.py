@@ -48,35 +48,51 @@ def secure_normal(n: int, stream: AesCtrPrg) -> torch.Tensor:
     return out[:n]
 
 
-def _fill_normal(flat: torch.Tensor, start: int, stop: int, std: float) -> None:
-    """flat[start:stop] = N(0, std^2) noise from its own fresh stream, block by block."""
-    stream = secure_stream()
+def _fill_normal(flat: torch.Tensor, start: int, stop: int, std: float, stream: AesCtrPrg) -> None:
+    """flat[start:stop] = N(0, std^2) noise from ``stream``, block by block."""
     for a in range(start, stop, BLOCK):
         b = min(a + BLOCK, stop)
         flat[a:b] = secure_normal(b - a, stream).mul_(std)
 
 
-def gaussian_like(tensor: torch.Tensor, std: float) -> torch.Tensor:
-    """N(0, std^2) noise with ``tensor``'s shape, dtype and device, from fresh secure streams.
+def gaussian_like_many(tensors: list[torch.Tensor], std: float) -> list[torch.Tensor]:
+    """N(0, std^2) noise for each tensor (its shape, dtype and device), from fresh secure streams.
 
-    Made on the CPU in blocks of ``BLOCK`` values, then moved to the tensor's device. A draw of at
-    least ``PARALLEL_FROM`` values is split into ``WORKERS`` ranges, each from its own stream in its own
-    thread (the cipher and torch's kernels release the GIL): the noise then costs about what
-    ``torch.normal`` does, instead of three times as much."""
-    if std == 0:
-        return torch.zeros_like(tensor)
+    Made on the CPU in blocks of ``BLOCK`` values, then moved to each tensor's device. All the values
+    together form one draw: at least ``PARALLEL_FROM`` of them are cut into ``WORKERS`` equal ranges,
+    across tensor boundaries, each filled from its own fresh stream in its own thread (the cipher and
+    torch's kernels release the GIL), so many small gradients are as parallel as one large one. The
+    noise of all the tensors is held at once: one model's worth of memory in the gradients' dtype."""
     if not math.isfinite(std) or std < 0:
         raise ValueError(f"noise std must be a finite number >= 0, got {std}")
-    n = tensor.numel()
-    flat = torch.empty(n, dtype=tensor.dtype)
-    parts = WORKERS if n >= PARALLEL_FROM else 1
-    bounds = [n * i // parts for i in range(parts + 1)]
+    if std == 0:
+        return [torch.zeros_like(t) for t in tensors]
+    flats = [torch.empty(t.numel(), dtype=t.dtype) for t in tensors]
+    offsets = [0]
+    for f in flats:
+        offsets.append(offsets[-1] + f.numel())
+    total = offsets[-1]
+    parts = WORKERS if total >= PARALLEL_FROM else 1
+    cuts = [total * i // parts for i in range(parts + 1)]
+
+    def fill_range(i: int) -> None:
+        stream = secure_stream()
+        for f, first in zip(flats, offsets):
+            a, b = max(cuts[i], first), min(cuts[i + 1], first + f.numel())
+            if a < b:
+                _fill_normal(f, a - first, b - first, std, stream)
+
     if parts == 1:
-        _fill_normal(flat, 0, n, std)
+        fill_range(0)
     else:
         with ThreadPoolExecutor(parts, thread_name_prefix="dp-noise") as pool:
-            list(pool.map(lambda i: _fill_normal(flat, bounds[i], bounds[i + 1], std), range(parts)))
-    return flat.reshape(tensor.shape).to(tensor.device)
+            list(pool.map(fill_range, range(parts)))
+    return [f.reshape(t.shape).to(t.device) for f, t in zip(flats, tensors)]
+
+
+def gaussian_like(tensor: torch.Tensor, std: float) -> torch.Tensor:
+    """N(0, std^2) noise with ``tensor``'s shape, dtype and device (``gaussian_like_many`` of one)."""
+    return gaussian_like_many([tensor], std)[0]
 
 
 def bernoulli_mask(n: int, p: float) -> torch.Tensor:

@@ -19,13 +19,13 @@ def _fixed_urandom(monkeypatch, key: bytes) -> None:
     monkeypatch.setattr("privformers.mpc.prg.os.urandom", lambda n: key[:n])
 
 
-def _reference_normals(key: bytes, n: int) -> np.ndarray:
-    """The same draw written out from the definition: AES-256-CTR over zeros from counter 0, 64-bit
-    little-endian words, k = top 52 bits with the highest flipped, (k + 1/2) / 2^52, Box-Muller (first
-    half cosines, then sines)."""
+def _reference_normals(key: bytes, n: int, skip_words: int = 0) -> np.ndarray:
+    """The same draw written out from the definition: AES-256-CTR over zeros from counter 0 (after
+    skip_words 64-bit words), little-endian words, k = top 52 bits with the highest flipped,
+    (k + 1/2) / 2^52, Box-Muller (first half cosines, then sines)."""
     half = (n + 1) // 2
     enc = Cipher(algorithms.AES(key), modes.CTR(b"\x00" * 16)).encryptor()
-    words = np.frombuffer(enc.update(bytes(16 * half)), dtype="<u8")
+    words = np.frombuffer(enc.update(bytes(8 * skip_words + 16 * half)), dtype="<u8")[skip_words:]
     k = (words >> np.uint64(12)) ^ np.uint64(1 << 51)
     u = (k.astype(np.float64) + 0.5) / 2.0**52
     assert u.min() > 0 and u.max() < 1
@@ -102,3 +102,27 @@ def test_a_large_draw_in_parallel_ranges_is_normal_and_each_range_has_its_own_st
     assert stats.kstest(x / 1.3, "norm").pvalue > 1e-3
     for part in thirds:
         assert stats.kstest(part / 1.3, "norm").pvalue > 1e-4
+
+
+def test_noise_for_many_tensors_is_one_draw_cut_across_them(monkeypatch):
+    """gaussian_like_many: one stream runs on across tensor boundaries (single range), shapes and dtypes
+    are each tensor's own, and in parallel ranges the whole is still N(0, std^2)."""
+    from privformers.dp.noise import gaussian_like_many
+
+    key = bytes(range(7, 39))
+    _fixed_urandom(monkeypatch, key)
+    a, b = torch.zeros(3, 5, dtype=torch.float64), torch.zeros(11, dtype=torch.float64)
+    na, nb = gaussian_like_many([a, b], 1.0)
+    assert na.shape == (3, 5) and nb.shape == (11,)
+    # one stream: a's 15 values use 16 words (8 radii, 8 angles), then b's 11 use the next 12
+    np.testing.assert_allclose(na.flatten().numpy(), _reference_normals(key, 15), rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(nb.numpy(), _reference_normals(key, 11, skip_words=16), rtol=1e-12, atol=1e-12)
+    monkeypatch.undo()
+    monkeypatch.setattr(noise, "PARALLEL_FROM", 100)
+    monkeypatch.setattr(noise, "WORKERS", 4)
+    shapes = [(7, 1000), (3,), (20_001,), (50, 300)]
+    outs = gaussian_like_many([torch.zeros(s, dtype=torch.float32) for s in shapes], 0.5)
+    assert [tuple(o.shape) for o in outs] == shapes and all(o.dtype == torch.float32 for o in outs)
+    flat = torch.cat([o.flatten() for o in outs]).double().numpy()
+    assert stats.kstest(flat / 0.5, "norm").pvalue > 1e-3
+    assert [torch.count_nonzero(x).item() for x in gaussian_like_many([torch.ones(4), torch.ones(2)], 0.0)] == [0, 0]
