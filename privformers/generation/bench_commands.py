@@ -10,7 +10,8 @@ import sys
 from collections.abc import Callable, Collection
 from datetime import datetime, timezone
 
-from privformers.mpc.launch import add_server_gemm_options, server_gemm_from
+from privformers.mpc.launch import add_server_gemm_options, local_gemm_threads, server_gemm_from
+from privformers.mpc.party import SERVER
 
 METHODS = {  # --method: the approximation recipe applied to the random-weight model (None: exact)
     "vanilla": None, "mpcformer": "mpcformer-quad-2quad", "mpcformer-quad-2quad": "mpcformer-quad-2quad",
@@ -208,7 +209,8 @@ def _meta(a: argparse.Namespace, spec: object, transport: str) -> dict:
             "recipe": None if recipe is None else recipe.to_dict(),
             "prompt_len": a.prompt_len, "new_tokens": a.new_tokens,
             "kv_cache": not a.no_cache, "reveal_logits": a.reveal_logits, "parties": "processes",
-            "transport": transport, "server_gemm": {"device": a.server_gemm.device, "threads": a.server_gemm.threads},
+            "transport": transport, "server_gemm": {"device": a.server_gemm.device,
+                                                   "threads": a.server_gemm.threads or local_gemm_threads(SERVER)},
             "cpus": os.cpu_count(), "machine": platform.machine(), "python": platform.python_version(),
             "date": datetime.now(timezone.utc).isoformat(timespec="seconds")}
 

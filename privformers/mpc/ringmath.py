@@ -9,6 +9,7 @@ of one side suffice.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -202,9 +203,15 @@ def gemm_device(name: str = "cpu") -> torch.device:
         raise ValueError(f"gemm device {name!r}: this machine has no CUDA device torch can use")
     if device.index is not None and device.index >= torch.cuda.device_count():
         raise ValueError(f"gemm device {name!r}: only {torch.cuda.device_count()} CUDA device(s) here")
+    _warm_up(str(device))
+    return device
+
+
+@functools.cache
+def _warm_up(device: str) -> None:
+    """One float64 product on the device, once per process (the launcher, run_party and Party all check)."""
     warm = torch.ones((64, 64), dtype=torch.float64, device=device)
     (warm @ warm).sum().item()
-    return device
 
 
 class PlainMatrix:
