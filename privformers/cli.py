@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import pkgutil
 import sys
 from collections.abc import Callable, Iterator
@@ -18,18 +19,16 @@ import privformers
 
 
 def _area_modules(name: str) -> Iterator[object]:
-    """Import ``privformers.<area>.<name>`` for every area that has one."""
+    """Import ``privformers.<area>.<name>`` for every area that has one.
+
+    Areas are found on disk, so an area without such a module is not imported at all (importing a
+    package to ask for its submodule would load torch and transformers for ``--help``)."""
     for info in sorted(pkgutil.iter_modules(privformers.__path__), key=lambda i: i.name):
         if not info.ispkg:
             continue
-        modname = f"privformers.{info.name}.{name}"
-        try:
-            spec = importlib.util.find_spec(modname)
-        except ModuleNotFoundError:
-            spec = None
-        if spec is None:
-            continue
-        yield importlib.import_module(modname)
+        area_path = os.path.join(info.module_finder.path, info.name)
+        if any(sub.name == name for sub in pkgutil.iter_modules([area_path])):
+            yield importlib.import_module(f"privformers.{info.name}.{name}")
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -6,19 +6,33 @@ the secure runtime intercepts (``overridable``) and replaces by a dedicated prot
 ``save_student`` / ``load_student`` keep the recipe next to the weights.
 """
 
-from privformers.approx.affine_norm import AffineLayerNorm
-from privformers.approx.checkpoint import RECIPE_FILE, load_student, read_recipe, save_student
-from privformers.approx.convert import approximate, recipe_of
-from privformers.approx.cubic_softmax import CubicReLUSoftmax, ReciprocalMLP, cubic_relu_softmax
-from privformers.approx.fit_norms import fit_affine_norms
-from privformers.approx.merge import MergeModule, merge_attention, merge_weights
-from privformers.approx.quad_gelu import QuadGELU, quad_gelu
-from privformers.approx.recipes import RECIPES, Recipe, get_recipe, register_recipe
-from privformers.approx.two_quad import TwoQuadSoftmax, two_quad_softmax
-from privformers.approx.two_relu import TwoReLUSoftmax, two_relu_softmax
+from privformers.approx.quad_gelu import quad_gelu as quad_gelu  # eager: importing the module would bind its name to it
+from privformers.lazy import lazy_exports
 
-__all__ = ["RECIPES", "RECIPE_FILE", "AffineLayerNorm", "CubicReLUSoftmax", "MergeModule", "QuadGELU", "Recipe",
-           "ReciprocalMLP", "TwoQuadSoftmax", "TwoReLUSoftmax", "approximate", "cubic_relu_softmax", "fit_affine_norms",
-           "get_recipe",
-           "load_student", "merge_attention", "merge_weights", "quad_gelu", "read_recipe", "recipe_of",
-           "register_recipe", "save_student", "two_quad_softmax", "two_relu_softmax"]
+_EXPORTS = {
+    "AffineLayerNorm": "affine_norm",
+    "RECIPE_FILE": "checkpoint",
+    "load_student": "checkpoint",
+    "read_recipe": "checkpoint",
+    "save_student": "checkpoint",
+    "approximate": "convert",
+    "recipe_of": "convert",
+    "CubicReLUSoftmax": "cubic_softmax",
+    "ReciprocalMLP": "cubic_softmax",
+    "cubic_relu_softmax": "cubic_softmax",
+    "fit_affine_norms": "fit_norms",
+    "MergeModule": "merge",
+    "merge_attention": "merge",
+    "merge_weights": "merge",
+    "QuadGELU": "quad_gelu",
+    "RECIPES": "recipes",
+    "Recipe": "recipes",
+    "get_recipe": "recipes",
+    "register_recipe": "recipes",
+    "TwoQuadSoftmax": "two_quad",
+    "two_quad_softmax": "two_quad",
+    "TwoReLUSoftmax": "two_relu",
+    "two_relu_softmax": "two_relu",
+}
+__all__ = sorted([*_EXPORTS, "quad_gelu"])
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)

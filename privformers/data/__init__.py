@@ -1,16 +1,16 @@
 """Data sets for generation and classification: readers, linearisations and splits by source."""
 
-from privformers.data.examples import LabelledText, TextPair, group_references
-from privformers.data.registry import CLASSIFICATION_READERS, READERS, read_labelled, read_pairs
-from privformers.data.splits import split_by_source
+from privformers.lazy import lazy_exports
 
-__all__ = [
-    "LabelledText",
-    "TextPair",
-    "CLASSIFICATION_READERS",
-    "READERS",
-    "group_references",
-    "read_labelled",
-    "read_pairs",
-    "split_by_source",
-]
+_EXPORTS = {
+    "LabelledText": "examples",
+    "TextPair": "examples",
+    "group_references": "examples",
+    "CLASSIFICATION_READERS": "registry",
+    "READERS": "registry",
+    "read_labelled": "registry",
+    "read_pairs": "registry",
+    "split_by_source": "splits",
+}
+__all__ = sorted(_EXPORTS)
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)

@@ -9,7 +9,7 @@ from dataclasses import asdict
 
 from privformers.data.evaluate import EvaluationResult, evaluate_generation, mpc_generator
 from privformers.data.registry import READERS
-from privformers.metrics import ALL_METRICS, DEFAULT_METRICS
+from privformers.metrics.names import ALL_METRICS, DEFAULT_METRICS
 
 
 def register(subparsers) -> None:

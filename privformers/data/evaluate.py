@@ -9,7 +9,7 @@ from pathlib import Path
 from privformers.data.examples import group_references
 from privformers.data.registry import read_pairs
 from privformers.data.splits import SPLIT_NAMES, split_by_source
-from privformers.metrics import DEFAULT_METRICS, compute_metrics
+from privformers.metrics.names import DEFAULT_METRICS
 
 
 @dataclass
@@ -88,6 +88,7 @@ def evaluate_generation(
 ) -> EvaluationResult:
     """Greedy-generate for every source of the split (``generate`` can swap in another runtime) and score."""
     from privformers.lm.generate import generate_texts
+    from privformers.metrics.suite import compute_metrics
 
     groups = select_groups(task, data, split, validation_fraction, test_fraction, split_seed)[:limit]
     if not groups:

@@ -5,15 +5,18 @@
 checkpoints and the final student saved by ``save_student`` (recipe included).
 """
 
-from privformers.distill.objectives import (
-    MergeWeights,
-    MPCFormerWeights,
-    merge_objective,
-    mpcformer_stage1,
-    mpcformer_stage2,
-    noisy_embeddings,
-)
-from privformers.distill.trainer import Stage, TrainerConfig, distill
+from privformers.lazy import lazy_exports
 
-__all__ = ["MPCFormerWeights", "MergeWeights", "Stage", "TrainerConfig", "distill", "merge_objective",
-           "mpcformer_stage1", "mpcformer_stage2", "noisy_embeddings"]
+_EXPORTS = {
+    "MergeWeights": "objectives",
+    "MPCFormerWeights": "objectives",
+    "merge_objective": "objectives",
+    "mpcformer_stage1": "objectives",
+    "mpcformer_stage2": "objectives",
+    "noisy_embeddings": "objectives",
+    "Stage": "trainer",
+    "TrainerConfig": "trainer",
+    "distill": "trainer",
+}
+__all__ = sorted(_EXPORTS)
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)

@@ -7,7 +7,12 @@ recomputing the prefix. ``reveal_logits`` is an opt-in shortcut that reveals the
 next-token distribution to the client instead (see ``program.py``).
 """
 
-from privformers.generation.cache import SecretCache
-from privformers.generation.program import generate_program, generate_run
+from privformers.lazy import lazy_exports
 
-__all__ = ["SecretCache", "generate_program", "generate_run"]
+_EXPORTS = {
+    "SecretCache": "cache",
+    "generate_program": "program",
+    "generate_run": "program",
+}
+__all__ = sorted(_EXPORTS)
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)

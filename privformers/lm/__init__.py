@@ -1,7 +1,12 @@
 """Small causal language models for data-to-text: tokenizer, training, greedy generation, built-in model."""
 
-from privformers.lm.builtin import builtin_model_path
-from privformers.lm.generate import generate_texts
-from privformers.lm.prompt import SEPARATOR, format_prompt
+from privformers.lazy import lazy_exports
 
-__all__ = ["SEPARATOR", "builtin_model_path", "format_prompt", "generate_texts"]
+_EXPORTS = {
+    "builtin_model_path": "builtin",
+    "generate_texts": "generate",
+    "SEPARATOR": "prompt",
+    "format_prompt": "prompt",
+}
+__all__ = sorted(_EXPORTS)
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)

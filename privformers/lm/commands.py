@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import argparse
 
+from privformers.lm.config import TrainConfig
 from privformers.lm.model import ModelShape
-from privformers.lm.train import TrainConfig, train_lm
 
 
 def register(subparsers) -> None:
@@ -42,6 +42,8 @@ def register(subparsers) -> None:
 def run_train_lm(args: argparse.Namespace) -> int:
     """Build a TrainConfig from the arguments and train."""
     from pathlib import Path
+
+    from privformers.lm.train import train_lm
 
     if not Path(args.data).is_file():
         raise SystemExit(f"train-lm: data file not found: {args.data}")

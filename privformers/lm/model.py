@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-from transformers import GPT2Config, GPT2LMHeadModel
+if TYPE_CHECKING:
+    from transformers import GPT2LMHeadModel
 
 
 @dataclass
@@ -20,6 +22,8 @@ class ModelShape:
 
 def build_gpt2(shape: ModelShape, vocab_size: int, eos_token_id: int) -> GPT2LMHeadModel:
     """A freshly initialised ``GPT2LMHeadModel`` with tied input/output embeddings."""
+    from transformers import GPT2Config, GPT2LMHeadModel
+
     config = GPT2Config(
         vocab_size=vocab_size,
         n_positions=shape.n_positions,

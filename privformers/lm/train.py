@@ -7,7 +7,7 @@ import json
 import math
 import random
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict
 from pathlib import Path
 
 import torch
@@ -15,34 +15,12 @@ from tqdm import tqdm
 
 from privformers.data import group_references, read_pairs, split_by_source
 from privformers.lm.batches import collate, encode_pair
+from privformers.lm.config import TrainConfig
 from privformers.lm.generate import generate_texts
-from privformers.lm.model import ModelShape, build_gpt2
+from privformers.lm.model import build_gpt2
 from privformers.lm.prompt import format_prompt, format_target
 from privformers.lm.tokenizer import train_bpe_tokenizer
 from privformers.metrics import corpus_bleu
-
-
-@dataclass
-class TrainConfig:
-    """Everything ``train-lm`` needs: data, split, tokenizer, model shape and optimisation."""
-
-    data: str
-    out: str
-    task: str = "e2e"
-    validation_fraction: float = 0.05
-    test_fraction: float = 0.10
-    split_seed: int = 0
-    vocab_size: int = 1024
-    shape: ModelShape = field(default_factory=ModelShape)
-    epochs: int = 30
-    batch_size: int = 16
-    learning_rate: float = 1e-3
-    weight_decay: float = 0.01
-    warmup_steps: int = 200
-    eval_every: int = 2
-    max_new_tokens: int = 96
-    seed: int = 0
-    threads: int = 1
 
 
 def learning_rate_at(step: int, total: int, config: TrainConfig) -> float:

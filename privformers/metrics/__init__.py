@@ -1,21 +1,18 @@
 """Generation metrics computed with established libraries (sacrebleu, rouge-score, nltk, transformers)."""
 
-from privformers.metrics.bertscore import BertScorer
-from privformers.metrics.meteor import corpus_meteor, wordnet_available
-from privformers.metrics.ngram import corpus_bleu, corpus_chrf_plus_plus
-from privformers.metrics.nist import corpus_nist
-from privformers.metrics.rouge import corpus_rouge_l
-from privformers.metrics.suite import ALL_METRICS, DEFAULT_METRICS, compute_metrics
+from privformers.lazy import lazy_exports
 
-__all__ = [
-    "ALL_METRICS",
-    "DEFAULT_METRICS",
-    "BertScorer",
-    "compute_metrics",
-    "corpus_bleu",
-    "corpus_chrf_plus_plus",
-    "corpus_meteor",
-    "corpus_nist",
-    "corpus_rouge_l",
-    "wordnet_available",
-]
+_EXPORTS = {
+    "BertScorer": "bertscore",
+    "corpus_meteor": "meteor",
+    "wordnet_available": "meteor",
+    "corpus_bleu": "ngram",
+    "corpus_chrf_plus_plus": "ngram",
+    "corpus_nist": "nist",
+    "corpus_rouge_l": "rouge",
+    "ALL_METRICS": "names",
+    "DEFAULT_METRICS": "names",
+    "compute_metrics": "suite",
+}
+__all__ = sorted(_EXPORTS)
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)

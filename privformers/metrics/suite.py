@@ -7,12 +7,10 @@ from pathlib import Path
 
 from privformers.metrics.bertscore import BertScorer
 from privformers.metrics.meteor import corpus_meteor, wordnet_available
+from privformers.metrics.names import ALL_METRICS, DEFAULT_METRICS
 from privformers.metrics.ngram import corpus_bleu, corpus_chrf_plus_plus
 from privformers.metrics.nist import corpus_nist
 from privformers.metrics.rouge import corpus_rouge_l
-
-DEFAULT_METRICS = ("bleu", "chrf++", "rouge-l", "nist", "meteor")
-ALL_METRICS = (*DEFAULT_METRICS, "bertscore")
 
 
 def compute_metrics(

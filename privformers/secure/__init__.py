@@ -9,9 +9,16 @@ the model code, masks and position ids run as written, and an op with no secure 
 fails loudly, naming the op and the module being executed.
 """
 
-from privformers.secure.registry import UnsupportedOpError, register_op
-from privformers.secure.runtime import secure_forward, secure_program
-from privformers.secure.tensor import PrivateIds, SecretTensor, ServerParam
+from privformers.lazy import lazy_exports
 
-__all__ = ["PrivateIds", "SecretTensor", "ServerParam", "UnsupportedOpError", "register_op", "secure_forward",
-           "secure_program"]
+_EXPORTS = {
+    "UnsupportedOpError": "registry",
+    "register_op": "registry",
+    "secure_forward": "runtime",
+    "secure_program": "runtime",
+    "PrivateIds": "tensor",
+    "SecretTensor": "tensor",
+    "ServerParam": "tensor",
+}
+__all__ = sorted(_EXPORTS)
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)

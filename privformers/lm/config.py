@@ -1,0 +1,30 @@
+"""What ``train-lm`` is given: data, split, tokenizer, model shape and optimisation (no torch needed)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from privformers.lm.model import ModelShape
+
+
+@dataclass
+class TrainConfig:
+    """Everything ``train-lm`` needs: data, split, tokenizer, model shape and optimisation."""
+
+    data: str
+    out: str
+    task: str = "e2e"
+    validation_fraction: float = 0.05
+    test_fraction: float = 0.10
+    split_seed: int = 0
+    vocab_size: int = 1024
+    shape: ModelShape = field(default_factory=ModelShape)
+    epochs: int = 30
+    batch_size: int = 16
+    learning_rate: float = 1e-3
+    weight_decay: float = 0.01
+    warmup_steps: int = 200
+    eval_every: int = 2
+    max_new_tokens: int = 96
+    seed: int = 0
+    threads: int = 1
