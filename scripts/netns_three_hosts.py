@@ -4,7 +4,9 @@
 Each host has one veth interface into a bridge (namespace ``<prefix>-lan``), so every byte between
 the parties crosses real network interfaces. Each interface's egress can be shaped with ``tc``:
 ``--rate`` (token bucket; 1 Gbit/s by default) and ``--delay-ms`` one-way delay (netem; split
-between the host's egress and the bridge port's egress). The dealer runs ``privformers dealer``,
+between the host's egress and the bridge port's egress). Where the kernel has no netem,
+``--userspace-delay`` puts the whole one-way delay in ``userspace_netem.py``'s switch instead of
+the bridge (the measured TCP round trip then includes the switch's own overhead). The dealer runs ``privformers dealer``,
 the server ``privformers serve`` with the built-in model (or ``--model``), and the client runs
 ``privformers generate --server --dealer`` over TLS with certificates from ``privformers certs``.
 
@@ -12,7 +14,7 @@ Prints one JSON object: the client's summary, the per-token cost of the decode s
 LAN estimate (network time only: 1 Gbit/s, 1 ms RTT) and what shaping was really applied.
 Needs root and ``ip``/``tc`` (iproute2). Everything it creates is removed at the end.
 
-    sudo python scripts/netns_three_hosts.py --tokens 8 --rate 1gbit --delay-ms 0.5
+    sudo python scripts/netns_three_hosts.py --tokens 8 --rate 1gbit --delay-ms 0.5 [--userspace-delay]
 """
 
 from __future__ import annotations
@@ -32,6 +34,8 @@ sys.path.insert(0, str(REPO))
 from privformers.mpc.meter import LAN  # noqa: E402 - after the repository is on the path
 
 ROLES = ("client", "server", "dealer")
+SWITCH = REPO / "scripts" / "userspace_netem.py"
+SWITCH_MTU = 65000   # few large frames: the user-space switch forwards 1 Gbit/s with room to spare
 PORTS = {"server": 7101, "dealer": 7102}
 DEFAULT_PROMPT = "name[The Eagle], eatType[coffee shop], food[French], area[riverside] ="
 
@@ -67,19 +71,31 @@ class ThreeHosts:
         self.ns = {r: f"{prefix}-{r}" for r in ROLES}
         self.ip = {r: f"{subnet}.{i + 1}" for i, r in enumerate(ROLES)}
         self.shaping: dict = {}
+        self.userspace = False
+        self.switch: subprocess.Popen | None = None
 
-    def setup(self) -> None:
+    def setup(self, userspace_switch: bool = False) -> None:
+        """Namespaces and veth pairs; the ports meet in a kernel bridge, or (userspace_switch) in
+        ``userspace_netem.py``'s delay switch, which needs offloads off and gains from a large MTU."""
         self.teardown()
+        self.userspace = userspace_switch
         sh("ip", "netns", "add", self.lan)
-        sh("ip", "-n", self.lan, "link", "add", "br0", "type", "bridge")
-        sh("ip", "-n", self.lan, "link", "set", "br0", "up")
+        if not userspace_switch:
+            sh("ip", "-n", self.lan, "link", "add", "br0", "type", "bridge")
+            sh("ip", "-n", self.lan, "link", "set", "br0", "up")
         for role in ROLES:
             ns, host_if, port_if = self.ns[role], f"{self.prefix}{role[0]}0", f"{self.prefix}{role[0]}1"
             sh("ip", "netns", "add", ns)
             sh("ip", "link", "add", host_if, "type", "veth", "peer", "name", port_if)
             sh("ip", "link", "set", host_if, "netns", ns)
             sh("ip", "link", "set", port_if, "netns", self.lan)
-            sh("ip", "-n", self.lan, "link", "set", port_if, "master", "br0")
+            if userspace_switch:
+                sh("ip", "-n", ns, "link", "set", host_if, "mtu", str(SWITCH_MTU))
+                sh("ip", "-n", self.lan, "link", "set", port_if, "mtu", str(SWITCH_MTU))
+                sh("ip", "netns", "exec", ns, sys.executable, str(SWITCH), "--offloads-off", host_if)
+                sh("ip", "netns", "exec", self.lan, sys.executable, str(SWITCH), "--offloads-off", port_if)
+            else:
+                sh("ip", "-n", self.lan, "link", "set", port_if, "master", "br0")
             sh("ip", "-n", self.lan, "link", "set", port_if, "up")
             sh("ip", "-n", ns, "addr", "add", f"{self.ip[role]}/24", "dev", host_if)
             sh("ip", "-n", ns, "link", "set", host_if, "up")
@@ -96,6 +112,8 @@ class ThreeHosts:
     def shape(self, rate: str | None, delay_ms: float) -> dict:
         """Apply rate and one-way delay (half on each egress of the path); report what was applied."""
         applied = {"rate": None, "one_way_delay_ms": 0.0, "qdisc": None, "note": ""}
+        if self.userspace:
+            return self._shape_userspace(rate, delay_ms, applied)
         if not rate and not delay_ms:
             return applied
         half = delay_ms / 2
@@ -117,7 +135,28 @@ class ThreeHosts:
         self.shaping = applied
         return applied
 
+    def _shape_userspace(self, rate: str | None, delay_ms: float, applied: dict) -> dict:
+        """Rate by tbf on every egress; the whole one-way delay in the switch (each frame crosses it once)."""
+        if rate:
+            for ns, dev in self.interfaces():
+                sh("ip", "netns", "exec", ns, "tc", "qdisc", "replace", "dev", dev, "root", "tbf", "rate", rate,
+                   "burst", "256kb", "latency", "50ms")
+            applied.update(rate=rate, qdisc="tbf")
+        ports = [dev for ns, dev in self.interfaces() if ns == self.lan]
+        self.switch = subprocess.Popen(["ip", "netns", "exec", self.lan, sys.executable, str(SWITCH),
+                                        "--delay-ms", str(delay_ms), *ports], stdout=subprocess.PIPE, text=True)
+        if "switching" not in (self.switch.stdout.readline() or ""):
+            raise RuntimeError("the user-space delay switch did not start")
+        applied.update(one_way_delay_ms=delay_ms, delay_by="user-space switch (scripts/userspace_netem.py)",
+                       mtu=SWITCH_MTU)
+        self.shaping = applied
+        return applied
+
     def teardown(self) -> None:
+        if self.switch is not None:
+            self.switch.terminate()
+            self.switch.wait(10)
+            self.switch = None
         for ns in (*self.ns.values(), self.lan):
             sh("ip", "netns", "del", ns, check=False)
 
@@ -203,7 +242,7 @@ def run(args: argparse.Namespace) -> dict:
     procs: list[subprocess.Popen] = []
     env = _env()
     try:
-        hosts.setup()
+        hosts.setup(userspace_switch=args.userspace_delay)
         shaping = hosts.shape(args.rate, args.delay_ms)
         shaping["measured_tcp_rtt_us"] = measure_rtt(hosts)
         certs = work / "certs"
@@ -269,6 +308,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--model", help="a save_pretrained folder (default: the built-in E2E model)")
     p.add_argument("--rate", default="1gbit", help="egress rate of every interface ('' for none)")
     p.add_argument("--delay-ms", type=float, default=0.5, help="one-way delay in ms (netem; 0.5 = 1 ms RTT)")
+    p.add_argument("--userspace-delay", action="store_true",
+                   help="add the delay in a user-space switch instead of netem (for kernels without netem)")
     p.add_argument("--check", action="store_true", help="also decode in plaintext and compare")
     p.add_argument("--prefix", default="pf", help="name prefix of the namespaces and interfaces")
     p.add_argument("--subnet", default="10.77.0", help="the hosts get SUBNET.1 (client), .2 (server), .3 (dealer)")

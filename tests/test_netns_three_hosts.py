@@ -28,9 +28,26 @@ def test_three_namespaces_generate_the_plaintext_tokens():
         pytest.skip(f"network namespaces unavailable: {exc}")
     args = argparse.Namespace(
         tokens=2, prompt=mod.DEFAULT_PROMPT, prompt_ids=None, model=None, rate="1gbit", delay_ms=0.5, check=True,
-        prefix="pft", subnet="10.78.0", timeout=1800.0)
+        prefix="pft", subnet="10.78.0", timeout=1800.0, userspace_delay=False)
     out = mod.run(args)
     assert out["plaintext_match"] is True and len(out["tokens"]) == 2
     assert out["shaping"]["rate"] == "1gbit"
     assert out["decode_rounds_per_token"] > 0 and out["meter_lan_estimate_seconds_per_token"] > 0
     assert not any(ns.startswith("pft-") for ns in mod.sh("ip", "netns", "list").stdout.split())
+
+
+@pytest.mark.slow
+def test_three_namespaces_with_the_delay_in_the_user_space_switch():
+    mod = load_script()
+    try:
+        mod.check_available()
+    except mod.NetnsUnavailable as exc:
+        pytest.skip(f"network namespaces unavailable: {exc}")
+    args = argparse.Namespace(
+        tokens=2, prompt=mod.DEFAULT_PROMPT, prompt_ids=None, model=None, rate="1gbit", delay_ms=1.0, check=True,
+        prefix="pfu", subnet="10.79.0", timeout=1800.0, userspace_delay=True)
+    out = mod.run(args)
+    assert out["plaintext_match"] is True and len(out["tokens"]) == 2
+    assert out["shaping"]["qdisc"] == "tbf" and out["shaping"]["delay_by"].startswith("user-space switch")
+    assert out["shaping"]["measured_tcp_rtt_us"] >= 2000           # the switch holds each frame 1 ms each way
+    assert not any(ns.startswith("pfu-") for ns in mod.sh("ip", "netns", "list").stdout.split())
