@@ -92,7 +92,7 @@ def launch_generate(args: dict, timeout: float, frac_bits: int, insecure: bool =
     server_gemm: the server's threads and device for its plaintext-weight products."""
     from privformers.mpc.launch import launch_local
 
-    return launch_local("generate", args, timeout, frac_bits, insecure, follow="[client] token",
+    return launch_local("generate", args, timeout, frac_bits, insecure, follow="[client]",
                         connect_timeout=min(60.0, timeout), server_gemm=server_gemm)
 
 

@@ -266,6 +266,10 @@ def launch_local(program: str, args: dict | None = None, timeout: float = 60.0, 
     follow: copy the client's stderr lines that start with this prefix (its progress) to ours.
     server_gemm: the server's threads and device for its plaintext-weight products."""
     connect = min(30.0, timeout) if connect_timeout is None else connect_timeout
+    if follow is not None:
+        print(f"[launch] starting the client, server and dealer as local processes "
+              f"({'plain TCP' if insecure else 'TLS 1.3, ephemeral certificates'}); each loads torch and the model "
+              "first", file=sys.stderr, flush=True)
     with tempfile.TemporaryDirectory(prefix="privformers-") as tmp, transport_files(insecure) as tls:
         procs = start_parties(program, args or {}, Path(tmp), frac_bits, timeout, connect, tls=tls,
                               client_args=client_args, server_gemm=server_gemm)

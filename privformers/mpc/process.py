@@ -10,6 +10,7 @@ import os
 import resource
 import sys
 import time
+from collections.abc import Callable
 
 import torch
 
@@ -85,6 +86,17 @@ def _execute_profiled(party: Party, built, role: str):
         prof.dump_stats(os.path.join(os.environ[PROFILE_ENV], f"{role}.prof"))
 
 
+def _announce_online(role: str) -> Callable[[], None]:
+    """A callback that says, on stderr, that the offline pass is over and how long setup and offline took."""
+    start = time.perf_counter()
+
+    def announce() -> None:
+        print(f"[{role}] setup and offline pass (the dealer's correlated randomness): "
+              f"{time.perf_counter() - start:.1f} s; online pass starts", file=sys.stderr, flush=True)
+
+    return announce
+
+
 def run_party(role: str, program: str, args: dict, session: bytes, addrs: dict[str, Addr],
               frac_bits: int = 16, io_timeout: float = 60.0, connect_timeout: float = 30.0, *,
               tls: TlsConfig | None, exit_on_lost_peer: bool = False, gemm_threads: int = 1,
@@ -110,7 +122,10 @@ def run_party(role: str, program: str, args: dict, session: bytes, addrs: dict[s
     watchdog = Watchdog(role, links).start() if exit_on_lost_peer else None
     try:
         party.handshake()
-        result = _execute_profiled(party, built, role) if os.environ.get(PROFILE_ENV) else execute(party, built)
+        if os.environ.get(PROFILE_ENV):
+            result = _execute_profiled(party, built, role)
+        else:
+            result = execute(party, built, on_online=(_announce_online(role), lambda: None))
     except BaseException as exc:
         if watchdog:
             watchdog.stop()

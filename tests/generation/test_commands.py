@@ -65,8 +65,14 @@ def test_generate_processes_json(tmp_path: Path, capsys: pytest.CaptureFixture) 
     prompt = " ".join(f"w{i}" for i in PROMPT)
     code = main(["generate", "--model", str(folder), "--prompt", prompt, "--max-new-tokens", "2", "--json",
                  "--check"])
-    out = json.loads(capsys.readouterr().out)
+    captured = capsys.readouterr()
+    out = json.loads(captured.out)
     assert code == 0
+    # progress from launch to the last token, in order (the parties' startup is seconds of silence otherwise)
+    milestones = ["[launch] starting the client, server and dealer", "[client] connected to dealer, server (tls1.3)",
+                  "[client] setup and offline pass", "[client] token 1/2", "[client] token 2/2"]
+    at = [captured.err.find(m) for m in milestones]
+    assert -1 not in at and at == sorted(at), captured.err
     assert out["tokens"] == out["plaintext_tokens"] == plain_greedy(plain_model(SMALL_SPEC), PROMPT, 2)[0]
     assert out["text"] == " ".join(f"w{t}" for t in out["tokens"])
     assert set(out) >= {"text", "tokens", "plaintext_tokens", "per_token", "totals", "breakdown"}
