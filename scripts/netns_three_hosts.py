@@ -6,8 +6,8 @@ the parties crosses real network interfaces. Each interface's egress can be shap
 ``--rate`` (token bucket; 1 Gbit/s by default) and ``--delay-ms`` one-way delay (netem; split
 between the host's egress and the bridge port's egress). Where the kernel has no netem,
 ``--userspace-delay`` puts the whole one-way delay in ``userspace_netem.py``'s switch instead of
-the bridge (the measured TCP round trip then includes the switch's own overhead). The dealer runs ``privformers dealer``,
-the server ``privformers serve`` with the built-in model (or ``--model``), and the client runs
+the bridge (the measured TCP round trip then includes the switch's own overhead). The dealer
+runs ``privformers dealer``, the server ``privformers serve`` with the built-in model (or ``--model``), and the client runs
 ``privformers generate --server --dealer`` over TLS with certificates from ``privformers certs``.
 
 Prints one JSON object: the client's summary, the per-token cost of the decode steps, the meter's
