@@ -7,8 +7,9 @@ the parties crosses real network interfaces. Each interface's egress can be shap
 between the host's egress and the bridge port's egress). Where the kernel has no netem,
 ``--userspace-delay`` puts the whole one-way delay in ``userspace_netem.py``'s switch instead of
 the bridge (the measured TCP round trip then includes the switch's own overhead). The dealer
-runs ``privformers dealer``, the server ``privformers serve`` with the built-in model (or ``--model``), and the client runs
-``privformers generate --server --dealer`` over TLS with certificates from ``privformers certs``.
+runs ``privformers dealer``, the server ``privformers serve`` with the built-in model (or
+``--model``), and the client runs ``privformers generate --server --dealer`` over TLS with
+certificates from ``privformers certs``.
 
 Prints one JSON object: the client's summary, the per-token cost of the decode steps, the meter's
 LAN estimate (network time only: 1 Gbit/s, 1 ms RTT) and what shaping was really applied.
