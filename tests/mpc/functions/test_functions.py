@@ -113,5 +113,7 @@ def test_coarse_guesses_hold_their_bound_just_below_every_threshold():
     small = x <= 64
     for fn, ref in ((reciprocal, 1 / x), (rsqrt, x.rsqrt())):
         out, _ = run_on_secret(lambda a, fn=fn: fn(a, lo=-4, hi=12), x)
-        assert ((out - ref).abs() / ref.clamp(min=1)).max() < 2e-4
+        # Goldschmidt's u is rounded to f bits at each of the 7 steps and is not self-correcting: over 92
+        # runs the reciprocal's largest error had median 9.5e-5, p90 1.75e-4, max 2.25e-4 (about 15 ulps)
+        assert ((out - ref).abs() / ref.clamp(min=1)).max() < 3e-4
         assert ((out - ref) / ref)[small].abs().max() < 1e-3
