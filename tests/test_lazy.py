@@ -54,3 +54,14 @@ def test_the_command_line_parser_loads_neither_transformers_nor_nltk():
 def test_a_name_that_is_its_own_module_name_is_refused():
     with pytest.raises(ValueError, match="quad_gelu must be imported eagerly"):
         lazy_exports("privformers.approx", {"quad_gelu": "quad_gelu"})
+
+
+def test_checking_a_model_before_launch_loads_no_model_code():
+    """The launcher reads the config, tokenizer and lengths; the parties load the model classes themselves."""
+    code = ("import sys; from privformers.generation.models import from_path, check_length, check_weights; "
+            "from privformers.lm import builtin_model_path; p = builtin_model_path(); s = from_path(p); "
+            "check_weights(p); check_length(s, 10, 5); "
+            "print(sorted(m for m in ('transformers.modeling_utils', 'privformers.approx.convert', 'scipy') "
+            "if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]", out.stdout + out.stderr

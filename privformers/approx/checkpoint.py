@@ -12,7 +12,6 @@ from safetensors.torch import load_file
 from torch import nn
 from transformers import AutoConfig, PretrainedConfig
 
-from privformers.approx.convert import approximate, recipe_of
 from privformers.approx.recipes import Recipe
 
 RECIPE_FILE = "privformers_recipe.json"
@@ -20,6 +19,8 @@ RECIPE_FILE = "privformers_recipe.json"
 
 def save_student(model: nn.Module, path: str | Path, **save_kwargs: object) -> Path:
     """model.save_pretrained(path) and, for a converted model, its recipe as privformers_recipe.json."""
+    from privformers.approx.convert import recipe_of  # conversion code loads on use: reading a recipe needs none
+
     path = Path(path)
     model.save_pretrained(path, **save_kwargs)
     recipe = recipe_of(model)
@@ -72,6 +73,8 @@ def load_weights(model: nn.Module, state: dict[str, torch.Tensor]) -> None:
 
 def build(config: PretrainedConfig, auto_class: type, recipe: Recipe | None) -> nn.Module:
     """The architecture (placeholder weights, eager attention), converted by the recipe if any."""
+    from privformers.approx.convert import approximate
+
     model = auto_class.from_config(config, attn_implementation="eager")
     return model if recipe is None else approximate(model, recipe, inplace=True)
 

@@ -11,17 +11,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import torch
-from transformers import (
-    AutoConfig,
-    AutoModelForCausalLM,
-    AutoModelForSeq2SeqLM,
-    AutoModelForSequenceClassification,
-    GPT2Config,
-    PretrainedConfig,
-)
+from transformers import AutoConfig, GPT2Config, PretrainedConfig
 
 from privformers.approx.checkpoint import load_student, read_recipe
-from privformers.approx.convert import approximate, merge_len
 from privformers.approx.recipes import Recipe, get_recipe
 
 SIZES = {  # GPT-2 shapes for random-weight runs
@@ -38,7 +30,10 @@ _INIT = threading.Lock()  # parties as threads share torch's global RNG: seeded 
 
 def auto_class(config: PretrainedConfig) -> type:
     """The Auto class for a config: a sequence classifier when its architectures name one,
-    else a sequence-to-sequence LM for encoder-decoders and a causal LM otherwise."""
+    else a sequence-to-sequence LM for encoder-decoders and a causal LM otherwise. (The model classes,
+    and the conversion code below, load on first use: the launcher checks a model without them.)"""
+    from transformers import AutoModelForCausalLM, AutoModelForSeq2SeqLM, AutoModelForSequenceClassification
+
     if any(a.endswith("ForSequenceClassification") for a in getattr(config, "architectures", None) or ()):
         return AutoModelForSequenceClassification
     return AutoModelForSeq2SeqLM if config.is_encoder_decoder else AutoModelForCausalLM
@@ -46,6 +41,8 @@ def auto_class(config: PretrainedConfig) -> type:
 
 def random_spec(config: PretrainedConfig, seed: int = 0, recipe: str | Recipe | None = None) -> ModelSpec:
     """Any architecture's config with seeded random weights, converted by a recipe if given."""
+    from privformers.approx.convert import approximate
+
     recipe = None if recipe is None else get_recipe(recipe)
 
     def weights() -> dict[str, torch.Tensor]:
@@ -72,6 +69,8 @@ class ModelSpec:
 
     def factory(self) -> torch.nn.Module:
         """The architecture with placeholder weights (eager attention), converted by the recipe."""
+        from privformers.approx.convert import approximate
+
         with _INIT:
             model = auto_class(self.config).from_config(self.config, attn_implementation="eager").eval()
             return model if self.recipe is None else approximate(model, self.recipe, inplace=True)
@@ -165,9 +164,12 @@ def check_length(spec: ModelSpec, prompt_len: int, max_new_tokens: int) -> None:
     the Merge Module matrices for a model converted with one."""
     seq2seq = spec.config.is_encoder_decoder
     longest = max(prompt_len, max_new_tokens + 1) if seq2seq else prompt_len + max_new_tokens
-    if spec.recipe is not None and spec.recipe.merge and longest > merge_len(spec.config, spec.recipe):
-        raise PromptTooLongError(f"{longest} positions exceed the Merge Module's "
-                                 f"{merge_len(spec.config, spec.recipe)} (recipe option merge_max_len)")
+    if spec.recipe is not None and spec.recipe.merge:
+        from privformers.approx.convert import merge_len  # conversion code: only for a Merge Module
+
+        if longest > merge_len(spec.config, spec.recipe):
+            raise PromptTooLongError(f"{longest} positions exceed the Merge Module's "
+                                     f"{merge_len(spec.config, spec.recipe)} (recipe option merge_max_len)")
     if seq2seq:
         if spec.context and longest > spec.context:
             raise PromptTooLongError(f"prompt of {prompt_len} tokens or {max_new_tokens} new tokens exceed the "
