@@ -2,8 +2,7 @@
 
 With u = x y (u -> 1): y <- y (2 - u), u <- u (2 - u). Each step opens u and y once through
 ``fused_mul`` (which also truncates them), and u (2 - u) is a local polynomial of the opened u,
-so a step is one round; y and u keep 8 extra fractional bits between steps (Goldschmidt's u is not
-self-correcting: rounded to f bits, its errors added up to about 15 ulps over 7 steps). The error 1 - u squares
+so a step is one round; y keeps 8 extra fractional bits between steps. The error 1 - u squares
 at every step, and the steps go on until it is below ``TARGET_ERROR``. For a few elements the guess
 comes from quarter octaves (|1 - u| < 0.087: 2 steps to 5.6e-5); for many, from four-octave
 intervals and coarse comparisons (|1 - u| < 0.90: 7 steps to 9e-7), which needs a sixteenth of the
@@ -21,7 +20,7 @@ from privformers.mpc.protocols.trunc import trunc
 from privformers.mpc.shares import AShare
 
 TARGET_ERROR = 1e-4  # relative error before fixed-point rounding
-EXTRA_BITS = 8  # y and u are kept at f + 8 fractional bits between steps (1/x is small for large x)
+EXTRA_BITS = 8  # y is kept at f + 8 fractional bits between steps: 1/x is small for large x
 
 
 def reciprocal_raw(x: AShare, lo: int = -4, hi: int = 12, iterations: int | None = None) -> tuple[AShare, int]:
@@ -37,17 +36,15 @@ def reciprocal_raw(x: AShare, lo: int = -4, hi: int = 12, iterations: int | None
     y = octave_guess(x, lo, hi, lambda v: 1.0 / v, per_octave)
     u = mul(x, y, truncate=False)                 # scale 2f
     e = EXTRA_BITS
-    u_k = f - e                                   # u is opened at scale f + e
-    y_k, y_e = 0, 0                               # y is opened at scale f + y_e, after truncating y_k bits
+    y_k, y_e = 0, 0                               # y at scale f + y_e + y_k, to be truncated by y_k
     for step in range(iterations):
         last = step == iterations - 1
-        (u_t, y_t), (yu,), raised = fused_mul([Factor(u, u_k), Factor(y, y_k)], [(1, 0)], None if last else {0: 2})
-        y = y_t.lshift(f + e + 1) - yu            # 2y - y u, scale 2f + e + y_e
-        y_k, y_e, y_scale = f + y_e, e, 2 * f + e + y_e
+        (u_t, y_t), (yu,), raised = fused_mul([Factor(u, f), Factor(y, y_k)], [(1, 0)], None if last else {0: 2})
+        y = y_t.lshift(f + 1 + e - y_e) - yu.lshift(e - y_e)  # 2y - y u, scale 2f + e
+        y_k, y_e = f, e
         if not last:
-            u = u_t.lshift(f + e + 1) - raised[0][0]  # 2u - u^2, scale 2f + 2e
-            u_k = f + e
-    return y, y_scale - f
+            u = u_t.lshift(f + 1) - raised[0][0]  # 2u - u^2, scale 2f
+    return y, y_k + e
 
 
 def reciprocal(x: AShare, lo: int = -4, hi: int = 12, iterations: int | None = None) -> AShare:
