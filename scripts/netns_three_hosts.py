@@ -129,20 +129,21 @@ class ThreeHosts:
             applied["note"] = (f"netem is not available ({probe.stderr.strip()}): this kernel cannot add "
                                "delay, so the round-trip time is the veth pairs' own")
             if rate:
-                for ns, dev in self.interfaces():
-                    sh("ip", "netns", "exec", ns, "tc", "qdisc", "replace", "dev", dev, "root", "tbf", "rate", rate,
-                       "burst", "256kb", "latency", "50ms")
-                applied.update(rate=rate, qdisc="tbf")
+                self._rate_limit(rate, applied)
         self.shaping = applied
         return applied
+
+    def _rate_limit(self, rate: str, applied: dict) -> None:
+        """A token bucket (tbf) at rate on every egress."""
+        for ns, dev in self.interfaces():
+            sh("ip", "netns", "exec", ns, "tc", "qdisc", "replace", "dev", dev, "root", "tbf", "rate", rate,
+               "burst", "256kb", "latency", "50ms")
+        applied.update(rate=rate, qdisc="tbf")
 
     def _shape_userspace(self, rate: str | None, delay_ms: float, applied: dict) -> dict:
         """Rate by tbf on every egress; the whole one-way delay in the switch (each frame crosses it once)."""
         if rate:
-            for ns, dev in self.interfaces():
-                sh("ip", "netns", "exec", ns, "tc", "qdisc", "replace", "dev", dev, "root", "tbf", "rate", rate,
-                   "burst", "256kb", "latency", "50ms")
-            applied.update(rate=rate, qdisc="tbf")
+            self._rate_limit(rate, applied)
         ports = [dev for ns, dev in self.interfaces() if ns == self.lan]
         self.switch = subprocess.Popen(["ip", "netns", "exec", self.lan, sys.executable, str(SWITCH),
                                         "--delay-ms", str(delay_ms), *ports], stdout=subprocess.PIPE, text=True)
