@@ -245,9 +245,11 @@ def transport_files(insecure: bool) -> Iterator[dict[str, PartyFiles] | None]:
 
 
 def follow_lines(path: Path, stop: threading.Event, prefix: str) -> None:
-    """Copy the complete lines of a growing file that start with prefix to our stderr until stop is set."""
+    """Copy the complete lines of a growing file that start with prefix to our stderr until stop is set,
+    reading once more after it is set: a process's last lines come just before it ends."""
     pos = 0
-    while not stop.wait(0.2):
+    while True:
+        last = stop.wait(0.2)
         if path.exists():
             text = path.read_text(errors="replace")
             for line in text[pos:].splitlines(keepends=True):
@@ -255,6 +257,8 @@ def follow_lines(path: Path, stop: threading.Event, prefix: str) -> None:
                     if line.startswith(prefix):
                         sys.stderr.write(line)
                     pos += len(line)
+        if last:
+            return
 
 
 def launch_local(program: str, args: dict | None = None, timeout: float = 60.0, frac_bits: int = 16,

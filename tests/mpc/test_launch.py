@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 import os
+import subprocess
+import sys
 import threading
 import time
 from pathlib import Path
@@ -17,6 +19,7 @@ from privformers.mpc.launch import (
     LaunchError,
     ServerGemm,
     _env,
+    follow_lines,
     free_ports,
     launch_local,
     local_gemm_threads,
@@ -152,3 +155,35 @@ def test_only_the_server_is_given_the_gemm_device_and_threads_asked_for(capsys):
 
     assert main(["bench", "forward", "--random-weights", "--seq-len", "4", "--server-gemm-device", "cuda"]) == 2
     assert "no CUDA device" in capsys.readouterr().err
+
+
+def test_party_processes_end_without_the_interpreter_teardown(tmp_path, monkeypatch):
+    """A party exits straight after its report (tearing down torch and transformers costs about 1 s of
+    CPU, which the dealer, finishing first, took from the others' online pass): exit handlers do not run,
+    yet the report and the exit status arrive whole."""
+    hooks, marks = tmp_path / "hooks", tmp_path / "marks"
+    hooks.mkdir()
+    marks.mkdir()
+    (hooks / "sitecustomize.py").write_text(
+        "import atexit, os\n"
+        f"atexit.register(lambda: open(os.path.join({str(marks)!r}, str(os.getpid())), 'w').close())\n")
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join(p for p in (str(hooks), os.environ.get("PYTHONPATH")) if p))
+    control = subprocess.run([sys.executable, "-c", "pass"], env=_env(), check=True)
+    assert control.returncode == 0 and len(list(marks.iterdir())) == 1   # the hook works in a plain process
+    (tmp_path / "run").mkdir()
+    procs = start_parties("echo", {"n": 1000}, tmp_path / "run", timeout=30, connect_timeout=20, tls=None)
+    reports = wait_parties(procs, timeout=60)
+    assert {role: procs[role].proc.returncode for role in ROLES} == {role: 0 for role in ROLES}
+    assert all(reports[role]["result"] == {p: True for p in ROLES if p != role} for role in ROLES)
+    assert len(list(marks.iterdir())) == 1   # no party process ran its exit handlers
+
+
+def test_follow_lines_copies_what_came_just_before_stop(tmp_path, capsys):
+    """The client's last progress lines come right before it exits: the follower reads once more
+    after being stopped, and still copies only complete lines with the prefix."""
+    log = tmp_path / "client.err"
+    log.write_text("[client] token 1/2\nnoise\n[client] token 2/2\n[client] partial")
+    stop = threading.Event()
+    stop.set()
+    follow_lines(log, stop, "[client]")
+    assert capsys.readouterr().err == "[client] token 1/2\n[client] token 2/2\n"
