@@ -22,7 +22,9 @@ def normalize(x: AShare, eps: float = 1e-5) -> AShare:
     The mean is subtracted before any truncation (1/d at f + 16 bits: at f bits alone, 1/768 is
     off by 0.4%, which shows in every output); one fused round truncates the centred values and
     squares them; rsqrt runs on the sum of squares S = d (var + eps) with sqrt(d) folded into its
-    tables, and its untruncated result meets the centred values in one more fused product.
+    tables, and its untruncated result meets the centred values in one more fused product. S is
+    handed to rsqrt untruncated: its comparison reads S as it is and its first product truncates it
+    (one round fewer), where the ring leaves room for S at 2f bits.
     Domain: var + eps in [2^-12, 2^16], |x| < 2^14.
     """
     fp = x.party.fp
@@ -32,9 +34,13 @@ def normalize(x: AShare, eps: float = 1e-5) -> AShare:
     inv_d = round(2 ** (f + extra) / d)
     centered_raw = x.lshift(f + extra) - x.sum(-1, keepdim=True).mul_public(inv_d)   # scale 2f + 16
     centered, (sq,) = trunc_powers(centered_raw, f + extra, 2)
-    s = trunc(sq.sum(-1, keepdim=True), f).add_public(int(fp.encode(eps * d)))    # d (var + eps)
     log_d = math.log2(d)
-    inv, k = rsqrt_raw(s, lo=math.floor(log_d) - 12, hi=math.ceil(log_d) + 16, scale=math.sqrt(d))
+    lo, hi = math.floor(log_d) - 12, math.ceil(log_d) + 16
+    s = sq.sum(-1, keepdim=True).add_public(int(fp.encode(eps * d)) << f)            # d (var + eps), scale 2f
+    pending = f if hi + 2 * f + 3 <= 64 else 0   # room for the comparison to read S untruncated
+    if not pending:
+        s = trunc(s, f)
+    inv, k = rsqrt_raw(s, lo=lo, hi=hi, scale=math.sqrt(d), pending=pending)
     # keep 1/sigma at 2f fractional bits: sigma may be large, and the product is well within range
     _, (y,), _ = fused_mul([Factor(centered), Factor(inv, k - f)], [(0, 1)])
     return trunc(y, 2 * f)

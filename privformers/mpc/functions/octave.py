@@ -20,22 +20,30 @@ from privformers.mpc.shares import AShare
 COARSE_MARGIN = 3  # coarse comparisons ignore bits below t_min / 2^3: x within 1/8 of a threshold may go up
 
 
-def interval_bits(x: AShare, lo: int, hi: int, per_octave: float, coarse: bool = False) -> AShare:
+def interval_bits(x: AShare, lo: int, hi: int, per_octave: float, coarse: bool = False,
+                  pending: int = 0) -> AShare:
     """Shares of [x < t_j] for the inner thresholds t_j = 2^(lo + j / per_octave), j = 1 .. n-1.
 
     coarse: compare only the bits above t_min / 8 (a DCF of about lo + f - 2 fewer levels). An x
     less than 1/8 of t below a threshold t may then count as above it; the bits stay monotone,
-    because coarse thresholds are at least a factor 2 apart, and ``start_error`` allows for it."""
+    because coarse thresholds are at least a factor 2 apart, and ``start_error`` allows for it.
+    pending: x is a product not yet truncated, at scale 2^(f + pending). The thresholds are scaled to
+    match and the DCF ignores the pending bits, so it has as many levels as for the truncated x; an x
+    less than one unit of the truncated scale below a threshold may count as above it, which is
+    within truncation's own error."""
     fp = x.party.fp
     n = round(per_octave * (hi - lo))
-    thresholds = fp.encode(torch.tensor([2.0 ** (lo + j / per_octave) for j in range(1, n)], dtype=torch.float64))
-    bits = max(hi, 0) + fp.frac_bits + 3
+    thresholds = fp.encode(torch.tensor([2.0 ** (lo + j / per_octave) for j in range(1, n)],
+                                        dtype=torch.float64)) << pending
+    bits = max(hi, 0) + fp.frac_bits + 3 + pending
+    if bits > 64:
+        raise ValueError(f"interval_bits: 2^{hi} at {fp.frac_bits} + {pending} fractional bits exceeds the ring")
     if n == 1:  # a single interval: no threshold, nothing to compare
         p, shape = x.party, (0, *x.shape)
         return AShare(p, placeholder(shape) if p.symbolic else torch.zeros(shape, dtype=torch.int64))
-    ignore = 0
+    ignore = pending
     if coarse:
-        ignore = min(max(0, int(thresholds.min()).bit_length() - 1 - COARSE_MARGIN), bits - 3)
+        ignore = min(max(pending, int(thresholds.min()).bit_length() - 1 - COARSE_MARGIN), bits - 3)
     return below_thresholds(x, thresholds, bits, ignore)  # one opening of x serves every threshold
 
 

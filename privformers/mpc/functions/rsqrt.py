@@ -33,10 +33,13 @@ def _newton_error(e: float) -> float:
 
 
 def rsqrt_raw(x: AShare, lo: int = -12, hi: int = 16, iterations: int | None = None,
-              scale: float = 1.0) -> tuple[AShare, int]:
+              scale: float = 1.0, pending: int = 0) -> tuple[AShare, int]:
     """(shares of scale / sqrt(x) at scale 2^(f + k), k) for x in [2^lo, 2^hi].
 
-    iterations: None picks the fewest that reach ``TARGET_ERROR`` from the guess."""
+    iterations: None picks the fewest that reach ``TARGET_ERROR`` from the guess.
+    pending: x is a product not yet truncated (scale 2^(f + pending)). The comparison reads it as it
+    is, and its truncation shares the round of the first product (``fused_mul``), so a truncated
+    input costs one round fewer than ``trunc`` followed by this function."""
     per_octave = per_octave_for(x.numel(), hi - lo)
     if iterations is None:
         iterations = steps_for(per_octave, _newton_error, TARGET_ERROR)
@@ -50,10 +53,14 @@ def rsqrt_raw(x: AShare, lo: int = -12, hi: int = 16, iterations: int | None = N
     big_m = max(m_of)
     mids = [middle(lo, j, per_octave) for j in range(n)]
     y_of = [(mid / 4.0**m) ** -0.5 for mid, m in zip(mids, m_of)]   # in (1/2, 1]
-    below = interval_bits(x, lo, hi, per_octave, coarse=is_coarse(per_octave))
+    below = interval_bits(x, lo, hi, per_octave, coarse=is_coarse(per_octave), pending=pending)
     c = interval_table(below, fp.encode(torch.tensor([4.0 ** (big_m - m) * y * y for m, y in zip(m_of, y_of)])))
     w = interval_table(below, fp.encode(torch.tensor([scale * 2.0 ** (big_m - m) * y for m, y in zip(m_of, y_of)])))
-    u, u_k = mul(x, c, truncate=False), f + 2 * big_m              # u = x y0^2 at scale 2^(2f + 2M)
+    if pending:   # trunc(x) * c in one round
+        _, (u,), _ = fused_mul([Factor(x, pending), Factor(c)], [(0, 1)])
+    else:
+        u = mul(x, c, truncate=False)
+    u_k = f + 2 * big_m                                             # u = x y0^2 at scale 2^(2f + 2M)
     w_k = 0
     half = 1 << (f - 1)
     for step in range(iterations):

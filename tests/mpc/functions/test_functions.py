@@ -117,3 +117,45 @@ def test_coarse_guesses_hold_their_bound_just_below_every_threshold():
         # runs the reciprocal's largest error had median 9.5e-5, p90 1.75e-4, max 2.25e-4 (about 15 ulps)
         assert ((out - ref).abs() / ref.clamp(min=1)).max() < 3e-4
         assert ((out - ref) / ref)[small].abs().max() < 1e-3
+
+
+def test_rsqrt_of_an_untruncated_product_matches_its_truncated_input():
+    """rsqrt_raw(pending=f) on a product at scale 2^(2f): the comparison reads it untruncated and the
+    first product truncates it, with the accuracy of rsqrt on the truncated value, also just below
+    the interval thresholds (quarter octaves for few elements, whole octaves compared coarsely for many)."""
+    from privformers.mpc.functions.rsqrt import rsqrt_raw
+    from privformers.mpc.protocols.trunc import trunc
+
+    k = torch.arange(-3, 11, dtype=torch.float64)
+    edges = torch.cat([2 ** (k + j / 4) for j in range(4)])
+    x = torch.cat([edges * (1 - 2.0**-14), edges, edges * 1.003]) / 1.37   # the product with 1.37 lands on them
+    y = (torch.round(x * 2**16) / 2**16) * (round(1.37 * 2**16) / 2**16)   # the product of the encoded values
+
+    def fn(a):
+        f = a.party.fp.frac_bits
+        raw = a.mul_public(a.party.fp.encode(torch.tensor(1.37, dtype=torch.float64)))    # scale 2f, low bits set
+        out, shift = rsqrt_raw(raw, lo=-4, hi=12, pending=f)
+        return trunc(out, shift)
+
+    for chunk in (x.numel(), 20):
+        out = _in_chunks(fn, x, chunk)
+        assert ((out - y.rsqrt()).abs() / y.rsqrt().clamp(min=1)).max() < 1e-4
+
+
+@pytest.mark.parametrize("frac_bits", [16, 18], ids=["fused", "no-room-truncates-first"])
+def test_layernorm_over_wide_variances_and_its_rounds(frac_bits):
+    """LayerNorm at GPT-2 base's width across variances 1e-3 .. 1e4: the sum of squares goes to rsqrt
+    untruncated where the ring has room (8 rounds for a decode row, 9 with the coarse guess of many
+    rows), and is truncated first where it has not (18 fractional bits: one round more)."""
+    from tests.mpc.helpers import cost_of
+
+    g = torch.Generator().manual_seed(1)
+    sd = torch.logspace(-1.5, 2 if frac_bits == 16 else 1.5, 6, dtype=torch.float64).reshape(-1, 1)
+    x = torch.randn(6, 768, generator=g, dtype=torch.float64) * sd + 0.5
+    out, _ = run_on_secret(lambda a: layer_norm(a), x, frac_bits=frac_bits)
+    ref = torch.nn.functional.layer_norm(x, (768,))
+    assert (out - ref).abs().max() < 2e-3
+    extra = 0 if frac_bits == 16 else 1
+    assert cost_of(lambda a: layer_norm(a), x[:1], frac_bits=frac_bits)["client"]["rounds"] == 8 + extra
+    many = torch.randn(128, 768, generator=g, dtype=torch.float64)
+    assert cost_of(lambda a: layer_norm(a), many, frac_bits=frac_bits)["client"]["rounds"] == 9 + extra
