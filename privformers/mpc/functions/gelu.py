@@ -12,6 +12,8 @@ bits): x that close below a threshold may land on either side, so the fit covers
 Domain: |x| < 2^15; error <= 2.5e-3 on [-8, 8] (measured in the tests; target 1e-2).
 Cost: 5 rounds: the comparisons; [x < T] x and x^2; w, w^2, w^3 (one fused truncation); the
 upper half of the polynomial, w^3 (c4 w + c5 w^2 + c6 w^3); the product with the inside bit.
+An input still to be truncated (a linear layer's output) costs no round more: the comparisons read
+it as it is and the second round truncates it.
 """
 
 from __future__ import annotations
@@ -51,18 +53,23 @@ def _fit(form: str) -> list[float]:
 COEFFS = {form: _fit(form) for form in ("erf", "tanh")}
 
 
-def gelu(x: AShare, form: str = "erf") -> AShare:
-    """Shares of gelu(x) = x Phi(x) ('erf'), or of its tanh approximation ('tanh')."""
+def gelu(x: AShare, form: str = "erf", pending: int = 0) -> AShare:
+    """Shares of gelu(x) = x Phi(x) ('erf'), or of its tanh approximation ('tanh').
+
+    pending: x is at scale 2^(f + pending), a product not yet truncated; the result is at scale 2^f."""
     if form not in COEFFS:
         raise ValueError(f"unknown GeLU form {form!r}; expected 'erf' or 'tanh'")
     fp = x.party.fp
     f, s = fp.frac_bits, W_BITS
-    t = int(fp.encode(T))
-    # [x < T], [x < -T]
-    cmp = below_thresholds(x, torch.tensor([t, -t]), f + DOMAIN_LOG2 + 1, max(0, f + WINDOW_LOG2))
+    if not 0 <= pending or f + DOMAIN_LOG2 + 1 + pending > 64:
+        raise ValueError(f"gelu: {pending} pending bits at {f} fractional bits exceed the ring")
+    t = int(fp.encode(T)) << pending
+    # [x < T], [x < -T]: the same DCF levels whatever is pending (its bits are ignored with the window's)
+    cmp = below_thresholds(x, torch.tensor([t, -t]), f + DOMAIN_LOG2 + 1 + pending,
+                           max(0, f + WINDOW_LOG2) + pending)
     below_t = cmp[0]
     inside = below_t - cmp[1]
-    _, (below_x,), raised = fused_mul([Factor(below_t), Factor(x)], [(0, 1)], {1: 2})   # [x<T] x; x^2 at 2f
+    (_, x), (below_x,), raised = fused_mul([Factor(below_t), Factor(x, pending)], [(0, 1)], {1: 2})  # x^2 at 2f
     w, (w2, w3) = trunc_powers(raised[1][0], 2 * f + 4 - s, 3)  # w = x^2 / 16 at scale s; w^2, w^3 at 2s, 3s
     c = [round(v * 2**s) for v in COEFFS[form]]                # coefficients at scale s
     low = w.mul_public(c[1] << 2 * s) + w2.mul_public(c[2] << s) + w3.mul_public(c[3])     # scale 4s

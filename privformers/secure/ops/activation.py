@@ -16,11 +16,16 @@ from privformers.secure.values import as_share, secret
 
 @register_op(F.gelu)
 def gelu(x: SecretTensor, approximate: str = "none") -> SecretTensor:
-    """gelu(x) in either form ('none': erf, 'tanh'), each by the engine's GeLU polynomial fitted to it."""
+    """gelu(x) in either form ('none': erf, 'tanh'), each by the engine's GeLU polynomial fitted to it.
+
+    A linear layer's output still to be truncated goes in as it is: GeLU's rounds truncate it."""
     if approximate not in ("none", "tanh"):
         raise ValueError(f"gelu: unknown approximate={approximate!r}")
+    form = "erf" if approximate == "none" else "tanh"
     with x.party.meter.scope("activation"):
-        return secret(mpc_gelu(as_share(x), "erf" if approximate == "none" else "tanh"))
+        if isinstance(x, SecretTensor) and x.pending:
+            return secret(mpc_gelu(x.raw, form, pending=x.pending))
+        return secret(mpc_gelu(as_share(x), form))
 
 
 @register_op(torch.tanh, torch.Tensor.tanh, F.tanh)

@@ -159,3 +159,24 @@ def test_layernorm_over_wide_variances_and_its_rounds(frac_bits):
     assert cost_of(lambda a: layer_norm(a), x[:1], frac_bits=frac_bits)["client"]["rounds"] == 8 + extra
     many = torch.randn(128, 768, generator=g, dtype=torch.float64)
     assert cost_of(lambda a: layer_norm(a), many, frac_bits=frac_bits)["client"]["rounds"] == 9 + extra
+
+
+@pytest.mark.parametrize("form", ["erf", "tanh"])
+def test_gelu_of_an_untruncated_product_in_the_same_rounds(form):
+    """A linear layer's output goes into GeLU untruncated: the comparisons read it as it is and GeLU's
+    second round truncates it, so the truncation's own round is saved; values near and far past the
+    thresholds +-4 included."""
+    from tests.mpc.helpers import cost_of
+
+    x = torch.cat([_grid(-8, 8, 2001), torch.tensor([4 - 2**-10, -4 - 2**-10, 4.0, -4.0, 100.0, -3000.0])])
+    x = x / 1.37
+    y = (torch.round(x * 2**16) / 2**16) * (round(1.37 * 2**16) / 2**16)   # the product of the encoded values
+    ref = torch.nn.functional.gelu(y, approximate="none" if form == "erf" else "tanh")
+
+    def fn(a):
+        raw = a.mul_public(a.party.fp.encode(torch.tensor(1.37, dtype=torch.float64)))    # scale 2f, low bits set
+        return gelu(raw, form, pending=a.party.fp.frac_bits)
+
+    out, _ = run_on_secret(fn, x)
+    assert (out - ref).abs().max() <= 3e-3
+    assert cost_of(fn, x[:10])["client"]["rounds"] == cost_of(lambda a: gelu(a, form), x[:10])["client"]["rounds"] == 5
