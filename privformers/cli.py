@@ -60,9 +60,9 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     try:
         code = func(args)
-    except KeyboardInterrupt:
-        print("interrupted", file=sys.stderr)
-        return 130
+    except KeyboardInterrupt as exc:   # Ctrl-C, or a launcher stopped by a signal (its parties ended first)
+        print(str(exc) or "interrupted", file=sys.stderr)
+        return int(getattr(exc, "exit_code", 130))
     return int(code or 0)
 
 

@@ -84,16 +84,35 @@ def _tokenizer(path: str) -> object | None:
         return None
 
 
+def split_secrets(args: dict) -> tuple[dict, dict, dict]:
+    """(public, the client's own, the server's own) parts of ``generate`` arguments: the prompt goes to
+    the client alone (its length is public), the model folder to the server alone (the client and the
+    dealer get its public architecture and recipe instead, ``public_spec``)."""
+    from privformers.generation.models import from_path, public_spec
+
+    public, client, server = dict(args), {}, {}
+    if "prompt" in public:
+        client["prompt"] = [int(t) for t in public.pop("prompt")]
+        public["prompt_len"] = len(client["prompt"])
+    if public.get("model"):
+        server["model"] = public.pop("model")
+        public.update(public_spec(from_path(server["model"])))
+    return public, client, server
+
+
 def launch_generate(args: dict, timeout: float, frac_bits: int, insecure: bool = False,
                     server_gemm: ServerGemm = LOCAL_DEFAULT) -> dict[str, dict]:
     """Run the ``generate`` program in three local processes, streaming the client's progress.
 
-    The links are TLS with fresh ephemeral certificates unless insecure (plain TCP, with a warning).
-    server_gemm: the server's threads and device for its plaintext-weight products."""
+    args: as for the ``generate`` program; the prompt reaches the client process alone and the
+    model folder the server alone (``split_secrets``). The links are TLS with fresh ephemeral
+    certificates unless insecure (plain TCP, with a warning). server_gemm: the server's threads and
+    device for its plaintext-weight products."""
     from privformers.mpc.launch import launch_local
 
-    return launch_local("generate", args, timeout, frac_bits, insecure, follow="[client]",
-                        connect_timeout=min(60.0, timeout), server_gemm=server_gemm)
+    public, client, server = split_secrets(args)
+    return launch_local("generate", public, timeout, frac_bits, insecure, client_args=client, server_args=server,
+                        follow="[client]", connect_timeout=min(60.0, timeout), server_gemm=server_gemm)
 
 
 def run_generate(args: dict, timeout: float, frac_bits: int, insecure: bool = False,

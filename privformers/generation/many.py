@@ -18,7 +18,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from privformers.generation.models import check_length, check_weights, from_path
+from privformers.generation.models import check_length, check_weights, from_path, public_spec
 from privformers.generation.program import Weights, batch_run, setup_model
 from privformers.mpc.party import CLIENT, Party
 from privformers.mpc.session import Program
@@ -81,12 +81,13 @@ def mpc_generate(model_path: str | Path, prompts: Sequence[Sequence[int]], max_n
     check_weights(model_path)
     for p in prompts:
         check_length(spec, len(p), max_new_tokens)
-    args = {"model": str(Path(model_path).resolve()), "prompt_lens": [len(p) for p in prompts],
+    args = {**public_spec(spec), "prompt_lens": [len(p) for p in prompts],
             "max_new_tokens": max_new_tokens, "material_mb": material_mb, "progress": True,
             "batch_size": batch_size}
-    try:
+    try:   # the prompts reach the client process alone, the model folder the server alone
         reports = launch_local("generate-many", args, timeout, frac_bits, follow="[client] prompt",
-                               client_args={"prompts": [list(map(int, p)) for p in prompts]})
+                               client_args={"prompts": [list(map(int, p)) for p in prompts]},
+                               server_args={"model": str(Path(model_path).resolve())})
     except LaunchError as exc:
         raise RuntimeError(f"private generation failed: {exc}") from None
     results = reports["client"]["result"]

@@ -120,34 +120,47 @@ def random_gpt2(size: str = "tiny", seed: int = 0, recipe: str | Recipe | None =
     return random_spec(GPT2Config(**kwargs), seed, recipe)
 
 
+PRIVATE_CONFIG_KEYS = ("_name_or_path", "_commit_hash")   # where the server keeps the model: not architecture
+
+
 def public_config(config: PretrainedConfig) -> dict:
-    """The architecture as plain JSON data, for the parties that hold no weights."""
-    return config.to_dict()
+    """The architecture as plain JSON data, for the parties that hold no weights (without the server's
+    folder path, which a loaded config remembers)."""
+    return {k: v for k, v in config.to_dict().items() if k not in PRIVATE_CONFIG_KEYS}
 
 
-def from_config_dict(data: dict) -> ModelSpec:
-    """The architecture from ``public_config`` data; no weights (client and dealer of a served session)."""
+def public_spec(spec: ModelSpec) -> dict:
+    """What the parties without the weights need, as plain JSON data: the architecture (``hf_config``)
+    and the approximation recipe of a student (``recipe``, None for an unconverted model). The local
+    launcher gives this to the client and the dealer instead of the model folder's path, and a
+    ``serve`` server sends it to its clients; ``from_args`` reads it back."""
+    return {"hf_config": public_config(spec.config), "recipe": None if spec.recipe is None else spec.recipe.to_dict()}
+
+
+def from_config_dict(data: dict, recipe: dict | None = None) -> ModelSpec:
+    """The architecture from ``public_config`` data (and a student's recipe, as ``Recipe.to_dict``); no
+    weights (client and dealer)."""
     from transformers.models.auto.configuration_auto import CONFIG_MAPPING
 
     model_type = data.get("model_type")
     if model_type not in CONFIG_MAPPING:
-        raise ValueError(f"unknown model type {model_type!r} in the served model's config")
+        raise ValueError(f"unknown model type {model_type!r} in the model's public config")
     config = CONFIG_MAPPING[model_type].from_dict(dict(data))
     config.pad_token_id = None
 
     def no_weights() -> dict[str, torch.Tensor]:
         raise RuntimeError("only the server holds the weights")
 
-    return ModelSpec(config, no_weights)
+    return ModelSpec(config, no_weights, None if recipe is None else Recipe.from_dict(recipe))
 
 
 def from_args(args: dict) -> ModelSpec:
-    """{"model": PATH}, {"hf_config": public_config(...)} (architecture only), or
-    {"arch": "gpt2", "size": ..., "seed": ..., "config": {overrides}, "recipe": NAME}."""
+    """{"model": PATH} (the server), {"hf_config": ..., "recipe": ...} (``public_spec``: architecture
+    only), or {"arch": "gpt2", "size": ..., "seed": ..., "config": {overrides}, "recipe": NAME}."""
     if args.get("model"):
         return from_path(args["model"])
     if args.get("hf_config"):
-        return from_config_dict(args["hf_config"])
+        return from_config_dict(args["hf_config"], args.get("recipe"))
     if args.get("arch", "gpt2") != "gpt2":
         raise ValueError(f"random-weight models: only arch 'gpt2' so far, not {args['arch']!r}")
     return random_gpt2(args.get("size", "tiny"), int(args.get("seed", 0)), args.get("recipe"),

@@ -17,12 +17,16 @@ def _format(role: str, result: Any) -> dict:
 
 @register_program("generate", _format)
 def generate(args: dict) -> Program:
-    """Args: model (a save_pretrained folder), hf_config (architecture only) or arch/size/seed/config
-    (random weights); prompt (ids; parties other than the client may give prompt_len instead);
+    """Args: model (a save_pretrained folder: the server), hf_config and recipe (``public_spec``: the
+    client and dealer) or arch/size/seed/config (random weights); prompt (ids: the client only) and
+    prompt_len (public; the others build a placeholder prompt of that length);
     max_new_tokens, reveal_logits, use_cache (default true), bits, progress, material_mb (stream the
     material, at most this many MB ahead; all parties must give the same)."""
     spec = from_args(args)
     prompt = [int(t) for t in args["prompt"]] if "prompt" in args else [0] * int(args["prompt_len"])
+    if "prompt_len" in args and len(prompt) != int(args["prompt_len"]):
+        raise ValueError(f"the prompt has {len(prompt)} tokens, the session's public prompt_len is "
+                         f"{args['prompt_len']}")
     check_length(spec, len(prompt), int(args["max_new_tokens"]))
     return generate_program(spec.factory, spec.weights, prompt,
                             int(args["max_new_tokens"]), bool(args.get("reveal_logits", False)),
@@ -33,10 +37,13 @@ def generate(args: dict) -> Program:
 
 @register_program("generate-many", _format)
 def generate_many(args: dict) -> Program:
-    """Args: model (folder) or a random-weight spec as for ``generate``; prompts (client only) or
-    prompt_lens; max_new_tokens; optional bits, material_mb, progress, batch_size."""
+    """Args: model (folder: the server), hf_config and recipe (the others) or a random-weight spec as for
+    ``generate``; prompts (the client only) and prompt_lens (public); max_new_tokens; optional bits,
+    material_mb, progress, batch_size."""
     spec = from_args(args)
     prompts = args.get("prompts") or [[0] * int(n) for n in args["prompt_lens"]]
+    if "prompt_lens" in args and [len(p) for p in prompts] != [int(n) for n in args["prompt_lens"]]:
+        raise ValueError("the prompts' lengths differ from the session's public prompt_lens")
     for p in prompts:
         check_length(spec, len(p), int(args["max_new_tokens"]))
     budget = int(float(args.get("material_mb", DEFAULT_MATERIAL_MB)) * 2**20)

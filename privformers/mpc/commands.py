@@ -49,7 +49,11 @@ def register(sub: argparse._SubParsersAction) -> None:
         p.add_argument(f"--{role}", type=_addr, required=True, metavar="HOST:PORT",
                        help=f"the {role}'s address" + (" (it listens nowhere; used in messages)"
                                                        if role == "client" else " (it listens there)"))
-    p.add_argument("--args", default="{}", help="program arguments as a JSON object")
+    p.add_argument("--args", default="{}", help="program arguments as a JSON object (public: every local user "
+                   "can read a command line)")
+    p.add_argument("--args-stdin", action="store_true",
+                   help="also read this party's own arguments (its secret inputs) as a JSON object from stdin, "
+                        "merged over --args; how the local launcher hands each party its own")
     p.add_argument("--frac-bits", type=int, default=16)
     p.add_argument("--timeout", type=float, default=60.0, help="seconds to wait for any message from a peer")
     p.add_argument("--connect-timeout", type=float, default=30.0,
@@ -68,7 +72,13 @@ def register(sub: argparse._SubParsersAction) -> None:
                        description="Run a program with three local processes; the links are TLS 1.3 with "
                        "fresh ephemeral certificates (deleted afterwards) unless --insecure-transport.")
     p.add_argument("--program", required=True)
-    p.add_argument("--args", default="{}", help="program arguments as a JSON object")
+    p.add_argument("--args", default="{}", help="public program arguments as a JSON object (every party gets them)")
+    p.add_argument("--client-args-file", type=Path, metavar="FILE",
+                   help="a JSON object file of the client's own arguments (its secret inputs): only the client "
+                        "process receives them")
+    p.add_argument("--server-args-file", type=Path, metavar="FILE",
+                   help="a JSON object file of the server's own arguments (e.g. where its weights are): only "
+                        "the server process receives them")
     p.add_argument("--frac-bits", type=int, default=16)
     p.add_argument("--timeout", type=float, default=60.0)
     p.add_argument("--json", action="store_true")
@@ -105,14 +115,34 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=cmd_demo)
 
 
+def json_object(text: str, what: str) -> dict:
+    """A JSON object from text; ValueError naming ``what`` (never quoting the text: it may be a secret)."""
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise ValueError(f"{what} is not valid JSON ({exc.msg} at line {exc.lineno}, column {exc.colno})") from None
+    if not isinstance(value, dict):
+        raise ValueError(f"{what} must be a JSON object, not {type(value).__name__}")
+    return value
+
+
+def party_args(a: argparse.Namespace) -> dict:
+    """--args, with this party's own arguments from stdin merged over them (--args-stdin)."""
+    args = json_object(a.args, "--args")
+    if a.args_stdin:
+        args.update(json_object(sys.stdin.buffer.read().decode("utf-8", "replace"), "the arguments on stdin"))
+    return args
+
+
 def cmd_party(a: argparse.Namespace) -> int:
     from privformers.mpc.process import run_party
 
     addrs = {r: getattr(a, r) for r in ROLES}
     print(f"[{a.role}] session {a.session.hex()[:12]}..., program {a.program}", file=sys.stderr, flush=True)
     try:
+        args = party_args(a)
         tls = tls_from_args(a, a.role)
-        report = run_party(a.role, a.program, json.loads(a.args), a.session, addrs, a.frac_bits, a.timeout,
+        report = run_party(a.role, a.program, args, a.session, addrs, a.frac_bits, a.timeout,
                            a.connect_timeout, tls=tls, exit_on_lost_peer=True, gemm_threads=a.gemm_threads,
                            gemm_device=a.gemm_device)
     except (TransportError, ValueError, KeyError, RuntimeError, OSError) as exc:
@@ -122,11 +152,29 @@ def cmd_party(a: argparse.Namespace) -> int:
     return 0
 
 
+def _args_file(path: Path | None, what: str) -> dict | None:
+    if path is None:
+        return None
+    try:
+        return json_object(path.read_text(), f"{what} ({path})")
+    except OSError as exc:
+        raise ValueError(f"cannot read {what} {path}: {exc.strerror or exc}") from None
+
+
 def cmd_launch(a: argparse.Namespace) -> int:
-    from privformers.mpc.launch import LaunchError, launch_local
+    from privformers.mpc.launch import LaunchError, launch_local, private_parts
 
     try:
-        reports = launch_local(a.program, json.loads(a.args), a.timeout, a.frac_bits, a.insecure_transport)
+        args = json_object(a.args, "--args")
+        client_args = _args_file(a.client_args_file, "--client-args-file")
+        server_args = _args_file(a.server_args_file, "--server-args-file")
+        private_parts(args, client_args, server_args)
+    except ValueError as exc:
+        print(f"privformers launch: error: {exc}", file=sys.stderr)
+        return 2
+    try:
+        reports = launch_local(a.program, args, a.timeout, a.frac_bits, a.insecure_transport,
+                               client_args=client_args, server_args=server_args)
     except LaunchError as exc:
         print(exc, file=sys.stderr)
         return 1

@@ -26,7 +26,9 @@ def run_demo(seed: int = 0, timeout: float = 60.0) -> int:
     print(f"  x = {_fmt(x.reshape(-1).tolist())}\n")
     t0 = time.perf_counter()
     try:
-        reports = launch_local("linear-demo", {"seed": seed}, timeout)
+        # x reaches the client process alone, W and b the server alone: the dealer gets neither
+        reports = launch_local("linear-demo", {}, timeout, client_args={"x": x.tolist()},
+                               server_args={"w": w.tolist(), "b": b.tolist()})
     except LaunchError as exc:
         print(f"demo failed: {exc}")
         return 1

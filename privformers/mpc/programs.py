@@ -104,17 +104,33 @@ def _format_linear(role: str, result: Any) -> dict:
 
 @register_program("linear-demo", _format_linear)
 def linear_demo(args: dict) -> Program:
-    """y = trunc(x @ W) + b with x from the client and (W, b) from the server, revealed to the client."""
-    x, w, b = linear_demo_inputs(int(args.get("seed", 0)))
+    """y = trunc(x @ W) + b with x from the client and (W, b) from the server, revealed to the client.
+
+    Args: x (1x8, the client's own), w (8x4) and b (4) (the server's own), as nested lists; a value not
+    given comes from ``linear_demo_inputs(seed)`` (public test inputs, the same in every party)."""
+    seed = int(args.get("seed", 0))
+
+    def own(name: str, index: int) -> torch.Tensor:
+        if name in args:
+            return torch.tensor(args[name], dtype=torch.float64)
+        return linear_demo_inputs(seed)[index]
+
+    shapes = {"x": (1, 8), "w": (8, 4), "b": (4,)}
 
     def setup(party: Party) -> ServerWeight:
-        return ServerWeight(party, w if party.role == SERVER else None, tuple(w.shape), "W")
+        w = own("w", 1) if party.role == SERVER else None
+        if w is not None and tuple(w.shape) != shapes["w"]:
+            raise ValueError(f"w must have shape {shapes['w']}, not {tuple(w.shape)}")
+        return ServerWeight(party, w, shapes["w"], "W")
 
     def run(party: Party, weight: ServerWeight) -> torch.Tensor | None:
-        xs = share_input(party, CLIENT, x if party.role == CLIENT else None, tuple(x.shape))
+        x = own("x", 0) if party.role == CLIENT else None
+        if x is not None and tuple(x.shape) != shapes["x"]:
+            raise ValueError(f"x must have shape {shapes['x']}, not {tuple(x.shape)}")
+        xs = share_input(party, CLIENT, x, shapes["x"])
         y = trunc(weight.product(xs))
         if party.role == SERVER and not party.symbolic:   # the bias is the server's own: it adds it alone
-            y = AShare(party, y.data + party.fp.encode(b))
+            y = AShare(party, y.data + party.fp.encode(own("b", 2)))
         return reveal_to(y, CLIENT)
 
     return Program(run=run, setup=setup)

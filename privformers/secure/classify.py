@@ -112,7 +112,7 @@ def mpc_classify(model_path: str | Path, tokenizer: Any, texts: Sequence[str], m
     """Classify texts under MPC with three local processes over TLS (one session; texts of equal length
     share a pass of at most batch_size): per text, in input order, the logits revealed to the client
     and its share of its pass's online cost."""
-    from privformers.generation.models import check_weights, from_path
+    from privformers.generation.models import check_weights, from_path, public_spec
     from privformers.mpc.launch import LaunchError, launch_local
 
     spec = from_path(model_path)
@@ -121,11 +121,11 @@ def mpc_classify(model_path: str | Path, tokenizer: Any, texts: Sequence[str], m
         raise ValueError(f"{model_path} is not a sequence classifier (config architectures: "
                          f"{spec.config.architectures})")
     ids = _tokenize(tokenizer, texts, min(max_length, spec.context or max_length))
-    args = {"model": str(Path(model_path).resolve()), "lengths": [len(s) for s in ids],
+    args = {**public_spec(spec), "lengths": [len(s) for s in ids],
             "material_mb": material_mb, "progress": True, "batch_size": batch_size}
-    try:
+    try:   # the sentences reach the client process alone, the model folder the server alone
         reports = launch_local("classify-many", args, timeout, frac_bits, follow="[client] sentence",
-                               client_args={"sequences": ids})
+                               client_args={"sequences": ids}, server_args={"model": str(Path(model_path).resolve())})
     except LaunchError as exc:
         raise RuntimeError(f"private classification failed: {exc}") from None
     return reports["client"]["result"]

@@ -80,13 +80,16 @@ def forward(args: dict) -> Program:
 
 @register_program("classify-many", _format)
 def classify_many(args: dict) -> Program:
-    """Args: model (a sequence-classifier folder, or a student of one); sequences (token ids, client
-    only) or lengths; optional material_mb, progress, batch_size (equal-length sequences per pass)."""
-    from privformers.generation.models import from_path
+    """Args: model (a sequence-classifier folder, or a student of one: the server) or hf_config and
+    recipe (``public_spec``: the client and dealer); sequences (token ids: the client only) and lengths
+    (public); optional material_mb, progress, batch_size (equal-length sequences per pass)."""
+    from privformers.generation.models import from_args
     from privformers.secure.classify import DEFAULT_BATCH, DEFAULT_MATERIAL_MB, classify_many_program
 
-    spec = from_path(args["model"])
+    spec = from_args(args)
     sequences = args.get("sequences") or [[0] * int(n) for n in args["lengths"]]
+    if "lengths" in args and [len(s) for s in sequences] != [int(n) for n in args["lengths"]]:
+        raise ValueError("the sequences' lengths differ from the session's public lengths")
     if spec.context and max(map(len, sequences)) > spec.context:
         raise ValueError(f"a sequence is longer than the model's {spec.context} positions")
     budget = int(float(args.get("material_mb", DEFAULT_MATERIAL_MB)) * 2**20)
