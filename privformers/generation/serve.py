@@ -4,7 +4,8 @@
 A session, all on TLS links (see ``privformers.mpc.transport``):
 1. the client picks a fresh random session id, connects to the server and asks for a generation
    with its public parameters (prompt length, number of new tokens, options): never the prompt;
-2. the server answers with the public session: those parameters plus the model's architecture;
+2. the server answers with the public session: those parameters plus the model's architecture (and
+   a student's approximation recipe);
 3. client and server each connect to the dealer service with the session id and send it the
    public session; the dealer checks that both sent the same, then deals fresh randomness;
 4. the three run the generation program; the client learns the tokens, the server nothing;
@@ -22,7 +23,7 @@ from pathlib import Path
 
 import torch
 
-from privformers.generation.models import check_length, from_config_dict, from_path, public_config
+from privformers.generation.models import check_length, from_config_dict, from_path, public_spec
 from privformers.generation.program import generate_program
 from privformers.generation.report import summarize
 from privformers.mpc.party import CLIENT, DEALER, SERVER, Party
@@ -79,7 +80,7 @@ class GenerationServer(Service):
         self.gemm_device = str(gemm_device_for(gemm_device))
         self.spec = from_path(model)
         self.weights = self.spec.weights()        # loaded once, copied into each session's model
-        self.config = public_config(self.spec.config)
+        self.public = public_spec(self.spec)   # architecture and a student's recipe
         self.dealer, self.max_new_tokens, self.connect_timeout = dealer, max_new_tokens, connect_timeout
         super().__init__(addr, tls, io_timeout, max_sessions, on_log)
 
@@ -98,7 +99,7 @@ class GenerationServer(Service):
                 self.log(self.role, f"{tag}: request refused: {exc}")
                 link.close(flush_timeout=1.0)
                 return
-            public = {**args, "hf_config": self.config}
+            public = {**args, **self.public}
             description = {"program": PROGRAM, "args": public, "frac_bits": frac_bits}
             send_json(link, {"ok": True, **description})
             self.log(self.role, f"{tag}: generate, {args['prompt_len']}-token prompt, "
@@ -153,7 +154,7 @@ def remote_generate(server: Addr, dealer: Addr, tls: TlsConfig | None, prompt: l
         links[DEALER] = dial(CLIENT, DEALER, sid, dealer, time.monotonic() + connect_timeout, connect_timeout,
                              tls, io_timeout)
         send_json(links[DEALER], description)
-        spec = from_config_dict(public["hf_config"])
+        spec = from_config_dict(public["hf_config"], public.get("recipe"))
         check_length(spec, len(prompt), max_new_tokens)
         vocab = int(spec.config.vocab_size)
         if any(not 0 <= t < vocab for t in prompt):

@@ -180,3 +180,18 @@ def test_a_server_given_a_gpu_it_does_not_have_refuses_to_start(folder):
     absent = f"cuda:{torch.cuda.device_count()}" if torch.cuda.is_available() else "cuda"
     with pytest.raises(ValueError, match=f"gemm device '{absent}'"):
         GenerationServer(folder, ("127.0.0.1", 0), ("127.0.0.1", 9), None, gemm_device=absent)
+
+
+def test_a_served_student_runs_with_its_recipe(tmp_path: Path) -> None:
+    """The public session carries a student's recipe: the client and the dealer build the converted
+    architecture the server runs, and the tokens equal the student's plaintext greedy decoding."""
+    from privformers.approx import approximate, save_student
+
+    student = approximate(plain_model(SMALL_SPEC), "mpcformer-quad-2quad")
+    save_student(student, tmp_path / "student")
+    s = Services(tmp_path / "student", make_pki(tmp_path / "pki"))
+    try:
+        out = s.generate(PROMPT, 2)
+    finally:
+        s.stop()
+    assert out["tokens"] == plain_greedy(student.eval(), PROMPT, 2)[0]
