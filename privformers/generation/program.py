@@ -16,6 +16,7 @@ from privformers.approx.convert import recipe_of
 from privformers.generation.cache import SecretCache
 from privformers.generation.ids import batch_ids
 from privformers.generation.models import decoder_start
+from privformers.generation.padding import SECRET_POSITIONS, PaddedBatch, check_paddable
 from privformers.generation.resend import resend_run
 from privformers.generation.sampling import greedy_tokens, revealed_tokens
 from privformers.kv_cache import cache_kwargs
@@ -24,6 +25,7 @@ from privformers.mpc.party import CLIENT, SERVER, Party
 from privformers.mpc.session import LocalRun, Program, run_local
 from privformers.secure import tracking
 from privformers.secure.fold import fold_attention_scaling, fold_layer_norms
+from privformers.secure.key_mask import secret_key_mask
 from privformers.secure.modules import apply_module_rules
 from privformers.secure.tensor import SecretTensor
 from privformers.secure.weights import protect_weights
@@ -54,22 +56,36 @@ def step_cost(after: dict, before: dict, seconds: float) -> dict:
             "classes": classes}
 
 
-def check_batch(prompts: Sequence[Sequence[int]], max_new_tokens: int) -> None:
-    """A batch is non-empty prompts of one (public) length and at least one new token."""
+def check_batch(prompts: Sequence[Sequence[int]], max_new_tokens: int, padded_to: int | None = None) -> None:
+    """A batch is non-empty prompts of one (public) length, or of lengths up to ``padded_to`` for a
+    padded batch, and at least one new token."""
     if max_new_tokens < 1 or not prompts or any(not p for p in prompts):
         raise ValueError("need non-empty prompts and max_new_tokens >= 1")
-    if len({len(p) for p in prompts}) != 1:
-        raise ValueError("the prompts of one batch must have the same length")
+    if padded_to is not None:
+        if max(len(p) for p in prompts) > padded_to:
+            raise ValueError(f"a prompt is longer than the batch's padded length {padded_to}")
+    elif len({len(p) for p in prompts}) != 1:
+        raise ValueError("the prompts of one batch must have the same length (or pad the batch)")
 
 
 def _inputs(party: Party, model: torch.nn.Module, prompts: Sequence[list[int]], generated: list[list[int]],
-            state: dict, use_cache: bool) -> dict[str, Any]:
+            state: dict, use_cache: bool, padded: PaddedBatch | None = None) -> dict[str, Any]:
     """This step's model inputs, one row per prompt. Decoder-only: the prompts, then the last tokens
-    (all, without cache). Encoder-decoder: the prompts to the encoder and the start token, then the
-    encoder's (secret) output and the last tokens (everything again, without cache)."""
+    (all, without cache); a padded batch adds its secret position ids (models with learned positions)
+    and a public all-ones attention mask (the real one is secret: ``padded_step``). Encoder-decoder:
+    the prompts to the encoder and the start token, then the encoder's (secret) output and the last
+    tokens (everything again, without cache)."""
     cached = use_cache and bool(generated[0])
     if not model.config.is_encoder_decoder:
-        return {"input_ids": batch_ids(party, [g[-1:] if cached else p + g for p, g in zip(prompts, generated)])}
+        if padded is None:
+            return {"input_ids": batch_ids(party, [g[-1:] if cached else p + g for p, g in zip(prompts, generated)])}
+        columns = padded.width + len(generated[0])
+        first = columns - 1 if cached else 0
+        rows = [(r + g)[first:] for r, g in zip(padded.rows, generated)]
+        out = {"input_ids": batch_ids(party, rows), "attention_mask": torch.ones(len(rows), columns, dtype=torch.long)}
+        if model.config.model_type in SECRET_POSITIONS:
+            out["position_ids"] = padded.positions(party, first, columns - first)
+        return out
     decoder = [[decoder_start(model.config), *g] for g in generated]
     if cached:
         last = batch_ids(party, [d[-1:] for d in decoder])
@@ -85,12 +101,18 @@ def _new_cache(model: torch.nn.Module) -> SecretCache | EncoderDecoderCache:
 
 def batch_run(party: Party, model: torch.nn.Module, prompts: Sequence[list[int]], max_new_tokens: int,
               reveal_logits: bool = False, use_cache: bool = True, bits: int = 48,
-              progress: bool = False) -> dict[str, Any]:
-    """One party's greedy generation for a batch of equal-length prompts, one secure pass per step
-    for all rows. Result: per row the tokens (client only; None elsewhere) and the batch's per-step
-    costs; a model converted with Embedding Resending runs ``resend_run`` (tokens at the end)."""
-    check_batch(prompts, max_new_tokens)
+              progress: bool = False, padded_to: int | None = None) -> dict[str, Any]:
+    """One party's greedy generation for a batch of prompts, one secure pass per step for all rows.
+    The prompts have one length, or (``padded_to``: the public width) the client's may differ and
+    are left-padded, their lengths kept secret (``padding.py``; the other parties pass placeholder
+    rows of that width). Result: per row the tokens (client only; None elsewhere) and the batch's
+    per-step costs; a model converted with Embedding Resending runs ``resend_run`` (tokens at the end)."""
+    check_batch(prompts, max_new_tokens, padded_to)
     recipe = recipe_of(model)
+    padded = None
+    if padded_to is not None:
+        check_paddable(model.config, recipe)
+        padded = PaddedBatch.of(party, prompts, padded_to)
     if recipe is not None and recipe.resend:
         return resend_run(party, model, prompts, max_new_tokens, reveal_logits, use_cache, bits, progress,
                           _new_cache, step_cost)
@@ -102,8 +124,9 @@ def batch_run(party: Party, model: torch.nn.Module, prompts: Sequence[list[int]]
     costs, state = [], {}
     for step in range(max_new_tokens):
         before, t0 = party.meter.snapshot(), time.perf_counter()
-        with torch.no_grad():
-            out = model(**_inputs(party, model, prompts, generated, state, use_cache), use_cache=use_cache,
+        keep = None if padded is None else padded.keep(party, padded.width + len(generated[0]))
+        with torch.no_grad(), secret_key_mask(keep):
+            out = model(**_inputs(party, model, prompts, generated, state, use_cache, padded), use_cache=use_cache,
                         **extra)
         if model.config.is_encoder_decoder and step == 0:
             state["encoder"] = out.encoder_last_hidden_state
