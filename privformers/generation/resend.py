@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import torch
@@ -28,9 +28,10 @@ from privformers.secure.tensor import SecretTensor
 
 def resend_run(party: Party, model: torch.nn.Module, prompts: Sequence[list[int]], max_new_tokens: int,
                reveal_logits: bool, use_cache: bool, bits: int, progress: bool, new_cache: Any,
-               step_cost: Any) -> dict[str, Any]:
+               step_cost: Any, choose: Callable[[Any], list[int] | None] | None = None) -> dict[str, Any]:
     """One party's ER generation for a batch of equal-length prompts: per-step costs, the final (LM
-    head and argmax) cost, and per row the client's tokens."""
+    head and token choice) cost, and per row the client's tokens. choose(rows of secret logits): the
+    tokens (default: the secure argmax, or the revealed logits' argmax with ``reveal_logits``)."""
     tracking.reset()
     cache = new_cache(model) if use_cache else None
     passed_cache = cache_kwargs(model.get_decoder(), cache)  # the same cache object every step
@@ -57,7 +58,10 @@ def resend_run(party: Party, model: torch.nn.Module, prompts: Sequence[list[int]
         logits = head_logits(model, torch.cat(states, 1))
         with party.meter.scope("sampling"):
             rows = logits.share.reshape(-1, logits.shape[-1])
-            tokens = revealed_tokens(rows) if reveal_logits else greedy_tokens(rows, bits)
+            if choose is not None:
+                tokens = choose(rows)
+            else:
+                tokens = revealed_tokens(rows) if reveal_logits else greedy_tokens(rows, bits)
     final = step_cost(party.meter.snapshot(), before, time.perf_counter() - t0)
     if party.role != CLIENT or tokens is None:
         return {"tokens": None, "per_token": costs, "final": final}

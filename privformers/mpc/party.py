@@ -51,6 +51,7 @@ class Party:
         self._meter.phase = "setup"
         self._counter = 0
         self.material_stream: dict[str, int] | None = None  # peak/largest/total bytes of streamed material
+        self.ended_early = False   # the program stopped before using all its material (``execute`` drops the rest)
         self._view = threading.local()  # a pass running in this thread (streamed material), see thread_pass
 
     # -- per-thread pass (offline and online passes running at once) ------------

@@ -64,6 +64,8 @@ def execute(party: Party, program: Program,
         if on_online:
             on_online[1]()
     party.meter.stop_clock()
+    if party.store and party.ended_early:
+        party.store.clear()   # a deliberate early end (e.g. generation at its stop token): the rest is dropped
     if party.store:
         raise RuntimeError(f"{len(party.store)} correlated items left unused: offline and online programs differ")
     return result
@@ -112,6 +114,8 @@ def _execute_streamed(party: Party, program: Program, state: Any,
         if on_online:
             on_online[1]()
     party.meter.stop_clock()
+    if party.ended_early:
+        raise RuntimeError("a program that ends early needs all its material made first (no material_budget)")
     producer.join()
     if queue.error is not None:
         raise RuntimeError(f"the offline pass failed: {queue.error}") from queue.error
