@@ -1,16 +1,26 @@
-"""Private text generation: greedy decoding of Hugging Face models under two-party computation.
+"""Private text generation: Hugging Face models under two-party computation.
 
 The client's prompt and generated tokens stay secret from the server; the server's weights stay
-secret from the client. Each step's token is chosen by a secure argmax and revealed to the client
-only, who feeds it back as its next (secret) input. A KV cache of secret tensors avoids
-recomputing the prefix. ``reveal_logits`` is an opt-in shortcut that reveals the whole
-next-token distribution to the client instead (see ``program.py``).
+secret from the client. ``generate`` is the one entry point (``api.py``): text or ids, a
+``transformers.GenerationConfig`` (greedy by a secure argmax, or sampling with temperature, top-k
+and top-p), a streamer, and where the parties run (``InProcess``, ``LocalProcesses``,
+``RemoteServer``). ``GenerationServer`` and ``DealerService`` are the objects that
+``privformers serve`` and ``privformers dealer`` run, to start and stop from Python.
 """
 
 from privformers.lazy import lazy_exports
 
 _EXPORTS = {
+    "DealerService": "service_exports",
+    "GenerationOutput": "api",
+    "GenerationServer": "serve",
+    "InProcess": "parties",
+    "LocalProcesses": "parties",
+    "MpcOptions": "api",
+    "RandomModel": "api",
+    "RemoteServer": "parties",
     "SecretCache": "cache",
+    "generate": "api",
     "generate_program": "program",
     "generate_run": "program",
 }

@@ -48,3 +48,46 @@ def summarize(client: dict, server: dict, client_meter: dict, server_meter: dict
         rows = [*rows, out["final"]]
     return {**out, "totals": totals(rows), "breakdown": breakdown(client_meter, server_meter),
             "per_token_breakdown": per_token_breakdown(client["per_token"], server["per_token"])}
+
+
+def prompt_cost(rows: list[dict], final: dict | None, batch: int) -> dict:
+    """One prompt's share of its pass (the pass's both-direction costs over its rows): first step
+    (with the prefill), decode steps, and Embedding Resending's final head and token choice."""
+    decode = rows[1:]
+    out = {"batch": batch, "first_seconds": rows[0]["seconds"] / batch, "first_bytes": rows[0]["online_bytes"] / batch,
+           "decode_steps": len(decode), "decode_seconds": sum(r["seconds"] for r in decode) / batch,
+           "decode_bytes": sum(r["online_bytes"] for r in decode) / batch,
+           "decode_rounds": sum(r["rounds"] for r in decode) / batch}
+    if final is not None:
+        out.update(final_seconds=final["seconds"] / batch, final_bytes=final["online_bytes"] / batch)
+    return out
+
+
+def plan_report(plan: object, client: dict, server: dict, client_meter: dict, server_meter: dict,
+                groups: list[list[int]]) -> dict:
+    """The cost report of a generation session: per pass its rows, width and per-step costs (both
+    computing parties' bytes, the client's seconds and rounds), each prompt's share of its pass (in
+    input order), totals, and the online cost per op class. A one-pass session also has ``per_token``
+    (and ``final``) at the top, as ``generate`` has always reported."""
+    passes, every, per_prompt = [], [], {}
+    for (rows, width), c, s, group in zip(plan.passes, client["passes"], server["passes"], groups):
+        entry: dict = {"rows": rows, "width": width, "per_token": per_token(c["per_token"], s["per_token"])}
+        final = None
+        if c.get("final") is not None:
+            final = entry["final"] = per_token([c["final"]], [s["final"]])[0]
+        passes.append(entry)
+        every += entry["per_token"] + ([final] if final else [])
+        for i in group:
+            per_prompt[i] = prompt_cost(entry["per_token"], final, rows)
+    out = {"passes": passes, "per_prompt": [per_prompt[i] for i in sorted(per_prompt)], "totals": totals(every),
+           "breakdown": breakdown(client_meter, server_meter)}
+    if len(passes) == 1:
+        out["per_token"] = passes[0]["per_token"]
+        if "final" in passes[0]:
+            out["final"] = passes[0]["final"]
+        first_c, first_s = client["passes"][0]["per_token"], server["passes"][0]["per_token"]
+        out["per_token_breakdown"] = per_token_breakdown(first_c, first_s)
+    for key in ("cpu_seconds", "offline_bytes"):
+        if key in client:
+            out[key] = client[key]
+    return out

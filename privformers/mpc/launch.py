@@ -406,17 +406,20 @@ def transport_files(insecure: bool) -> Iterator[dict[str, PartyFiles] | None]:
         yield files
 
 
-def follow_lines(path: Path, stop: threading.Event, prefix: str) -> None:
+def follow_lines(path: Path, stop: threading.Event, prefix: str | None,
+                 on_line: Callable[[str], bool] | None = None, every: float = 0.2) -> None:
     """Copy the complete lines of a growing file that start with prefix to our stderr until stop is set,
-    reading once more after it is set: a process's last lines come just before it ends."""
+    reading once more after it is set: a process's last lines come just before it ends. on_line(line)
+    sees every complete line first; a line it takes (returns True) is not copied."""
     pos = 0
     while True:
-        last = stop.wait(0.2)
+        last = stop.wait(every)
         if path.exists():
             text = path.read_text(errors="replace")
             for line in text[pos:].splitlines(keepends=True):
                 if line.endswith("\n"):
-                    if line.startswith(prefix):
+                    taken = on_line is not None and on_line(line.rstrip("\n"))
+                    if not taken and prefix is not None and line.startswith(prefix):
                         sys.stderr.write(line)
                     pos += len(line)
         if last:
@@ -426,13 +429,14 @@ def follow_lines(path: Path, stop: threading.Event, prefix: str) -> None:
 def launch_local(program: str, args: dict | None = None, timeout: float = 60.0, frac_bits: int = 16,
                  insecure: bool = False, client_args: dict | None = None, follow: str | None = None,
                  connect_timeout: float | None = None, server_gemm: ServerGemm = LOCAL_DEFAULT,
-                 server_args: dict | None = None) -> dict:
+                 server_args: dict | None = None, on_line: Callable[[str], bool] | None = None) -> dict:
     """Run a registered program with three local processes; each role's JSON report.
 
     args: public arguments (every party's command line). client_args: the client's own (its secret
     inputs), server_args: the server's own (its model folder); each reaches that process alone, on its
     stdin, and is merged over ``args`` there. follow: copy the client's stderr lines that start with
-    this prefix (its progress) to ours. server_gemm: the server's threads and device for its
+    this prefix (its progress) to ours; on_line(line) sees each of its stderr lines first (within 50 ms)
+    and takes those it returns True for (a streamer's tokens). server_gemm: the server's threads and device for its
     plaintext-weight products. Raises LaunchError when a party fails or time runs out, and
     ``LauncherStopped`` on SIGTERM/SIGHUP or when our parent ends; either way no party is left
     running and the session's folders (keys, logs) are deleted."""
@@ -456,8 +460,10 @@ def launch_local(program: str, args: dict | None = None, timeout: float = 60.0, 
                               on_start=watchdog.group)
         stop = threading.Event()
         follower = None
-        if follow is not None:
-            follower = threading.Thread(target=follow_lines, args=(procs[CLIENT].stderr, stop, follow), daemon=True)
+        if follow is not None or on_line is not None:
+            every = 0.2 if on_line is None else 0.05
+            follower = threading.Thread(target=follow_lines, args=(procs[CLIENT].stderr, stop, follow, on_line, every),
+                                        daemon=True)
             follower.start()
         try:
             return wait_parties(procs, timeout, parent, stop_request)
