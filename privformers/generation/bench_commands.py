@@ -149,42 +149,62 @@ def _run_sweep(a: argparse.Namespace) -> int:
     return 0
 
 
-def random_generate_args(size: str, seed: int, recipe: str | dict | None, overrides: dict, prompt_len: int,
-                         new_tokens: int, reveal_logits: bool = False, use_cache: bool = True) -> tuple[object, dict]:
-    """(model spec, ``generate`` program args) for a seeded random-weight GPT-2 and a seeded random prompt.
-
-    Raises PromptTooLongError when the prompt and new tokens do not fit the model's context."""
+def random_bench_model(size: str, seed: int, recipe: str | dict | None, overrides: dict, prompt_len: int,
+                       new_tokens: int) -> tuple[object, list[int]]:
+    """(``RandomModel``, a seeded random prompt) for a benchmark run. Raises PromptTooLongError when the
+    prompt and new tokens do not fit the model's context."""
     import torch
 
-    from privformers.generation.models import check_length, random_gpt2
+    from privformers.generation.api import RandomModel
+    from privformers.generation.models import check_length
 
-    spec = random_gpt2(size, seed, recipe, **overrides)
+    model = RandomModel("gpt2", size, seed, recipe, dict(overrides))
+    spec = model.spec()
     check_length(spec, prompt_len, new_tokens)
     g = torch.Generator().manual_seed(seed)
-    prompt = torch.randint(1, spec.config.vocab_size, (prompt_len,), generator=g).tolist()
-    args = {"arch": "gpt2", "size": size, "seed": seed, "config": overrides, "recipe": recipe, "prompt": prompt,
-            "max_new_tokens": new_tokens, "reveal_logits": reveal_logits, "use_cache": use_cache, "progress": True}
-    return spec, args
+    return model, torch.randint(1, spec.config.vocab_size, (prompt_len,), generator=g).tolist()
+
+
+def bench_run(model: object, prompt: list[int], new_tokens: int, *, reveal_logits: bool = False,
+              use_cache: bool = True, timeout: float = 3600.0, frac_bits: int = 16, insecure: bool = False,
+              server_gemm: object = None, material_mb: float | None = None) -> dict:
+    """One private generation of a random-weight model as three local processes (``generate``), as the
+    one-prompt report of ``privformers generate``."""
+    from transformers import GenerationConfig
+
+    from privformers.generation.api import MpcOptions, generate
+    from privformers.generation.commands import single_report
+    from privformers.generation.parties import LocalProcesses
+    from privformers.mpc.launch import LOCAL_DEFAULT
+
+    parties = LocalProcesses(timeout, insecure, server_gemm or LOCAL_DEFAULT, material_mb)
+    options = MpcOptions(reveal_logits=reveal_logits, use_cache=use_cache, frac_bits=frac_bits, progress=True)
+    out = generate(model, prompt, GenerationConfig(max_new_tokens=new_tokens), parties=parties, options=options)
+    return single_report(out)
 
 
 def _run_generate(a: argparse.Namespace) -> int:
-    from privformers.generation.commands import _print, run_generate
+    from privformers.generation.commands import _print
     from privformers.generation.models import PromptTooLongError
 
     overrides = {"n_layer": a.layers} if a.layers else {}
     try:
-        spec, args = random_generate_args(a.size, a.seed, METHODS[a.method], overrides, a.prompt_len, a.new_tokens,
-                                          a.reveal_logits, not a.no_cache)
+        model, prompt = random_bench_model(a.size, a.seed, METHODS[a.method], overrides, a.prompt_len, a.new_tokens)
         a.server_gemm = server_gemm_from(a)
     except (PromptTooLongError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    if a.material_budget_mb is not None:
-        args["material_mb"] = a.material_budget_mb
+    spec = model.spec()
+    run = lambda insecure: bench_run(model, prompt, a.new_tokens, reveal_logits=a.reveal_logits,  # noqa: E731
+                                     use_cache=not a.no_cache, timeout=a.timeout, frac_bits=a.frac_bits,
+                                     insecure=insecure, server_gemm=a.server_gemm, material_mb=a.material_budget_mb)
     if a.compare_transport:
-        return _compare_transport(a, args, spec)
-    out = run_generate(args, a.timeout, a.frac_bits, a.insecure_transport, a.server_gemm)
-    out = {"text": " ".join(map(str, out["tokens"])), **out}
+        return _compare_transport(a, run, spec)
+    try:
+        out = run(a.insecure_transport)
+    except RuntimeError as exc:
+        print(exc, file=sys.stderr)
+        return 1
     decode = out["per_token"][1:]
     if decode:  # the first token includes the prefill; later ones are single decode steps
         out["decode_mean"] = {k: round(sum(r[k] for r in decode) / len(decode), 6)
@@ -196,9 +216,9 @@ def _run_generate(a: argparse.Namespace) -> int:
     if a.check:
         from privformers.generation.plain import plain_greedy
 
-        model = spec.factory()
-        model.load_state_dict(spec.weights())
-        out["plaintext_tokens"] = plain_greedy(model, args["prompt"], a.new_tokens)[0]
+        plain = spec.factory()
+        plain.load_state_dict(spec.weights())
+        out["plaintext_tokens"] = plain_greedy(plain, prompt, a.new_tokens)[0]
     out["meta"] = _meta(a, spec, "tcp (insecure)" if a.insecure_transport else "tls1.3")
     return _print(out, a.json)
 
@@ -221,11 +241,10 @@ def _decode_seconds(out: dict) -> float:
     return sum(r["seconds"] for r in rows) / len(rows)
 
 
-def _compare_transport(a: argparse.Namespace, args: dict, spec: object) -> int:
-    """TLS and plain TCP runs in the order T P P T T P ... (drift cancels); per-token times and the TLS extra."""
+def _compare_transport(a: argparse.Namespace, run: Callable[[bool], dict], spec: object) -> int:
+    """TLS and plain TCP runs in the order T P P T T P ... (drift cancels); per-token times and the TLS extra.
+    run(insecure): one measured run."""
     import json
-
-    from privformers.generation.commands import run_generate
 
     if a.insecure_transport:
         print("error: --compare-transport runs both transports; leave out --insecure-transport", file=sys.stderr)
@@ -234,7 +253,7 @@ def _compare_transport(a: argparse.Namespace, args: dict, spec: object) -> int:
     runs: dict[str, list[dict]] = {"tls": [], "tcp": []}
     tokens = None
     for mode in order:
-        out = run_generate(args, a.timeout, a.frac_bits, insecure=mode == "tcp", server_gemm=a.server_gemm)
+        out = run(mode == "tcp")
         if tokens is not None and out["tokens"] != tokens:
             print("error: the two transports produced different tokens", file=sys.stderr)
             return 3

@@ -6,9 +6,8 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from pathlib import Path
 
-from privformers.mpc.launch import LOCAL_DEFAULT, ServerGemm, add_server_gemm_options, server_gemm_from
+from privformers.mpc.launch import add_server_gemm_options, server_gemm_from
 from privformers.mpc.transport.options import add_tls_options, tls_from_args
 from privformers.mpc.transport.options import parse_addr as _addr
 
@@ -84,55 +83,19 @@ def _tokenizer(path: str) -> object | None:
         return None
 
 
-def split_secrets(args: dict) -> tuple[dict, dict, dict]:
-    """(public, the client's own, the server's own) parts of ``generate`` arguments: the prompt goes to
-    the client alone (its length is public), the model folder to the server alone (the client and the
-    dealer get its public architecture and recipe instead, ``public_spec``)."""
-    from privformers.generation.models import from_path, public_spec
-
-    public, client, server = dict(args), {}, {}
-    if "prompt" in public:
-        client["prompt"] = [int(t) for t in public.pop("prompt")]
-        public["prompt_len"] = len(client["prompt"])
-    if public.get("model"):
-        server["model"] = public.pop("model")
-        public.update(public_spec(from_path(server["model"])))
-    return public, client, server
-
-
-def launch_generate(args: dict, timeout: float, frac_bits: int, insecure: bool = False,
-                    server_gemm: ServerGemm = LOCAL_DEFAULT) -> dict[str, dict]:
-    """Run the ``generate`` program in three local processes, streaming the client's progress.
-
-    args: as for the ``generate`` program; the prompt reaches the client process alone and the
-    model folder the server alone (``split_secrets``). The links are TLS with fresh ephemeral
-    certificates unless insecure (plain TCP, with a warning). server_gemm: the server's threads and
-    device for its plaintext-weight products."""
-    from privformers.mpc.launch import launch_local
-
-    public, client, server = split_secrets(args)
-    return launch_local("generate", public, timeout, frac_bits, insecure, client_args=client, server_args=server,
-                        follow="[client]", connect_timeout=min(60.0, timeout), server_gemm=server_gemm)
-
-
-def run_generate(args: dict, timeout: float, frac_bits: int, insecure: bool = False,
-                 server_gemm: ServerGemm = LOCAL_DEFAULT) -> dict:
-    """Launch the parties and summarize: tokens, per_token, totals, breakdown."""
-    from privformers.generation.report import summarize
-
-    reports = launch_generate(args, timeout, frac_bits, insecure, server_gemm)
-    c, s = reports["client"], reports["server"]
-    out = summarize(c["result"], s["result"], c["meter"], s["meter"])
-    # CPU seconds of each party from connecting to the end (all phases): less load-sensitive than wall time
-    out["cpu_seconds"] = {role: r.get("cpu_seconds") for role, r in reports.items()}
-    # the dealer's material for the whole run (prefill and every step), as sent by all three parties
-    out["offline_bytes"] = sum(r["meter"]["offline_bytes"] for r in reports.values() if r.get("meter"))
-    return out
+def single_report(out: object) -> dict:
+    """The one-prompt JSON report of ``generate`` and ``bench generate``: text, tokens and the cost."""
+    cost = {k: v for k, v in out.cost.items() if k not in ("passes", "per_prompt")}
+    return {"text": out.texts[0] if out.texts else " ".join(map(str, out.token_ids[0])),
+            "tokens": out.token_ids[0], **cost}
 
 
 def cmd_generate(a: argparse.Namespace) -> int:
-    from privformers.generation.models import check_length, check_weights, from_path
-    from privformers.mpc.launch import LaunchError
+    from transformers import GenerationConfig
+
+    from privformers.generation.api import MpcOptions, generate
+    from privformers.generation.models import check_weights, from_path
+    from privformers.generation.parties import LocalProcesses
 
     if a.model is None:
         from privformers.lm import builtin_model_path
@@ -145,29 +108,22 @@ def cmd_generate(a: argparse.Namespace) -> int:
               "makes its own ephemeral certificates", file=sys.stderr)
         return 2
     try:
-        spec = from_path(a.model)
-        check_weights(a.model)  # the local server process loads them
+        from_path(a.model)       # a clear error when it is not a model folder
+        check_weights(a.model)   # the local server process loads them
         tokenizer = _tokenizer(a.model)
         prompt = _prompt_ids(a, tokenizer)
-        check_length(spec, len(prompt), a.max_new_tokens)
-        if a.max_new_tokens < 1 or not prompt:
-            raise ValueError("need a non-empty prompt and --max-new-tokens >= 1")
-        if a.material_budget_mb is not None and not a.material_budget_mb > 0:
-            raise ValueError(f"--material-budget-mb must be positive, got {a.material_budget_mb}")
-        server_gemm = server_gemm_from(a)
+        parties = LocalProcesses(a.timeout, a.insecure_transport, server_gemm_from(a), a.material_budget_mb)
+        options = MpcOptions(reveal_logits=a.reveal_logits, use_cache=not a.no_cache, frac_bits=a.frac_bits,
+                             progress=True)
+        config = GenerationConfig(max_new_tokens=a.max_new_tokens)
+        out = generate(a.model, prompt, config, parties=parties, tokenizer=tokenizer, options=options)
     except ValueError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    args = {"model": str(Path(a.model).resolve()), "prompt": prompt, "max_new_tokens": a.max_new_tokens,
-            "reveal_logits": a.reveal_logits, "use_cache": not a.no_cache, "progress": True}
-    if a.material_budget_mb is not None:
-        args["material_mb"] = a.material_budget_mb
-    try:
-        out = run_generate(args, a.timeout, a.frac_bits, a.insecure_transport, server_gemm)
-    except LaunchError as exc:
+    except RuntimeError as exc:   # a party failed (the launcher's message names which and why)
         print(exc, file=sys.stderr)
         return 1
-    return _finish(a, out, tokenizer, prompt)
+    return _finish(a, single_report(out), tokenizer, prompt)
 
 
 def _finish(a: argparse.Namespace, out: dict, tokenizer: object | None, prompt: list[int]) -> int:
@@ -177,12 +133,15 @@ def _finish(a: argparse.Namespace, out: dict, tokenizer: object | None, prompt: 
     decode = (lambda ids: tokenizer.decode(ids)) if tokenizer is not None else (lambda ids: " ".join(map(str, ids)))
     out = {"text": decode(out["tokens"]), **out}
     if a.check:
+        from privformers.generation.config import cut
         from privformers.generation.plain import plain_greedy
 
         spec = from_path(a.model)
         model = spec.factory()
         model.load_state_dict(spec.weights())
-        out["plaintext_tokens"] = plain_greedy(model, prompt, a.max_new_tokens)[0]
+        eos = getattr(model.generation_config, "eos_token_id", None)
+        stop = () if eos is None else tuple([eos] if isinstance(eos, int) else eos)
+        out["plaintext_tokens"] = cut(plain_greedy(model, prompt, a.max_new_tokens)[0], stop)
     return _print(out, a.json)
 
 

@@ -39,8 +39,8 @@ def run_point(size: str, method: str, prompt_len: int, new_tokens: int, *, layer
 
     material_mb: stream the material at most this many MB ahead (the point records it)."""
     from privformers.approx.recipes import get_recipe
-    from privformers.generation import commands
-    from privformers.generation.bench_commands import METHODS, random_generate_args
+    from privformers.generation import bench_commands
+    from privformers.generation.bench_commands import METHODS
     from privformers.generation.models import PromptTooLongError
 
     key = {"size": size, "method": method, "prompt_len": prompt_len}
@@ -50,13 +50,12 @@ def run_point(size: str, method: str, prompt_len: int, new_tokens: int, *, layer
         # Merge Module matrices as long as the point needs (the default side is 128 positions)
         recipe = get_recipe(recipe, merge_max_len=max(prompt_len + new_tokens, 128)).to_dict()
     try:
-        _, args = random_generate_args(size, seed, recipe, overrides, prompt_len, new_tokens)
+        model, prompt = bench_commands.random_bench_model(size, seed, recipe, overrides, prompt_len, new_tokens)
     except PromptTooLongError as exc:
         return {**key, "skipped": f"exceeds the context: {exc}"}
-    if material_mb is not None:
-        args["material_mb"] = material_mb
     try:
-        out = commands.run_generate(args, timeout, frac_bits, insecure)
+        out = bench_commands.bench_run(model, prompt, new_tokens, timeout=timeout, frac_bits=frac_bits,
+                                       insecure=insecure, material_mb=material_mb)
     except Exception as exc:  # a failed point (e.g. LaunchError: a party killed for memory) must not end the sweep
         lines = str(exc).strip().splitlines()
         return {**key, "skipped": f"{type(exc).__name__}: {lines[0] if lines else '(no message)'}"}

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import pytest
 
-from privformers.generation.many import generate_many_program
 from privformers.generation.models import random_spec
 from privformers.generation.plain import plain_greedy
 from privformers.generation.program import batch_run, check_batch, setup_model
@@ -71,16 +70,23 @@ def test_unequal_lengths_are_refused_in_one_batch() -> None:
 
 
 def test_many_prompts_batched_by_length_in_input_order() -> None:
+    """With lengths public, prompts of one length share a pass; results come back in input order and a
+    prompt's cost is its pass's cost over the rows sharing it."""
+    from transformers import GenerationConfig
+
+    from privformers.generation import InProcess, MpcOptions, RandomModel, generate
+
     prompts = [ROWS[0], [9, 3, 77], ROWS[1], [4, 50, 6], ROWS[2]]
     refs = [plain_greedy(plain_model(), p, 2)[0] for p in prompts]
-    run = run_local(generate_many_program(SPEC.factory, SPEC.weights, prompts, 2, batch_size=2))
-    client = run.results["client"]
-    assert [r["tokens"] for r in client] == refs
+    model = RandomModel(seed=1, overrides={"initializer_range": 0.2, "eos_token_id": None})   # = SPEC
+    config = GenerationConfig(max_new_tokens=2)
+    out = generate(model, prompts, config, parties=InProcess(), options=MpcOptions(batch_size=2, lengths_public=True))
+    assert out.token_ids == refs
     # lengths 3, 3 | 4, 4 | 4: three passes; a prompt's cost is its pass's cost over the rows sharing it
-    assert [r["batch"] for r in client] == [2, 2, 2, 2, 1]
-    assert client[1]["decode_rounds"] == client[3]["decode_rounds"]
-    assert client[4]["decode_rounds"] == 2 * client[0]["decode_rounds"]
-    assert [r["tokens"] for r in run.results["server"]] == [None] * 5
-    single = run_local(generate_many_program(SPEC.factory, SPEC.weights, prompts, 2, batch_size=1))
-    assert [r["tokens"] for r in single.results["client"]] == refs
-    assert all(r["batch"] == 1 for r in single.results["client"])
+    costs = out.cost["per_prompt"]
+    assert [c["batch"] for c in costs] == [2, 2, 2, 2, 1]
+    assert costs[1]["decode_rounds"] == costs[3]["decode_rounds"]
+    assert costs[4]["decode_rounds"] == 2 * costs[0]["decode_rounds"]
+    one = MpcOptions(batch_size=1, lengths_public=True)
+    single = generate(model, prompts, config, parties=InProcess(), options=one)
+    assert single.token_ids == refs and all(c["batch"] == 1 for c in single.cost["per_prompt"])

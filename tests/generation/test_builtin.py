@@ -12,7 +12,6 @@ from transformers import AutoTokenizer
 from privformers.data.e2e import read_e2e
 from privformers.data.splits import split_by_source
 from privformers.generation import generate_run
-from privformers.generation.commands import run_generate
 from privformers.generation.models import ModelSpec, from_path
 from privformers.generation.plain import plain_greedy
 from privformers.lm import builtin_model_path
@@ -43,9 +42,14 @@ def agreement(prompts: list[list[int]], new_tokens: int, processes: bool = False
     for ids in prompts:
         ref, gaps = plain_greedy(model, ids, new_tokens)
         if processes:
-            args = {"model": str(path), "prompt": ids, "max_new_tokens": new_tokens, "reveal_logits": False,
-                    "use_cache": True, "progress": False}
-            got = run_generate(args, timeout=3600.0, frac_bits=16)["tokens"]
+            from transformers import GenerationConfig
+
+            from privformers.generation import LocalProcesses
+            from privformers.generation import generate as private_generate
+
+            config = GenerationConfig(max_new_tokens=new_tokens, eos_token_id=[])   # every token, no cut
+            base = private_generate(path, ids, config, parties=LocalProcesses(timeout=3600.0))
+            got = base.token_ids[0]
         else:
             got = generate_run(spec.factory, weights, ids, new_tokens).results["client"]["tokens"]
         assert len(got) == new_tokens

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from privformers.cli import build_parser, main
-from privformers.generation import commands
+from privformers.generation import bench_commands
 from privformers.generation.models import SIZES
 from privformers.generation.sweep import plot_sweep, run_sweep
 from privformers.mpc.launch import LaunchError
@@ -18,14 +18,14 @@ PNG = b"\x89PNG\r\n\x1a\n"
 TINY_CONTEXT = SIZES["tiny"]["n_positions"]
 
 
-def _fake_run_generate(args: dict, timeout: float, frac_bits: int, insecure: bool = False) -> dict:
+def _fake_bench_run(model, prompt: list[int], new_tokens: int, **_options) -> dict:
     """Stands in for the three processes: costs that grow with the prompt; thex fails like an OOM-killed party."""
-    if args["recipe"] == "thex":
+    if model.recipe == "thex":
         raise LaunchError("server: killed by signal 9 (out of memory?)\nlast line of its log")
-    n = len(args["prompt"])
+    n = len(prompt)
     first = {"seconds": 0.01 * n, "online_bytes": 1000 * n, "rounds": 100}
-    return {"tokens": [1] * args["max_new_tokens"],
-            "per_token": [first] + [{"seconds": 0.5, "online_bytes": 2e6, "rounds": 40}] * (args["max_new_tokens"] - 1)}
+    return {"tokens": [1] * new_tokens,
+            "per_token": [first] + [{"seconds": 0.5, "online_bytes": 2e6, "rounds": 40}] * (new_tokens - 1)}
 
 
 def _check_plots(paths: list[Path], out: Path) -> None:
@@ -35,7 +35,7 @@ def _check_plots(paths: list[Path], out: Path) -> None:
 
 
 def test_sweep_grid_and_skips(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    monkeypatch.setattr(commands, "run_generate", _fake_run_generate)
+    monkeypatch.setattr(bench_commands, "bench_run", _fake_bench_run)
     log = io.StringIO()
     result = run_sweep(["tiny"], ["vanilla", "merge", "thex"], [8, TINY_CONTEXT], new_tokens=3, log=log)
     points = result["points"]
@@ -70,7 +70,7 @@ def test_cli_parses_lists() -> None:
 
 def test_cli_writes_json_and_plots(monkeypatch: pytest.MonkeyPatch, tmp_path: Path,
                                    capsys: pytest.CaptureFixture) -> None:
-    monkeypatch.setattr(commands, "run_generate", _fake_run_generate)
+    monkeypatch.setattr(bench_commands, "bench_run", _fake_bench_run)
     code = main(["bench", "sweep", "--random-weights", "--methods", "vanilla", "--prompt-lens", "4,80",
                  "--out", str(tmp_path), "--json"])
     out = json.loads(capsys.readouterr().out)
@@ -112,21 +112,22 @@ def test_merge_points_get_matrices_as_long_as_the_prompt() -> None:
     """A merge point beyond the default 128 positions is run with a recipe whose Merge Module is long
     enough (passed to the parties as the recipe's dict), instead of being skipped."""
     from privformers.approx.recipes import get_recipe
-    from privformers.generation.bench_commands import random_generate_args
+    from privformers.generation.bench_commands import random_bench_model
     from privformers.generation.models import PromptTooLongError, from_args
 
     with pytest.raises(PromptTooLongError):
-        random_generate_args("tiny", 0, "merge", {"n_positions": 512}, 200, 2)
+        random_bench_model("tiny", 0, "merge", {"n_positions": 512}, 200, 2)
     recipe = get_recipe("merge", merge_max_len=202).to_dict()
-    spec, args = random_generate_args("tiny", 0, recipe, {"n_positions": 512}, 200, 2)
-    assert spec.recipe.merge_max_len == 202 and from_args(args).recipe == spec.recipe
+    model, prompt = random_bench_model("tiny", 0, recipe, {"n_positions": 512}, 200, 2)
+    assert model.spec().recipe.merge_max_len == 202 and from_args(model.args()).recipe == model.spec().recipe
+    assert len(prompt) == 200
 
 
 def test_cli_combines_sweeps_of_the_same_settings(monkeypatch: pytest.MonkeyPatch, tmp_path: Path,
                                                  capsys: pytest.CaptureFixture) -> None:
     """Two runs (different sizes and lengths) make one table and its plots; runs of other settings,
     a point measured twice, a missing file and no --random-weights are refused with a clear error."""
-    monkeypatch.setattr(commands, "run_generate", _fake_run_generate)
+    monkeypatch.setattr(bench_commands, "bench_run", _fake_bench_run)
     a, b, both = tmp_path / "a", tmp_path / "b", tmp_path / "both"
     assert main(["bench", "sweep", "--random-weights", "--methods", "vanilla,merge", "--prompt-lens", "4,8",
                  "--out", str(a), "--json"]) == 0
