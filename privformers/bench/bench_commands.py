@@ -8,13 +8,14 @@ import platform
 import sys
 from datetime import datetime, timezone
 
+from privformers.argtypes import frac_bits
 from privformers.bench.ops import OPS
 
 
 def register_bench(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("ops", help="cost (bytes, rounds, seconds) and error of each secure op")
     p.add_argument("--ops", default=",".join(OPS), help=f"comma-separated subset of: {', '.join(OPS)}")
-    p.add_argument("--frac-bits", type=int, default=16)
+    p.add_argument("--frac-bits", type=frac_bits, default=16)
     p.add_argument("--parties", choices=("processes", "threads"), default="processes",
                    help="three separate local processes over TCP (default) or threads of one process")
     p.add_argument("--json", action="store_true", help="print a JSON list (one object per op)")

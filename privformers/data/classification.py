@@ -19,8 +19,8 @@ def read_glue_tsv(
         header = next(reader, [])
         if text_column not in header or label_column not in header:
             raise DataFormatError(
-                f"{path}: expected a TSV header with columns {text_column} and {label_column}, got {header}"
-                " (GLUE test files have no labels)"
+                f"{path}:1: expected a TSV header with columns {text_column} and {label_column} (GLUE test files "
+                "have no labels)"  # never the line itself: in a file without a header it is data
             )
         text_at, label_at = header.index(text_column), header.index(label_column)
         items = []

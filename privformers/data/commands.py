@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import argparse
-import json
+import os
 import sys
 from dataclasses import asdict
+from pathlib import Path
 
+from privformers.argtypes import fraction, name_list, positive_float, positive_int, strict_json
 from privformers.data.evaluate import EvaluationResult, evaluate_generation, mpc_generator
 from privformers.data.registry import READERS
 from privformers.metrics.names import ALL_METRICS, DEFAULT_METRICS
@@ -26,13 +28,14 @@ def register(subparsers) -> None:
     p.add_argument("--data", required=True, help="data file, e.g. e2e/devset.csv")
     p.add_argument("--task", default="e2e", choices=sorted(READERS), help="data set reader (default e2e)")
     p.add_argument("--split", default="test", choices=["train", "validation", "test", "all"])
-    p.add_argument("--validation-fraction", type=float, default=0.05)
-    p.add_argument("--test-fraction", type=float, default=0.10)
+    p.add_argument("--validation-fraction", type=fraction, default=0.05)
+    p.add_argument("--test-fraction", type=fraction, default=0.10)
     p.add_argument("--split-seed", type=int, default=0)
-    p.add_argument("--limit", type=int, default=None, help="evaluate only the first N sources of the split")
-    p.add_argument("--max-new-tokens", type=int, default=96)
+    p.add_argument("--limit", type=positive_int, default=None, help="evaluate only the first N sources of the split")
+    p.add_argument("--max-new-tokens", type=positive_int, default=96)
     p.add_argument(
         "--metrics",
+        type=name_list(ALL_METRICS),
         default=",".join(DEFAULT_METRICS),
         help=f"comma-separated, from {', '.join(ALL_METRICS)} (default {','.join(DEFAULT_METRICS)})",
     )
@@ -42,12 +45,12 @@ def register(subparsers) -> None:
     p.add_argument("--mpc", action="store_true",
                    help="generate under MPC (client, server and dealer as local processes over TLS, one "
                         "session for all sources) instead of in plaintext; adds the online cost per token")
-    p.add_argument("--material-mb", type=float, default=512.0,
+    p.add_argument("--material-mb", type=positive_float, default=512.0,
                    help="--mpc: correlated material each party may hold ahead of the online pass (MB)")
-    p.add_argument("--mpc-batch-size", type=int, default=8,
+    p.add_argument("--mpc-batch-size", type=positive_int, default=8,
                    help="--mpc: sources whose prompts have the same number of tokens share a secure pass, at "
                         "most this many (default 8; 1 runs each alone). Costs are each prompt's share of its pass")
-    p.add_argument("--timeout", type=float, default=7200.0, help="--mpc: seconds for the whole session")
+    p.add_argument("--timeout", type=positive_float, default=7200.0, help="--mpc: seconds for the whole session")
     p.add_argument("--hypotheses-out", default=None, help="write the generated texts here, one a line")
     p.add_argument("--json", action="store_true", help="print JSON instead of a table")
     p.set_defaults(func=run_evaluate)
@@ -66,16 +69,28 @@ def format_table(result: EvaluationResult) -> str:
     return "\n".join(lines)
 
 
+def _check_paths(args: argparse.Namespace) -> None:
+    """Refuse now (ValueError) what would otherwise fail only after every source has been generated (hours with
+    --mpc): a BERTScore encoder that is not there, and a --hypotheses-out that cannot be written."""
+    if args.bertscore_model and not Path(args.bertscore_model).is_dir():
+        raise ValueError(f"--bertscore-model: no such folder: {args.bertscore_model}")
+    if args.hypotheses_out:
+        target = Path(args.hypotheses_out)
+        folder = target.parent
+        if target.is_dir() or not folder.is_dir() or not os.access(folder, os.W_OK):
+            raise ValueError(f"--hypotheses-out: cannot write {target} (its folder is missing or not writable, or "
+                             "it is a folder)")
+
+
 def run_evaluate(args: argparse.Namespace) -> int:
     """Run the evaluation; exit code 2 with a one-line message on bad input."""
     from privformers.lm import builtin_model_path
 
-    metrics = [m.strip() for m in args.metrics.split(",") if m.strip()]
+    metrics = list(args.metrics)
     if args.bertscore_model and "bertscore" not in metrics:
         metrics.append("bertscore")
     try:
-        if args.mpc_batch_size < 1:
-            raise ValueError(f"--mpc-batch-size must be >= 1, got {args.mpc_batch_size}")
+        _check_paths(args)
         model = args.model or str(builtin_model_path())
         costs: list[dict] = []
         generate = None
@@ -105,7 +120,7 @@ def run_evaluate(args: argparse.Namespace) -> int:
     if args.mpc:
         summary["mpc"] = mpc_summary(costs, args.max_new_tokens)
     if args.json:
-        print(json.dumps(summary, indent=2))
+        print(strict_json(summary, indent=2))
     else:
         print(format_table(result))
         if args.mpc:

@@ -27,7 +27,8 @@ def read_e2e(path: str | Path) -> list[TextPair]:
         reader = csv.DictReader(handle)
         header = reader.fieldnames or []
         if "mr" not in header or "ref" not in header:
-            raise DataFormatError(f"{path}: expected a CSV header with columns mr,ref, got {header}")
+            # never the line itself: in a file without a header it is data
+            raise DataFormatError(f"{path}:1: expected a CSV header with columns mr,ref")
         pairs = []
         for line_number, row in enumerate(reader, start=2):
             mr, ref = (row.get("mr") or "").strip(), (row.get("ref") or "").strip()
@@ -35,8 +36,9 @@ def read_e2e(path: str | Path) -> list[TextPair]:
                 raise bad_line(path, line_number, "empty mr or ref")
             try:
                 pairs.append(TextPair(linearise_e2e_mr(mr), ref))
-            except ValueError as error:
-                raise bad_line(path, line_number, str(error)) from None
+            except ValueError:  # its message quotes the MR: say what is wrong, not what the row holds
+                raise bad_line(path, line_number, "mr is not an E2E meaning representation (slot[value], ...)") \
+                    from None
     if not pairs:
         raise DataFormatError(f"{path}: no rows")
     return pairs

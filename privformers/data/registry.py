@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 from collections.abc import Callable
 from pathlib import Path
 
@@ -9,6 +10,7 @@ from privformers.data.classification import read_glue_tsv, read_imdb
 from privformers.data.commongen import read_commongen
 from privformers.data.dailydialog import read_dailydialog
 from privformers.data.e2e import read_e2e
+from privformers.data.errors import DataFormatError
 from privformers.data.examples import LabelledText, TextPair
 from privformers.data.hub import is_hub_name, reject_hub_name
 from privformers.data.multiwoz import read_multiwoz_nlg
@@ -33,7 +35,7 @@ def read_pairs(task: str, path: str | Path) -> list[TextPair]:
         raise ValueError(f"unknown generation task {task!r}; choose one of {', '.join(sorted(READERS))}")
     if is_hub_name(path):
         reject_hub_name(str(path))
-    return READERS[task](path)
+    return _read(READERS[task], path)
 
 
 def read_labelled(task: str, path: str | Path) -> list[LabelledText]:
@@ -43,4 +45,15 @@ def read_labelled(task: str, path: str | Path) -> list[LabelledText]:
         raise ValueError(f"unknown classification task {task!r}; choose one of {known}")
     if is_hub_name(path):
         reject_hub_name(str(path))
-    return CLASSIFICATION_READERS[task](path)
+    return _read(CLASSIFICATION_READERS[task], path)
+
+
+def _read(reader: Callable[[str | Path], list], path: str | Path) -> list:
+    """Run a reader; undecodable text and CSV-level errors become a DataFormatError naming the file only
+    (a UnicodeDecodeError's message quotes the bad bytes; the row is data and stays out of the message)."""
+    try:
+        return reader(path)
+    except UnicodeDecodeError:
+        raise DataFormatError(f"{path}: not valid UTF-8 text") from None
+    except csv.Error as exc:  # e.g. "line contains NUL", "field larger than field limit": no content
+        raise DataFormatError(f"{path}: not readable as CSV/TSV ({exc})") from None

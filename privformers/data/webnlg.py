@@ -30,8 +30,8 @@ def read_webnlg(path: str | Path) -> list[TextPair]:
     for line_number, record in read_jsonl(path, ("triples", "texts")):
         try:
             source = linearise_triples(record["triples"])
-        except ValueError as error:
-            raise bad_line(path, line_number, str(error)) from None
+        except ValueError:  # its message quotes the triple: say what is wrong, not what the row holds
+            raise bad_line(path, line_number, "a triple needs subject | predicate | object") from None
         pairs.extend(TextPair(source, text.strip()) for text in record["texts"] if text.strip())
     if not pairs:
         raise DataFormatError(f"{path}: no WebNLG entries")

@@ -3,11 +3,19 @@
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 
 import torch
 
+from privformers.argtypes import (
+    fraction,
+    non_negative_float,
+    non_negative_int,
+    positive_float,
+    positive_int,
+    probability,
+    strict_json,
+)
 from privformers.distill.objectives import MergeWeights, MPCFormerWeights
 
 TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json", "vocab.json", "vocab.txt", "spiece.model")
@@ -28,32 +36,35 @@ def register(subparsers) -> None:
     p.add_argument("--out", required=True, help="output folder: checkpoint/, student/, distill_summary.json")
     p.add_argument("--method", choices=("mpcformer", "merge"),
                    help="objective (default: merge for merge* recipes on lm, else mpcformer)")
-    p.add_argument("--stage1-steps", type=int, default=100, help="MPCFormer stage 1 (attention + hidden MSE)")
-    p.add_argument("--stage2-steps", type=int, default=100, help="MPCFormer stage 2 (soft CE on logits), or "
-                   "MERGE's steps")
-    p.add_argument("--lr", type=float, default=5e-5)
-    p.add_argument("--batch-size", type=int, default=16)
-    p.add_argument("--max-length", type=int, default=128)
-    p.add_argument("--limit", type=int, help="use only the first N examples")
+    p.add_argument("--stage1-steps", type=non_negative_int, default=100,
+                   help="MPCFormer stage 1 (attention + hidden MSE)")
+    p.add_argument("--stage2-steps", type=non_negative_int, default=100,
+                   help="MPCFormer stage 2 (soft CE on logits), or MERGE's steps")
+    p.add_argument("--lr", type=positive_float, default=5e-5)
+    p.add_argument("--batch-size", type=positive_int, default=16)
+    p.add_argument("--max-length", type=positive_int, default=128)
+    p.add_argument("--limit", type=positive_int, help="use only the first N examples")
     p.add_argument("--split", default="train", choices=("train", "validation", "test", "all"),
                    help="lm: the part of train-lm's split by source to train on (default train: the teacher's "
                         "test sources stay unseen)")
-    p.add_argument("--validation-fraction", type=float, default=0.05, help="lm: as train-lm")
-    p.add_argument("--test-fraction", type=float, default=0.10, help="lm: as train-lm")
+    p.add_argument("--validation-fraction", type=fraction, default=0.05, help="lm: as train-lm")
+    p.add_argument("--test-fraction", type=fraction, default=0.10, help="lm: as train-lm")
     p.add_argument("--split-seed", type=int, default=0, help="lm: as train-lm")
-    p.add_argument("--fit-norms", type=int, default=0, metavar="BATCHES",
+    p.add_argument("--fit-norms", type=non_negative_int, default=0, metavar="BATCHES",
                    help="before training, fit the student's affine norms (thex, merge-quad-affine) to the teacher's "
                         "norms by least squares on this many training batches (0: start from gamma and beta)")
-    p.add_argument("--checkpoint-every", type=int, default=100)
+    p.add_argument("--checkpoint-every", type=positive_int, default=100)
     p.add_argument("--resume", action="store_true", help="continue from OUT/checkpoint/trainer.pt")
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--threads", type=int, default=1, help="torch CPU threads")
-    p.add_argument("--attention-weight", type=float, default=w.attention)
-    p.add_argument("--hidden-weight", type=float, default=w.hidden)
-    p.add_argument("--temperature", type=float, default=w.temperature, help="stage 2 soft-label temperature")
+    p.add_argument("--threads", type=positive_int, default=1, help="torch CPU threads")
+    p.add_argument("--attention-weight", type=non_negative_float, default=w.attention)
+    p.add_argument("--hidden-weight", type=non_negative_float, default=w.hidden)
+    p.add_argument("--temperature", type=positive_float, default=w.temperature, help="stage 2 soft-label temperature")
     p.add_argument("--regression", action="store_true", help="stage 2 uses MSE on the logits")
+    merge_types = {"lam": probability, "tau": positive_float, "dropout": fraction}  # the rest: weights, eta >= 0
     for name in ("cosine", "embed_mse", "ce", "soft_kl", "inter", "lam", "tau", "eta", "dropout", "resend"):
-        p.add_argument(f"--{name.replace('_', '-')}", type=float, default=getattr(m, name), dest=f"merge_{name}",
+        p.add_argument(f"--{name.replace('_', '-')}", type=merge_types.get(name, non_negative_float),
+                       default=getattr(m, name), dest=f"merge_{name}",
                        help=f"MERGE {name} (default {getattr(m, name)}; a weight of 0 disables the term)")
     p.set_defaults(func=run_distill)
 
@@ -100,7 +111,7 @@ def run_distill(args: argparse.Namespace) -> int:
                       resume=args.resume)
     job["tokenizer"].save_pretrained(summary["student"])
     last = {r["stage"]: r for r in summary["history"]}
-    print(json.dumps({"student": summary["student"], "method": job["method"], "recipe": args.recipe,
+    print(strict_json({"student": summary["student"], "method": job["method"], "recipe": args.recipe,
                       "steps": summary["steps"], "last": last}, indent=2))
     return 0
 

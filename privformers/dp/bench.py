@@ -16,6 +16,8 @@ import time
 import torch
 import torch.nn.functional as F
 
+from privformers.argtypes import non_negative_int, positive_int
+
 BENCH_MODES = ("nonprivate", "default", "ghost", "mixed", "bk")
 
 
@@ -88,14 +90,14 @@ def run_all(args: argparse.Namespace) -> list[dict]:
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Benchmark settings shared by the CLI target and the worker."""
-    parser.add_argument("--arch", default="gpt2")
-    parser.add_argument("--layers", type=int, default=4)
-    parser.add_argument("--hidden", type=int, default=256)
-    parser.add_argument("--batch", type=int, default=16)
-    parser.add_argument("--seq", type=int, default=128)
-    parser.add_argument("--steps", type=int, default=5, help="timed steps per mode")
-    parser.add_argument("--warmup", type=int, default=1)
-    parser.add_argument("--threads", type=int, default=torch.get_num_threads(), help="torch threads")
+    parser.add_argument("--arch", default="gpt2", choices=("gpt2",))
+    parser.add_argument("--layers", type=positive_int, default=4)
+    parser.add_argument("--hidden", type=positive_int, default=256)
+    parser.add_argument("--batch", type=positive_int, default=16)
+    parser.add_argument("--seq", type=positive_int, default=128)
+    parser.add_argument("--steps", type=positive_int, default=5, help="timed steps per mode")
+    parser.add_argument("--warmup", type=non_negative_int, default=1)
+    parser.add_argument("--threads", type=positive_int, default=torch.get_num_threads(), help="torch threads")
     parser.add_argument("--modes", nargs="+", default=list(BENCH_MODES), choices=BENCH_MODES)
 
 

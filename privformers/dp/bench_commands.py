@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import argparse
-import json
+
+from privformers.argtypes import strict_json
 
 
 def _run(args: argparse.Namespace) -> int:
@@ -11,7 +12,7 @@ def _run(args: argparse.Namespace) -> int:
 
     results = run_all(args)
     if args.json:
-        print(json.dumps(results, indent=1))
+        print(strict_json(results, indent=1))
     else:
         for r in results:
             print(f"{r['mode']:>10}  {r['steps_per_s']:.3f} steps/s  {r['peak_rss_mb']:.0f} MB  "

@@ -2,25 +2,44 @@
 
 from __future__ import annotations
 
-import csv
 from pathlib import Path
 
 import torch
 
+from privformers.data.errors import DataFormatError, bad_line
+
 
 def read_classification_tsv(path: str | Path) -> tuple[list[str], list[int]]:
-    """Sentences and integer labels from a TSV with header ``sentence\\tlabel``."""
+    """Sentences and integer labels from a UTF-8 TSV with header ``sentence\tlabel``; blank lines are skipped.
+
+    A malformed line is a DataFormatError that names the file, the line number and what is wrong,
+    never the line's content: training data is what DP protects, and error messages end up in
+    terminals, logs and bug reports. Nothing is chained to the error (``from None``), so no
+    traceback carries the row either."""
+    path = Path(path)
     texts, labels = [], []
-    with open(path, newline="", encoding="utf-8") as f:
-        reader = csv.reader(f, delimiter="\t", quoting=csv.QUOTE_NONE)
-        header = next(reader, None)
-        if header is None or [h.strip() for h in header[:2]] != ["sentence", "label"]:
-            raise ValueError(f"{path}: expected a TSV with header 'sentence<TAB>label', got {header}")
-        for line, row in enumerate(reader, start=2):
-            if len(row) < 2:
-                raise ValueError(f"{path}:{line}: expected 2 tab-separated fields, got {row}")
-            texts.append(row[0].strip())
-            labels.append(int(row[1]))
+    with path.open("rb") as f:
+        for number, raw in enumerate(f, start=1):
+            try:
+                line = raw.decode("utf-8-sig" if number == 1 else "utf-8").rstrip("\r\n")
+            except UnicodeDecodeError:
+                raise bad_line(path, number, "not valid UTF-8 text") from None
+            if number == 1:
+                if [h.strip() for h in line.split("\t")[:2]] != ["sentence", "label"]:
+                    raise bad_line(path, 1, "expected the header 'sentence<TAB>label'")
+                continue
+            if not line.strip():
+                continue
+            fields = line.split("\t")
+            if len(fields) < 2:
+                raise bad_line(path, number, "expected TEXT<TAB>LABEL, found no tab")
+            label = fields[1].strip()
+            if not (label.isascii() and label.isdecimal()):
+                raise bad_line(path, number, "expected TEXT<TAB>LABEL, the label is not a whole number >= 0")
+            texts.append(fields[0].strip())
+            labels.append(int(label))
+    if not texts:
+        raise DataFormatError(f"{path}: no rows (expected a header 'sentence<TAB>label', then TEXT<TAB>LABEL lines)")
     return texts, labels
 
 

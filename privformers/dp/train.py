@@ -7,7 +7,6 @@ baseline the utility numbers are compared with.
 from __future__ import annotations
 
 import contextlib
-import json
 import math
 import random
 import re
@@ -16,12 +15,29 @@ from pathlib import Path
 import torch
 from tqdm import tqdm
 
+from privformers.argtypes import strict_json
 from privformers.dp import datasets, losses
 from privformers.dp.ema import ParameterEMA
 from privformers.dp.engine import PrivacyEngine
 from privformers.dp.sampling import PoissonBatchSampler, physical_batches
 
 ACCOUNTANT_NOTE = "rdp: per-order RDP from prv-accountant, converted by dp-accounting; pld: dp-accounting"
+
+
+NO_GUARANTEE = ("none: no accountant gives a finite epsilon, so no (epsilon, delta) guarantee holds (a noise "
+                "multiplier of 0 adds no noise; clipping alone is not private); eps_* are null")
+
+
+def privacy_claim(spent: dict) -> tuple[dict, bool]:
+    """``engine.get_privacy_spent``'s report made honest and strict JSON, and whether the run is private.
+
+    A run is private only when every accountant gives a finite epsilon. An infinite epsilon (noise
+    multiplier 0) is written as null with a ``privacy`` line saying why: ``json.dumps`` would write the
+    non-standard ``Infinity``, which strict JSON parsers refuse."""
+    eps = {k: v for k, v in spent.items() if k.startswith("eps_")}
+    if all(math.isfinite(v) for v in eps.values()):
+        return spent, True
+    return {**spent, **{k: None for k in eps}, "privacy": NO_GUARANTEE}, False
 
 
 def load_tokenizer(path: str):
@@ -126,7 +142,7 @@ def save_checkpoint(model, tokenizer, folder: Path, report: dict) -> None:
     folder.mkdir(parents=True, exist_ok=True)
     merged(model).save_pretrained(folder)
     tokenizer.save_pretrained(folder)
-    (folder / "privacy_report.json").write_text(json.dumps(report, indent=1))
+    (folder / "privacy_report.json").write_text(strict_json(report, indent=1))
 
 
 def train(args) -> dict:
@@ -182,8 +198,8 @@ def train(args) -> dict:
         r = {"step": step, "task": args.task, "model": args.model, "private": engine is not None,
              "trainable_parameters": sum(p.numel() for p in trainable)}
         if engine is not None:
-            r.update(engine.get_privacy_spent(step, "all"), accountant=ACCOUNTANT_NOTE,
-                     **{"training": engine.get_training_stats()})
+            spent, r["private"] = privacy_claim(engine.get_privacy_spent(step, "all"))
+            r.update(spent, accountant=ACCOUNTANT_NOTE, training=engine.get_training_stats())
         if eval_set and ema is not None:
             r["eval_last_iterate"] = evaluate(model, eval_set, collate, args.eval_batch_size, args.task)
             r["ema_decay"] = ema.decay
@@ -223,7 +239,7 @@ def train(args) -> dict:
         if step % args.log_every == 0 or step == steps:
             r = report(step)
             history.append(r)
-            tqdm.write(json.dumps({k: v for k, v in r.items() if k != "training"}))
+            tqdm.write(strict_json({k: v for k, v in r.items() if k != "training"}))
         if args.save_every and step % args.save_every == 0:
             latest = history[-1] if history and history[-1]["step"] == step else report(step)
             save_weights(model, tokenizer, out / f"checkpoint-{step}", latest, ema)

@@ -10,6 +10,7 @@ import sys
 from collections.abc import Callable, Collection
 from datetime import datetime, timezone
 
+from privformers.argtypes import frac_bits, positive_float, positive_int
 from privformers.mpc.launch import add_server_gemm_options, local_gemm_threads, server_gemm_from
 from privformers.mpc.party import SERVER
 
@@ -26,26 +27,26 @@ def register_bench(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--size", choices=("tiny", "small", "base"), default="tiny")
     p.add_argument("--random-weights", action="store_true", required=True,
                    help="seeded random weights of the named size (the only mode offline)")
-    p.add_argument("--layers", type=int, help="override the size's number of layers")
+    p.add_argument("--layers", type=positive_int, help="override the size's number of layers")
     p.add_argument("--method", choices=tuple(METHODS), default="vanilla",
                    help="vanilla (exact), or the model converted by an approximation recipe: mpcformer "
                         "(Quad GeLU + 2Quad softmax), thex, merge-er (Embedding Resending), merge-mm (Merge Module), "
                         "merge (both), merge-quad-affine (both, with Quad GeLU and affine norms: MERGE's run script)")
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--prompt-len", type=int, default=32)
-    p.add_argument("--new-tokens", type=int, default=4)
+    p.add_argument("--prompt-len", type=positive_int, default=32)
+    p.add_argument("--new-tokens", type=positive_int, default=4)
     p.add_argument("--reveal-logits", action="store_true")
     p.add_argument("--no-cache", action="store_true")
     p.add_argument("--check", action="store_true", help="also decode in plaintext and compare tokens")
-    p.add_argument("--frac-bits", type=int, default=16)
-    p.add_argument("--timeout", type=float, default=3600.0)
+    p.add_argument("--frac-bits", type=frac_bits, default=16)
+    p.add_argument("--timeout", type=positive_float, default=3600.0)
     p.add_argument("--json", action="store_true")
     p.add_argument("--insecure-transport", action="store_true",
                    help="plain TCP links instead of TLS 1.3 (to measure what TLS costs)")
     p.add_argument("--compare-transport", action="store_true",
                    help="run with TLS and with plain TCP in this one command (alternating, --repeats pairs) and "
                         "report the per-token time of each and what TLS adds")
-    p.add_argument("--repeats", type=int, default=1, help="pairs of runs for --compare-transport")
+    p.add_argument("--repeats", type=positive_int, default=1, help="pairs of runs for --compare-transport")
     _material_option(p)
     add_server_gemm_options(p)
     p.set_defaults(func=_run_generate)
@@ -64,11 +65,12 @@ def register_bench(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--prompt-lens", type=_ints, default=[64, 128, 256, 512],
                    help="comma-separated prompt lengths (default 64,128,256,512; those beyond a model's context "
                         "are skipped)")
-    p.add_argument("--new-tokens", type=int, default=2, help="tokens generated per point (the first has the prefill)")
-    p.add_argument("--layers", type=int, help="override every size's number of layers")
+    p.add_argument("--new-tokens", type=positive_int, default=2,
+                   help="tokens generated per point (the first has the prefill)")
+    p.add_argument("--layers", type=positive_int, help="override every size's number of layers")
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--frac-bits", type=int, default=16)
-    p.add_argument("--timeout", type=float, default=3600.0, help="seconds per point")
+    p.add_argument("--frac-bits", type=frac_bits, default=16)
+    p.add_argument("--timeout", type=positive_float, default=3600.0, help="seconds per point")
     p.add_argument("--out", help="folder for sweep.json, sweep_vs_prompt_len.png and sweep_vs_size.png")
     p.add_argument("--json", action="store_true", help="print compact JSON (indented otherwise)")
     p.add_argument("--insecure-transport", action="store_true", help="plain TCP links instead of TLS 1.3")
@@ -77,21 +79,10 @@ def register_bench(sub: argparse._SubParsersAction) -> None:
 
 
 def _material_option(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--material-budget-mb", type=_positive_mb, default=None,
+    p.add_argument("--material-budget-mb", type=positive_float, default=None,
                    help="stream the correlated material: each party makes it in a second thread at most this many "
                         "MB ahead of the online pass (bounded memory for long prompts on large models; the online "
                         "time then includes waiting for material). Default: all material is made first")
-
-
-def _positive_mb(text: str) -> float:
-    """An argparse type: a positive number of MB."""
-    try:
-        mb = float(text)
-    except ValueError:
-        mb = 0.0
-    if not mb > 0:
-        raise argparse.ArgumentTypeError(f"expected a positive number of MB, got {text!r}")
-    return mb
 
 
 def _names(allowed: Collection[str]) -> Callable[[str], list[str]]:

@@ -7,6 +7,7 @@ import argparse
 import json
 import sys
 
+from privformers.argtypes import check_vocab, frac_bits, positive_float, positive_int, secret_text, token_ids
 from privformers.mpc.launch import add_server_gemm_options, server_gemm_from
 from privformers.mpc.transport.options import add_tls_options, tls_from_args
 from privformers.mpc.transport.options import parse_addr as _addr
@@ -20,18 +21,18 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--model", default=None,
                    help="a local folder written by save_pretrained (with tokenizer); default: the built-in "
                         "E2E model (prompts like 'name[The Eagle], food[French] =')")
-    p.add_argument("--prompt", help="prompt text (tokenized with the model folder's tokenizer)")
-    p.add_argument("--prompt-ids", help="comma-separated token ids instead of --prompt")
-    p.add_argument("--max-new-tokens", type=int, default=8)
+    p.add_argument("--prompt", type=secret_text, help="prompt text (tokenized with the model folder's tokenizer)")
+    p.add_argument("--prompt-ids", type=token_ids, help="comma-separated token ids instead of --prompt")
+    p.add_argument("--max-new-tokens", type=positive_int, default=8)
     p.add_argument("--reveal-logits", action="store_true",
                    help="reveal each step's full logits to the client, who takes the argmax: faster, but the "
                    "client learns the model's whole next-token distribution at every step")
     p.add_argument("--no-cache", action="store_true", help="rerun the whole sequence each step (no KV cache)")
     p.add_argument("--check", action="store_true", help="also run plaintext greedy decoding and compare")
-    p.add_argument("--frac-bits", type=int, default=16)
-    p.add_argument("--timeout", type=float, default=600.0)
+    p.add_argument("--frac-bits", type=frac_bits, default=16)
+    p.add_argument("--timeout", type=positive_float, default=600.0)
     p.add_argument("--json", action="store_true", help="print one JSON object")
-    p.add_argument("--material-budget-mb", type=float, default=None,
+    p.add_argument("--material-budget-mb", type=positive_float, default=None,
                    help="local parties: stream the correlated material at most this many MB ahead of the online "
                         "pass (bounded memory for a long prompt on a large model; the online time then includes "
                         "waiting for material). Default: all material is made first")
@@ -40,7 +41,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     g.add_argument("--server", type=_addr, metavar="HOST:PORT",
                    help="run only the client, with this server; --model is then only where the tokenizer is")
     g.add_argument("--dealer", type=_addr, metavar="HOST:PORT", help="the dealer service (with --server)")
-    g.add_argument("--connect-timeout", type=float, default=30.0)
+    g.add_argument("--connect-timeout", type=positive_float, default=30.0)
     add_tls_options(p)
     p.set_defaults(func=cmd_generate)
 
@@ -51,10 +52,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--model", required=True, help="a local folder written by save_pretrained")
     p.add_argument("--listen", type=_addr, required=True, metavar="HOST:PORT")
     p.add_argument("--dealer", type=_addr, required=True, metavar="HOST:PORT")
-    p.add_argument("--timeout", type=float, default=120.0, help="seconds to wait for any message from a peer")
-    p.add_argument("--max-sessions", type=int, default=4, help="sessions served at once; more are refused")
-    p.add_argument("--max-new-tokens", type=int, default=256, help="the most tokens one session may ask for")
-    p.add_argument("--gemm-threads", type=int, default=1,
+    p.add_argument("--timeout", type=positive_float, default=120.0,
+                   help="seconds to wait for any message from a peer")
+    p.add_argument("--max-sessions", type=positive_int, default=4, help="sessions served at once; more are refused")
+    p.add_argument("--max-new-tokens", type=positive_int, default=256,
+                   help="the most tokens one session may ask for")
+    p.add_argument("--gemm-threads", type=positive_int, default=1,
                    help="torch threads for a session's large products with the weights (the client waits for "
                         "them; give this machine's cores when sessions are few)")
     p.add_argument("--gemm-device", default="cpu", metavar="DEVICE",
@@ -64,14 +67,33 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=cmd_serve)
 
 
-def _prompt_ids(a: argparse.Namespace, tokenizer: object | None) -> list[int]:
-    if a.prompt_ids:
-        return [int(t) for t in a.prompt_ids.split(",") if t.strip()]
-    if a.prompt is None:
+def _prompt_ids(a: argparse.Namespace, tokenizer: object | None, vocab_size: int | None = None) -> list[int]:
+    """The prompt's token ids (--prompt-ids, parsed by its type, or --prompt tokenized); ValueError when there
+    is none or both, or an id is not in the model's vocabulary. Messages never repeat the prompt."""
+    if a.prompt_ids is not None and a.prompt is not None:
+        raise ValueError("give --prompt TEXT or --prompt-ids IDS, not both")
+    if a.prompt_ids is not None:
+        ids = list(a.prompt_ids)
+    elif a.prompt is None:
         raise ValueError("give --prompt TEXT or --prompt-ids IDS")
-    if tokenizer is None:
+    elif tokenizer is None:
         raise ValueError(f"no tokenizer in {a.model!r}: save one there or pass --prompt-ids")
-    return list(tokenizer(a.prompt)["input_ids"])
+    else:
+        ids = list(tokenizer(a.prompt)["input_ids"])
+    if vocab_size is not None:
+        check_vocab(ids, vocab_size, "--prompt-ids" if a.prompt_ids is not None else "--prompt (tokenized)")
+    return ids
+
+
+def _vocab_size(model: str) -> int | None:
+    """The vocabulary size of the model folder's config, where it has one (a client's folder may hold only
+    the tokenizer)."""
+    from privformers.generation.models import from_path
+
+    try:
+        return int(from_path(model).config.vocab_size)
+    except (ValueError, OSError, TypeError):
+        return None
 
 
 def _tokenizer(path: str) -> object | None:
@@ -108,10 +130,10 @@ def cmd_generate(a: argparse.Namespace) -> int:
               "makes its own ephemeral certificates", file=sys.stderr)
         return 2
     try:
-        from_path(a.model)       # a clear error when it is not a model folder
-        check_weights(a.model)   # the local server process loads them
+        spec = from_path(a.model)   # a clear error when it is not a model folder
+        check_weights(a.model)      # the local server process loads them
         tokenizer = _tokenizer(a.model)
-        prompt = _prompt_ids(a, tokenizer)
+        prompt = _prompt_ids(a, tokenizer, spec.config.vocab_size)
         parties = LocalProcesses(a.timeout, a.insecure_transport, server_gemm_from(a), a.material_budget_mb)
         options = MpcOptions(reveal_logits=a.reveal_logits, use_cache=not a.no_cache, frac_bits=a.frac_bits,
                              progress=True)
@@ -164,7 +186,7 @@ def _client(a: argparse.Namespace) -> int:
     try:
         tls = tls_from_args(a, "client")
         tokenizer = _tokenizer(a.model)
-        prompt = _prompt_ids(a, tokenizer)
+        prompt = _prompt_ids(a, tokenizer, _vocab_size(a.model))
         if a.max_new_tokens < 1 or not prompt:
             raise ValueError("need a non-empty prompt and --max-new-tokens >= 1")
     except (ValueError, TransportError) as exc:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 
+from privformers.argtypes import fraction, non_negative_int, positive_float, positive_int
 from privformers.lm.config import TrainConfig
 from privformers.lm.model import ModelShape
 
@@ -20,22 +21,22 @@ def register(subparsers) -> None:
         "--task", default=defaults.task, help="data set reader (see `privformers evaluate --help`)"
     )
     p.add_argument("--out", required=True, help="output folder (save_pretrained form)")
-    p.add_argument("--validation-fraction", type=float, default=defaults.validation_fraction)
-    p.add_argument("--test-fraction", type=float, default=defaults.test_fraction)
+    p.add_argument("--validation-fraction", type=fraction, default=defaults.validation_fraction)
+    p.add_argument("--test-fraction", type=fraction, default=defaults.test_fraction)
     p.add_argument("--split-seed", type=int, default=defaults.split_seed)
-    p.add_argument("--vocab-size", type=int, default=defaults.vocab_size)
-    p.add_argument("--layers", type=int, default=shape.n_layer)
-    p.add_argument("--hidden", type=int, default=shape.n_embd)
-    p.add_argument("--heads", type=int, default=shape.n_head)
-    p.add_argument("--context", type=int, default=shape.n_positions)
-    p.add_argument("--dropout", type=float, default=shape.dropout)
-    p.add_argument("--epochs", type=int, default=defaults.epochs)
-    p.add_argument("--batch-size", type=int, default=defaults.batch_size)
-    p.add_argument("--lr", type=float, default=defaults.learning_rate)
-    p.add_argument("--warmup-steps", type=int, default=defaults.warmup_steps)
-    p.add_argument("--eval-every", type=int, default=defaults.eval_every)
+    p.add_argument("--vocab-size", type=positive_int, default=defaults.vocab_size)
+    p.add_argument("--layers", type=positive_int, default=shape.n_layer)
+    p.add_argument("--hidden", type=positive_int, default=shape.n_embd)
+    p.add_argument("--heads", type=positive_int, default=shape.n_head)
+    p.add_argument("--context", type=positive_int, default=shape.n_positions)
+    p.add_argument("--dropout", type=fraction, default=shape.dropout)
+    p.add_argument("--epochs", type=positive_int, default=defaults.epochs)
+    p.add_argument("--batch-size", type=positive_int, default=defaults.batch_size)
+    p.add_argument("--lr", type=positive_float, default=defaults.learning_rate)
+    p.add_argument("--warmup-steps", type=non_negative_int, default=defaults.warmup_steps)
+    p.add_argument("--eval-every", type=positive_int, default=defaults.eval_every)
     p.add_argument("--seed", type=int, default=defaults.seed)
-    p.add_argument("--threads", type=int, default=defaults.threads, help="torch CPU threads")
+    p.add_argument("--threads", type=positive_int, default=defaults.threads, help="torch CPU threads")
     p.set_defaults(func=run_train_lm)
 
 

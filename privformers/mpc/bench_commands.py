@@ -10,12 +10,14 @@ import platform
 import sys
 from datetime import datetime, timezone
 
+from privformers.argtypes import positive_float, positive_int
+
 
 def register_bench(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("transport", help="round-trip time and CPU per message, TLS 1.3 vs plain TCP (two processes)")
     p.add_argument("--sizes", default="8,1024,65536,1048576,16777216", help="comma-separated message sizes in bytes")
-    p.add_argument("--seconds", type=float, default=1.0, help="about how long to measure each size")
-    p.add_argument("--repeats", type=int, default=1, help="alternate TLS and TCP this many times")
+    p.add_argument("--seconds", type=positive_float, default=1.0, help="about how long to measure each size")
+    p.add_argument("--repeats", type=positive_int, default=1, help="alternate TLS and TCP this many times")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=_run)
     d = sub.add_parser("dcf", help="DCF keygen and evaluation time per shape (blocked vs one pass), one process")
@@ -24,7 +26,7 @@ def register_bench(sub: argparse._SubParsersAction) -> None:
     d.add_argument("--radix-bits", default="2,4",
                    help="comma-separated input bits per level of the trees timed beside the binary one (2, 4; "
                         "'' for none)")
-    d.add_argument("--repeats", type=int, default=3, help="best of this many")
+    d.add_argument("--repeats", type=positive_int, default=3, help="best of this many")
     d.add_argument("--json", action="store_true")
     d.set_defaults(func=_run_dcf)
 

@@ -9,6 +9,7 @@ import os
 import sys
 from pathlib import Path
 
+from privformers.argtypes import frac_bits, json_object, positive_float, positive_int
 from privformers.mpc.party import ROLES
 from privformers.mpc.transport.base import TransportError
 from privformers.mpc.transport.options import add_tls_options, parse_addr, tls_from_args
@@ -26,14 +27,14 @@ def _session(text: str) -> bytes:
     return sid
 
 
-def _positive_int(text: str) -> int:
-    try:
-        n = int(text)
-    except ValueError:
-        n = 0
-    if n < 1:
-        raise argparse.ArgumentTypeError(f"expected a whole number of at least 1, got {text!r}")
-    return n
+def _host(item: str) -> tuple[str, list[str]]:
+    """--host ROLE=NAME[,NAME...]: the role and its names."""
+    role, _, names = item.partition("=")
+    hosts = [n.strip() for n in names.split(",") if n.strip()]
+    if role not in ROLES or not hosts:
+        raise argparse.ArgumentTypeError(f"expected ROLE=NAME[,NAME...] with ROLE one of {', '.join(ROLES)}, "
+                                         f"got {item!r}")
+    return role, hosts
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -49,16 +50,16 @@ def register(sub: argparse._SubParsersAction) -> None:
         p.add_argument(f"--{role}", type=_addr, required=True, metavar="HOST:PORT",
                        help=f"the {role}'s address" + (" (it listens nowhere; used in messages)"
                                                        if role == "client" else " (it listens there)"))
-    p.add_argument("--args", default="{}", help="program arguments as a JSON object (public: every local user "
-                   "can read a command line)")
+    p.add_argument("--args", type=json_object, default="{}", help="program arguments as a JSON object (public: "
+                   "every local user can read a command line)")
     p.add_argument("--args-stdin", action="store_true",
                    help="also read this party's own arguments (its secret inputs) as a JSON object from stdin, "
                         "merged over --args; how the local launcher hands each party its own")
-    p.add_argument("--frac-bits", type=int, default=16)
-    p.add_argument("--timeout", type=float, default=60.0, help="seconds to wait for any message from a peer")
-    p.add_argument("--connect-timeout", type=float, default=30.0,
+    p.add_argument("--frac-bits", type=frac_bits, default=16)
+    p.add_argument("--timeout", type=positive_float, default=60.0, help="seconds to wait for any message from a peer")
+    p.add_argument("--connect-timeout", type=positive_float, default=30.0,
                    help="seconds to wait for the peers to connect")
-    p.add_argument("--gemm-threads", type=_positive_int, default=1,
+    p.add_argument("--gemm-threads", type=positive_int, default=1,
                    help="torch threads for the server's large products with its plaintext weights (the client "
                         "waits for them, so on its own machine the server can use every core)")
     p.add_argument("--gemm-device", default="cpu", metavar="DEVICE",
@@ -72,15 +73,16 @@ def register(sub: argparse._SubParsersAction) -> None:
                        description="Run a program with three local processes; the links are TLS 1.3 with "
                        "fresh ephemeral certificates (deleted afterwards) unless --insecure-transport.")
     p.add_argument("--program", required=True)
-    p.add_argument("--args", default="{}", help="public program arguments as a JSON object (every party gets them)")
+    p.add_argument("--args", type=json_object, default="{}",
+                   help="public program arguments as a JSON object (every party gets them)")
     p.add_argument("--client-args-file", type=Path, metavar="FILE",
                    help="a JSON object file of the client's own arguments (its secret inputs): only the client "
                         "process receives them")
     p.add_argument("--server-args-file", type=Path, metavar="FILE",
                    help="a JSON object file of the server's own arguments (e.g. where its weights are): only "
                         "the server process receives them")
-    p.add_argument("--frac-bits", type=int, default=16)
-    p.add_argument("--timeout", type=float, default=60.0)
+    p.add_argument("--frac-bits", type=frac_bits, default=16)
+    p.add_argument("--timeout", type=positive_float, default=60.0)
     p.add_argument("--json", action="store_true")
     p.add_argument("--insecure-transport", action="store_true", help="plain TCP (tests and measurements only)")
     p.set_defaults(func=cmd_launch)
@@ -90,11 +92,13 @@ def register(sub: argparse._SubParsersAction) -> None:
                        "dealer into DIR. Give each party its own certificate and key plus ca.pem; keep ca-key.pem "
                        "offline (it can issue more certificates).")
     p.add_argument("--out", type=Path, required=True, metavar="DIR")
-    p.add_argument("--host", action="append", default=[], metavar="ROLE=NAME[,NAME...]",
+    p.add_argument("--host", action="append", type=_host, default=[], metavar="ROLE=NAME[,NAME...]",
                    help="DNS names or IP addresses for a role's certificate (repeatable; default localhost, "
                         "127.0.0.1); informative: peers check the role named in the certificate")
-    p.add_argument("--days", type=float, default=365.0, help="validity in days")
-    p.add_argument("--force", action="store_true", help="overwrite existing files in DIR")
+    p.add_argument("--days", type=positive_float, default=365.0, help="validity in days")
+    p.add_argument("--force", action="store_true",
+                   help="replace existing files in DIR (each is written anew: keys 0600, certificates 0644; a "
+                        "symbolic link among them is refused, never written through)")
     p.set_defaults(func=cmd_certs)
 
     p = sub.add_parser("dealer", help="a long-running dealer: correlated randomness for many sessions",
@@ -102,35 +106,33 @@ def register(sub: argparse._SubParsersAction) -> None:
                        "client and server by session id, check they describe the same public session, and "
                        "supply its correlated randomness, freshly drawn.")
     p.add_argument("--listen", type=_addr, required=True, metavar="HOST:PORT")
-    p.add_argument("--timeout", type=float, default=120.0, help="seconds to wait for any message from a peer")
-    p.add_argument("--pair-timeout", type=float, default=60.0,
+    p.add_argument("--timeout", type=positive_float, default=120.0,
+                   help="seconds to wait for any message from a peer")
+    p.add_argument("--pair-timeout", type=positive_float, default=60.0,
                    help="seconds the first party of a session waits for the second")
-    p.add_argument("--max-sessions", type=int, default=8, help="sessions served at once; more are refused")
+    p.add_argument("--max-sessions", type=positive_int, default=8, help="sessions served at once; more are refused")
     add_tls_options(p)
     p.set_defaults(func=cmd_dealer)
 
     p = sub.add_parser("demo", help="a secure linear layer with three processes over TLS 1.3, explained")
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--timeout", type=float, default=60.0)
+    p.add_argument("--timeout", type=positive_float, default=60.0)
     p.set_defaults(func=cmd_demo)
 
 
-def json_object(text: str, what: str) -> dict:
+def own_json(text: str, what: str) -> dict:
     """A JSON object from text; ValueError naming ``what`` (never quoting the text: it may be a secret)."""
     try:
-        value = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise ValueError(f"{what} is not valid JSON ({exc.msg} at line {exc.lineno}, column {exc.colno})") from None
-    if not isinstance(value, dict):
-        raise ValueError(f"{what} must be a JSON object, not {type(value).__name__}")
-    return value
+        return json_object(text)
+    except argparse.ArgumentTypeError as exc:
+        raise ValueError(f"{what}: {exc}") from None
 
 
 def party_args(a: argparse.Namespace) -> dict:
     """--args, with this party's own arguments from stdin merged over them (--args-stdin)."""
-    args = json_object(a.args, "--args")
+    args = dict(a.args)
     if a.args_stdin:
-        args.update(json_object(sys.stdin.buffer.read().decode("utf-8", "replace"), "the arguments on stdin"))
+        args.update(own_json(sys.stdin.buffer.read().decode("utf-8", "replace"), "the arguments on stdin"))
     return args
 
 
@@ -156,7 +158,7 @@ def _args_file(path: Path | None, what: str) -> dict | None:
     if path is None:
         return None
     try:
-        return json_object(path.read_text(), f"{what} ({path})")
+        return own_json(path.read_text(), f"{what} ({path})")
     except OSError as exc:
         raise ValueError(f"cannot read {what} {path}: {exc.strerror or exc}") from None
 
@@ -165,7 +167,7 @@ def cmd_launch(a: argparse.Namespace) -> int:
     from privformers.mpc.launch import LaunchError, launch_local, private_parts
 
     try:
-        args = json_object(a.args, "--args")
+        args = a.args
         client_args = _args_file(a.client_args_file, "--client-args-file")
         server_args = _args_file(a.server_args_file, "--server-args-file")
         private_parts(args, client_args, server_args)
@@ -182,30 +184,29 @@ def cmd_launch(a: argparse.Namespace) -> int:
     return 0
 
 
-def _hosts(items: list[str]) -> dict[str, list[str]]:
-    hosts: dict[str, list[str]] = {}
-    for item in items:
-        role, _, names = item.partition("=")
-        if role not in ROLES or not names:
-            raise ValueError(f"--host expects ROLE=NAME[,NAME...] with ROLE one of {ROLES}, got {item!r}")
-        hosts.setdefault(role, []).extend(n.strip() for n in names.split(",") if n.strip())
-    return hosts
-
-
 def cmd_certs(a: argparse.Namespace) -> int:
-    from privformers.mpc.transport.certs import make_certs
+    """Write the CA and party certificates; refuse (exit 2) to replace files without --force, and to write
+    to a symbolic link at all: a key must never land wherever a link points."""
+    from privformers.mpc.transport.certs import CERT_FILES, make_certs
 
-    try:
-        hosts = _hosts(a.host)
-    except ValueError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+    hosts: dict[str, list[str]] = {}
+    for role, names in a.host:
+        hosts.setdefault(role, []).extend(names)
+    links = [n for n in CERT_FILES if (a.out / n).is_symlink()]
+    if links:
+        print(f"privformers certs: error: {', '.join(str(a.out / n) for n in links)}: a symbolic link; certs never "
+              "writes through a link (remove it, or choose another --out)", file=sys.stderr)
         return 2
-    names = ["ca.pem", "ca-key.pem"] + [f"{r}.{ext}" for r in ROLES for ext in ("pem", "key")]
-    clash = [n for n in names if (a.out / n).exists()]
+    clash = [n for n in CERT_FILES if (a.out / n).exists()]
     if clash and not a.force:
-        print(f"error: {a.out} already has {', '.join(clash)} (use --force to replace them)", file=sys.stderr)
+        print(f"privformers certs: error: {a.out} already has {', '.join(clash)} (use --force to replace them)",
+              file=sys.stderr)
         return 2
-    files = make_certs(a.out, hosts or None, a.days)
+    try:
+        files = make_certs(a.out, hosts or None, a.days)
+    except OSError as exc:
+        print(f"privformers certs: error: {exc}", file=sys.stderr)
+        return 1
     print(f"CA: {a.out / 'ca.pem'} (its key {a.out / 'ca-key.pem'}: keep it offline)")
     for role, f in files.items():
         print(f"{role:6s}: --cert {f.cert} --key {f.key} --ca {f.ca}")

@@ -11,6 +11,7 @@ import statistics
 import sys
 from datetime import datetime, timezone
 
+from privformers.argtypes import frac_bits, positive_float, positive_int
 from privformers.mpc.launch import add_server_gemm_options, server_gemm_from
 
 
@@ -23,19 +24,19 @@ def register_bench(sub: argparse._SubParsersAction) -> None:
                    help="approximation recipe applied to the model (e.g. mpcformer-quad-2quad); default exact")
     p.add_argument("--random-weights", action="store_true", required=True,
                    help="seeded random weights of the named size (the only mode offline)")
-    p.add_argument("--seq-len", type=int, default=128)
+    p.add_argument("--seq-len", type=positive_int, default=128)
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--frac-bits", type=int, default=16)
-    p.add_argument("--material-budget-mb", type=float, default=None,
+    p.add_argument("--frac-bits", type=frac_bits, default=16)
+    p.add_argument("--material-budget-mb", type=positive_float, default=None,
                    help="stream the correlated material: each party makes it in a second thread at most this "
                         "many MB ahead of the online pass (bounded memory; the online time then includes "
                         "waiting for material). Default: all material is made before the online pass")
     p.add_argument("--compare", default=None, metavar="R1,R2,...",
                    help="recipes to measure side by side ('exact' for none), run in turn --repeats times; "
                         "reports each run, the median seconds and each recipe's speed-up over the first")
-    p.add_argument("--repeats", type=int, default=1, help="with --compare: rounds of runs (default 1)")
+    p.add_argument("--repeats", type=positive_int, default=1, help="with --compare: rounds of runs (default 1)")
     add_server_gemm_options(p)
-    p.add_argument("--timeout", type=float, default=3600.0)
+    p.add_argument("--timeout", type=positive_float, default=3600.0)
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=_run_forward)
 

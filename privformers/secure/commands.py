@@ -4,8 +4,10 @@ measures a classifier's accuracy on a labelled file under MPC next to plaintext.
 from __future__ import annotations
 
 import argparse
-import json
 import sys
+
+from privformers.argtypes import frac_bits, positive_float, positive_int, secret_text, strict_json
+from privformers.data.registry import CLASSIFICATION_READERS
 
 
 def register(subparsers) -> None:
@@ -19,20 +21,20 @@ def register(subparsers) -> None:
         "agree.")
     p.add_argument("--model", required=True, help="classifier folder (with its tokenizer)")
     src = p.add_mutually_exclusive_group(required=True)
-    src.add_argument("--text", action="append", help="a text to classify (repeatable)")
+    src.add_argument("--text", action="append", type=secret_text, help="a text to classify (repeatable; not empty)")
     src.add_argument("--data", help="labelled file (TSV sentence<TAB>label, read by --reader)")
-    p.add_argument("--reader", default="sst2", help="reader of --data (sst2, imdb)")
-    p.add_argument("--limit", type=int, help="--data: only the first N rows")
+    p.add_argument("--reader", default="sst2", choices=sorted(CLASSIFICATION_READERS), help="reader of --data")
+    p.add_argument("--limit", type=positive_int, help="--data: only the first N rows")
     p.add_argument("--plaintext-all", action="store_true",
                    help="--data: also report plaintext accuracy on every row of the file")
-    p.add_argument("--max-length", type=int, default=128)
-    p.add_argument("--material-mb", type=float, default=512.0,
+    p.add_argument("--max-length", type=positive_int, default=128)
+    p.add_argument("--material-mb", type=positive_float, default=512.0,
                    help="correlated material each party may hold ahead of the online pass (MB)")
-    p.add_argument("--batch-size", type=int, default=8,
+    p.add_argument("--batch-size", type=positive_int, default=8,
                    help="at most this many texts of equal length in tokens share one secure pass (1: one pass each)")
-    p.add_argument("--timeout", type=float, default=7200.0)
-    p.add_argument("--frac-bits", type=int, default=16)
-    p.add_argument("--threads", type=int, default=1, help="torch threads for the plaintext reference")
+    p.add_argument("--timeout", type=positive_float, default=7200.0)
+    p.add_argument("--frac-bits", type=frac_bits, default=16)
+    p.add_argument("--threads", type=positive_int, default=1, help="torch threads for the plaintext reference")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=run_classify)
 
@@ -47,20 +49,16 @@ def run_classify(a: argparse.Namespace) -> int:
 
     torch.set_num_threads(a.threads)
     try:
-        model, tokenizer = load_classifier(a.model)
-        if a.data:
+        if a.data:  # read first: a malformed file is refused before the model loads
             rows = read_labelled(a.reader, a.data)
             texts, labels = [r.text for r in rows], [int(r.label) for r in rows]
         else:
             texts, labels = a.text, None
         if a.limit is not None:
-            if a.limit < 1:
-                raise ValueError("--limit must be >= 1")
             texts, labels = texts[:a.limit], None if labels is None else labels[:a.limit]
         if not texts:
             raise ValueError("no texts to classify")
-        if a.batch_size < 1:
-            raise ValueError("--batch-size must be >= 1")
+        model, tokenizer = load_classifier(a.model)
         results = mpc_classify(a.model, tokenizer, texts, a.max_length, a.timeout, a.frac_bits, a.material_mb,
                                a.batch_size)
     except (ModelNotFoundError, FileNotFoundError, ValueError) as exc:
@@ -92,7 +90,7 @@ def run_classify(a: argparse.Namespace) -> int:
         out["predictions"] = [{"text": t, "label": p, "logits": r["logits"]}
                               for t, p, r in zip(texts, mpc_pred, results)]
     if a.json:
-        print(json.dumps(out, indent=2))
+        print(strict_json(out, indent=2))
     else:
         for k, v in out.items():
             print(f"{k:<28} {v}")

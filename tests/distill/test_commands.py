@@ -14,6 +14,7 @@ from privformers.cli import main
 from privformers.data.registry import read_labelled, read_pairs
 from privformers.generation.models import from_path
 from privformers.lm.tokenizer import train_bpe_tokenizer
+from tests.cli_helpers import run_cli
 
 DATA = Path("/work/shared/data")
 E2E, SST2 = DATA / "e2e" / "devset.csv", DATA / "sst2" / "dev.tsv"
@@ -79,8 +80,8 @@ def test_distill_fits_affine_norms_first(tmp_path: Path, capsys: pytest.CaptureF
     assert json.loads(captured.out)["recipe"] == "merge-quad-affine"
     assert main(args + ["--recipe", "merge", "--fit-norms", "2"]) == 2
     assert "no affine norms" in capsys.readouterr().err
-    assert main(args + ["--recipe", "merge-quad-affine", "--fit-norms", "-1"]) == 2
-    assert "--fit-norms must be >= 0" in capsys.readouterr().err
+    code, _, err = run_cli(args + ["--recipe", "merge-quad-affine", "--fit-norms", "-1"], capsys)
+    assert code == 2 and "argument --fit-norms: expected a whole number >= 0, got '-1'" in err
 
 
 @pytest.mark.skipif(not E2E.is_file(), reason="needs the shared E2E data")
@@ -95,14 +96,15 @@ def test_distill_refuses_bad_input_before_training(tmp_path: Path, capsys: pytes
         ({"--teacher": str(tmp_path / "no-tokenizer")}, [], "no tokenizer in"),
         ({"--recipe": "quad"}, [], "unknown recipe 'quad'; known: merge, merge-er"),
         ({"--data": str(tmp_path / "missing.csv")}, [], "data file not found"),
-        ({"--batch-size": "0"}, [], "--batch-size must be >= 1"),
-        ({"--lr": "0"}, [], "--lr must be positive"),
+        ({"--batch-size": "0"}, [], "argument --batch-size: expected a whole number >= 1, got '0'"),
+        ({"--lr": "0"}, [], "argument --lr: expected a finite number > 0, got '0'"),
+        ({"--lam": "nan"}, [], "argument --lam: expected a number in [0, 1], got 'nan'"),
         ({"--stage2-steps": "0"}, [], "nothing to train"),
         ({}, ["--resume"], "--resume: no checkpoint at"),
     ]
     for changes, flags, message in cases:
         argv = ["distill"] + [x for k, v in {**base, **changes}.items() for x in (k, v)] + flags
-        assert main(argv) == 2, message
-        err = capsys.readouterr().err
+        code, _, err = run_cli(argv, capsys)
+        assert code == 2, message
         assert f"privformers distill: error: {message}" in err and "Traceback" not in err
     assert not (tmp_path / "out").exists()

@@ -9,6 +9,7 @@ import pytest
 import transformers as tf
 
 from privformers.cli import main
+from tests.cli_helpers import run_cli, strict_loads
 
 DATA = Path(__file__).resolve().parents[3] / "shared" / "data"
 if not DATA.exists():
@@ -67,16 +68,17 @@ def test_dp_train_refuses_missing_files_and_models(tmp_path, capsys):
     train, tokenizer, model_dir = tiny_sst2_setup(tmp_path, 9)
     base = ["dp-train", "--task", "classification", "--steps", "1", "--non-private", "--tokenizer", str(tokenizer),
             "--output-dir", str(tmp_path / "out")]
-    with pytest.raises(SystemExit, match="--data: file not found"):
-        main(base + ["--model", str(model_dir), "--data", str(tmp_path / "missing.tsv")])
-    with pytest.raises(SystemExit, match="--eval-data: file not found"):
-        main(base + ["--model", str(model_dir), "--data", str(train), "--eval-data", str(tmp_path / "no.tsv")])
-    with pytest.raises(SystemExit, match="no model at '/nonexistent/model'"):
-        main(base + ["--model", "/nonexistent/model", "--data", str(train)])
+    for extra, reason in (
+            (["--model", str(model_dir), "--data", str(tmp_path / "missing.tsv")], "--data: file not found"),
+            (["--model", str(model_dir), "--data", str(train), "--eval-data", str(tmp_path / "no.tsv")],
+             "--eval-data: file not found"),
+            (["--model", "/nonexistent/model", "--data", str(train)], "no model at '/nonexistent/model'")):
+        code, _, err = run_cli(base + extra, capsys)
+        assert code == 2 and err.startswith("privformers dp-train: error: ") and reason in err
     assert not (tmp_path / "out").exists()
 
 
-def test_dp_train_lora_classification_saves_a_merged_plain_model(tmp_path):
+def test_dp_train_lora_classification_saves_a_merged_plain_model(tmp_path, capsys):
     """--lora: only adapters and the head are trained and noised; the checkpoint is an ordinary model
     (adapters merged) that from_pretrained loads without peft, with the trained head."""
     pytest.importorskip("peft")
@@ -95,7 +97,125 @@ def test_dp_train_lora_classification_saves_a_merged_plain_model(tmp_path):
     assert saved.exists() and not (out / "final" / "adapter_config.json").exists()
     model = tf.GPT2ForSequenceClassification.from_pretrained(out / "final")
     assert not any("lora_" in n for n, _ in model.named_parameters())
-    with pytest.raises(ValueError, match="--lora"):
-        main(["dp-train", "--model", str(model_dir), "--random-init", "--tokenizer", str(tokenizer),
-              "--data", str(train), "--task", "classification", "--non-private", "--steps", "1",
-              "--batch-size", "8", "--lora", "2", "--trainable", "score", "--output-dir", str(out)])
+    code, _, err = run_cli(["dp-train", "--model", str(model_dir), "--random-init", "--tokenizer", str(tokenizer),
+                            "--data", str(train), "--task", "classification", "--non-private", "--steps", "1",
+                            "--batch-size", "8", "--lora", "2", "--trainable", "score", "--output-dir", str(out)],
+                           capsys)
+    assert code == 2 and "--lora trains only the adapters" in err
+
+
+def test_noise_multiplier_zero_is_reported_not_private_in_strict_json(tmp_path, capsys):
+    """Issue 29 item 7: --noise-multiplier 0 (clipping only) has no finite epsilon. The report says
+    "private": false with eps_* null and a line saying why, in JSON that strict parsers accept (it was
+    "private": true and "eps_rdp": Infinity, which is not JSON)."""
+    train, tokenizer, model_dir = tiny_sst2_setup(tmp_path, 9)
+    out_dir = tmp_path / "out"
+    code, out, err = run_cli(["dp-train", "--model", str(model_dir), "--random-init", "--tokenizer", str(tokenizer),
+                              "--data", str(train), "--task", "classification", "--noise-multiplier", "0",
+                              "--steps", "1", "--batch-size", "4", "--max-length", "16", "--log-every", "1",
+                              "--output-dir", str(out_dir)], capsys)
+    assert code == 0, err
+    assert "Infinity" not in out and "NaN" not in out
+    printed = strict_loads(out[out.index("{\n"):])  # the final report (the step line before it is one line)
+    saved = strict_loads((out_dir / "final" / "privacy_report.json").read_text())
+    for report in (printed, saved):
+        assert report["private"] is False
+        assert report["eps_rdp"] is None and report["eps_pld"] is None
+        assert report["privacy"].startswith("none: no accountant gives a finite epsilon")
+    assert saved["training"]["noise_multiplier"] == 0.0
+
+
+def test_privacy_claim_keeps_finite_epsilons_and_calls_the_run_private():
+    from privformers.dp.train import privacy_claim
+
+    spent = {"eps_rdp": 2.5, "eps_pld": 2.4, "delta": 1e-5, "steps": 3}
+    assert privacy_claim(spent) == (spent, True)
+    honest, private = privacy_claim({**spent, "eps_rdp": float("inf")})
+    assert not private and honest["eps_rdp"] is None and honest["eps_pld"] is None and "privacy" in honest
+
+
+CANARY = "my secret SSN 123-45-6789"
+# (file name, bytes, task, line the error must name, what it must say): malformed training data of each kind
+MALFORMED = [
+    ("no-tab.tsv", f"sentence\tlabel\nfine row\t1\n{CANARY} no tab\n".encode(), "classification", 3,
+     "expected TEXT<TAB>LABEL, found no tab"),
+    ("label.tsv", f"sentence\tlabel\nfine row\t1\nsome text\t{CANARY}\n".encode(), "classification", 3,
+     "expected TEXT<TAB>LABEL, the label is not a whole number >= 0"),
+    ("headerless.tsv", f"{CANARY}\t1\nfine row\t0\n".encode(), "classification", 1,
+     "expected the header 'sentence<TAB>label'"),
+    ("utf8.tsv", b"sentence\tlabel\nfine row\t1\n" + CANARY.encode() + b" \xff\xfe\t1\n", "classification", 3,
+     "not valid UTF-8 text"),
+    ("mr.csv", f'mr,ref\n"name[Eagle]",fine\n"{CANARY}",a reference\n'.encode(), "lm", 3,
+     "mr is not an E2E meaning representation"),
+    ("headerless.csv", f'"name[{CANARY}]",ref one\n"name[B]",ref two\n'.encode(), "lm", 1,
+     "expected a CSV header with columns mr,ref"),
+]
+
+
+def _malformed_run(tmp_path, capsys, name: str, data: bytes, task: str) -> tuple[int, str, str, str]:
+    _, tokenizer, model_dir = tiny_sst2_setup(tmp_path, 2)
+    path = tmp_path / name
+    path.write_bytes(data)
+    assert CANARY.encode() in path.read_bytes()
+    code, out, err = run_cli(["dp-train", "--model", str(model_dir), "--random-init", "--tokenizer", str(tokenizer),
+                              "--data", str(path), "--task", task, "--noise-multiplier", "1", "--steps", "1",
+                              "--batch-size", "1", "--output-dir", str(tmp_path / "out")], capsys)
+    return code, out, err, str(path)
+
+
+@pytest.mark.parametrize(("name", "data", "task", "line", "reason"), MALFORMED, ids=[m[0] for m in MALFORMED])
+def test_a_malformed_row_is_named_by_line_never_shown(tmp_path, capsys, name, data, task, line, reason):
+    """Issue 29 items 6 and 8: one line, exit 2, naming the file, the line and what is wrong; no part of the row
+    in stdout or stderr, in the message or in a traceback (chained exceptions included)."""
+    code, out, err, path = _malformed_run(tmp_path, capsys, name, data, task)
+    assert CANARY not in out + err and "SSN" not in out + err and "123-45" not in out + err
+    assert code == 2, err
+    (message,) = err.strip().splitlines()
+    assert message.startswith(f"privformers dp-train: error: --data: {path}:{line}: {reason}"), message
+    assert not (tmp_path / "out").exists()
+
+
+def test_the_leak_check_catches_a_leak(tmp_path, capsys, monkeypatch):
+    """Negative control: a reader whose error quotes the row (as the old one did) is caught by the same check."""
+    import privformers.dp.datasets as datasets
+
+    def leaky(path):
+        row = Path(path).read_text(encoding="utf-8").splitlines()[2]
+        raise ValueError(f"{path}:3: expected 2 tab-separated fields, got {[row]}")
+
+    monkeypatch.setattr(datasets, "read_classification_tsv", leaky)
+    name, data, task, _, _ = MALFORMED[0]
+    code, out, err, _ = _malformed_run(tmp_path, capsys, name, data, task)
+    assert CANARY in out + err
+
+
+def test_contradictory_or_impossible_settings_are_refused_before_loading(tmp_path, capsys, monkeypatch):
+    """Combinations argparse cannot check, and data that cannot train: exit 2, one line, before the tokenizer or
+    the model loads (train() is never called)."""
+    import privformers.dp.train as train_module
+
+    monkeypatch.setattr(train_module, "train", lambda args: pytest.fail("train() was called"))
+    train, tokenizer, model_dir = tiny_sst2_setup(tmp_path, 9)  # 8 rows, labels 0 and 1
+    base = ["dp-train", "--model", str(model_dir), "--tokenizer", str(tokenizer), "--data", str(train),
+            "--task", "classification", "--batch-size", "4", "--output-dir", str(tmp_path / "out")]
+    gapped = tmp_path / "gapped.tsv"
+    gapped.write_text("sentence\tlabel\na\t1\nb\t2\nc\t1\nd\t2\n")
+    cases = [
+        (["--non-private", "--noise-multiplier", "1", "--steps", "1"], "--non-private trains without"),
+        (["--steps", "1"], "give exactly one of --target-epsilon and --noise-multiplier"),
+        (["--noise-multiplier", "1"], "give exactly one of --steps and --epochs"),
+        (["--noise-multiplier", "1", "--steps", "3", "--warmup-steps", "3"], "--warmup-steps must be below"),
+        (["--noise-multiplier", "1", "--steps", "1", "--bleu-mrs", "2"], "--bleu-mrs scores generations"),
+        (["--noise-multiplier", "1", "--steps", "1", "--lora-alpha", "4"], "need --lora RANK"),
+        (["--noise-multiplier", "1", "--steps", "1", "--batch-size", "9"],
+         "--batch-size 9 is larger than the 8 training examples"),
+        (["--noise-multiplier", "1", "--steps", "1", "--max-train-examples", "3"],
+         "--batch-size 4 is larger than the 3 training examples"),
+        (["--noise-multiplier", "1", "--steps", "1", "--data", str(gapped)], "labels must be numbered 0 to K-1"),
+        (["--noise-multiplier", "1", "--steps", "1", "--eval-data", str(gapped)],
+         "--eval-data: a label is not one of the 2 labels"),
+    ]
+    for extra, reason in cases:
+        code, out, err = run_cli(base + extra, capsys)
+        assert code == 2 and len(err.strip().splitlines()) == 1 and reason in err, (extra, err)
+        assert err.startswith("privformers dp-train: error: ") and out == ""

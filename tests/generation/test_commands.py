@@ -162,3 +162,24 @@ def test_bench_generate_compare_transport(capsys: pytest.CaptureFixture) -> None
     assert len(out["tls"]) == len(out["insecure"]) == 1
     assert out["decode_seconds_per_token"]["tls"] > 0 and "tls_extra" in out
     assert out["tls"][0]["cpu_seconds"]["server"] > 0
+
+
+def test_prompt_ids_outside_the_vocabulary_are_refused_before_any_party_starts(
+        tmp_path: Path, capsys: pytest.CaptureFixture, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Issue 29 item 8: an id >= the model's vocabulary size, or both --prompt and --prompt-ids: exit 2 with the
+    reason (a position, never the ids), locally and as the client of a server, and no party process starts."""
+    import privformers.generation.commands as commands
+    import privformers.generation.serve as serve
+
+    monkeypatch.setattr(commands, "run_generate", lambda *a, **k: pytest.fail("parties were launched"))
+    monkeypatch.setattr(serve, "remote_generate", lambda *a, **k: pytest.fail("the client connected"))
+    folder = save_model(tmp_path / "m")
+    vocab = SMALL_SPEC.config.vocab_size
+    client = ["--server", "127.0.0.1:9", "--dealer", "127.0.0.1:9", "--insecure-transport"]
+    for extra in ([], client):
+        assert main(["generate", "--model", str(folder), "--prompt-ids", f"5,{vocab}", *extra]) == 2
+        err = capsys.readouterr().err
+        assert f"--prompt-ids: item 2 of 2 is not a token id of this model (its vocabulary has ids 0 to {vocab - 1})" \
+            in err and str(vocab) + "," not in err
+        assert main(["generate", "--model", str(folder), "--prompt", "w1", "--prompt-ids", "5", *extra]) == 2
+        assert "not both" in capsys.readouterr().err

@@ -8,6 +8,7 @@ from transformers import AutoModelForCausalLM, AutoTokenizer
 
 from privformers.cli import main
 from privformers.lm import generate_texts
+from tests.cli_helpers import run_cli
 
 
 def test_tiny_training_saves_loadable_model(tiny_model):
@@ -54,8 +55,23 @@ def test_evaluate_command_json(tiny_model, tiny_data, capsys):
 def test_evaluate_bad_input(tmp_path, capsys):
     assert main(["evaluate", "--model", str(tmp_path), "--data", str(tmp_path / "x.csv")]) == 2
     assert "error" in capsys.readouterr().err
-    assert main(["evaluate", "--data", str(tmp_path / "x.csv"), "--mpc", "--mpc-batch-size", "0"]) == 2
-    assert "--mpc-batch-size must be >= 1" in capsys.readouterr().err
+    code, _, err = run_cli(["evaluate", "--data", str(tmp_path / "x.csv"), "--mpc", "--mpc-batch-size", "0"], capsys)
+    assert code == 2 and "argument --mpc-batch-size: expected a whole number >= 1, got '0'" in err
+
+
+def test_evaluate_refuses_unwritable_outputs_before_generating(tiny_model, tiny_data, tmp_path, capsys, monkeypatch):
+    """A --hypotheses-out in a missing folder, or a --bertscore-model that is not there, would fail only after
+    every source was generated (hours under --mpc): exit 2 before the model loads."""
+    import privformers.data.evaluate as evaluate
+
+    monkeypatch.setattr(evaluate, "load_causal_lm", lambda path: pytest.fail("the model was loaded"))
+    out, _ = tiny_model
+    base = ["evaluate", "--model", str(out), "--data", str(tiny_data)]
+    for extra, reason in ((["--hypotheses-out", str(tmp_path / "no" / "h.txt")], "--hypotheses-out: cannot write"),
+                          (["--hypotheses-out", str(tmp_path)], "--hypotheses-out: cannot write"),
+                          (["--bertscore-model", str(tmp_path / "nope")], "--bertscore-model: no such folder")):
+        code, _, err = run_cli(base + extra, capsys)
+        assert code == 2 and reason in err, err
 
 
 def _evaluate(model, data, capsys, *extra):

@@ -16,6 +16,7 @@ from privformers.lm.tokenizer import train_bpe_tokenizer
 from privformers.mpc.party import CLIENT
 from privformers.mpc.session import run_local
 from privformers.secure.classify import classify_many_program, length_batches, load_classifier, plain_classify
+from tests.cli_helpers import run_cli
 
 SST2 = Path("/work/shared/data/sst2/dev.tsv")
 pytestmark = pytest.mark.skipif(not SST2.is_file(), reason="needs the shared SST-2 data")
@@ -61,10 +62,20 @@ def test_padded_plaintext_equals_one_by_one(folders: dict[str, Path]) -> None:
 def test_classify_errors(folders: dict[str, Path], tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
     assert main(["classify", "--model", str(tmp_path / "missing"), "--text", "good"]) == 2
     assert "no model at" in capsys.readouterr().err
-    assert main(["classify", "--model", str(folders["teacher"]), "--data", str(SST2), "--limit", "0"]) == 2
-    assert "--limit" in capsys.readouterr().err
-    assert main(["classify", "--model", str(folders["teacher"]), "--text", "good", "--batch-size", "0"]) == 2
-    assert "--batch-size" in capsys.readouterr().err
+    for extra in (["--data", str(SST2), "--limit", "0"], ["--text", "good", "--batch-size", "0"], ["--text", ""]):
+        code, _, err = run_cli(["classify", "--model", str(folders["teacher"]), *extra], capsys)
+        assert code == 2 and f"privformers classify: error: argument {extra[-2]}" in err
+
+
+def test_a_malformed_data_file_is_refused_before_the_model_loads(tmp_path: Path, capsys: pytest.CaptureFixture,
+                                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    import privformers.secure.classify as classify
+
+    monkeypatch.setattr(classify, "load_classifier", lambda path: pytest.fail("the model was loaded"))
+    bad = tmp_path / "bad.tsv"
+    bad.write_text("sentence\tlabel\nfine\t1\nmy secret SSN 123-45-6789\tnot a label\n")
+    code, _, err = run_cli(["classify", "--model", str(tmp_path / "m"), "--data", str(bad)], capsys)
+    assert code == 2 and f"{bad}:3: expected 2 columns with an integer label" in err and "SSN" not in err
 
 
 def test_length_batches_group_equal_lengths_only() -> None:

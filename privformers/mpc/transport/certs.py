@@ -14,7 +14,7 @@ import os
 import shutil
 import tempfile
 from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -29,6 +29,7 @@ EKU = {"client": [ExtendedKeyUsageOID.CLIENT_AUTH],
        "server": [ExtendedKeyUsageOID.SERVER_AUTH, ExtendedKeyUsageOID.CLIENT_AUTH],
        "dealer": [ExtendedKeyUsageOID.SERVER_AUTH]}
 DEFAULT_HOSTS = ("localhost", "127.0.0.1")
+CERT_FILES = ("ca.pem", "ca-key.pem", *(f"{role}.{ext}" for role in ROLES for ext in ("pem", "key")))
 
 
 @dataclass(frozen=True)
@@ -64,11 +65,32 @@ def _pem_key(key: ec.EllipticCurvePrivateKey) -> bytes:
 
 
 def _write(path: Path, data: bytes, private: bool) -> None:
-    """Write a file; private ones are created 0600 (never readable by others, not even briefly)."""
-    flags = os.O_WRONLY | os.O_CREAT | os.O_TRUNC
-    fd = os.open(path, flags, 0o600 if private else 0o644)
-    with os.fdopen(fd, "wb") as f:
-        f.write(data)
+    """Write ``path`` anew and atomically, never through a link: a key ends 0600, a certificate 0644.
+
+    The bytes go to a fresh temporary file in the same folder that ``tempfile.mkstemp`` creates with
+    ``O_CREAT | O_EXCL | O_NOFOLLOW`` and mode 0600 (a key is never readable by others, not even
+    briefly). Its mode is then set exactly, whatever the umask; it is flushed to disk and renamed over
+    ``path``. The rename replaces whatever ``path`` was (a file, with its old mode and any hard links,
+    or a symbolic link) by the new file: no old mode survives a rewrite and nothing is written where a
+    link points. A reader sees the old file or the new one, never a half-written one."""
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fchmod(f.fileno(), 0o600 if private else 0o644)
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        with suppress(OSError):
+            os.unlink(tmp)
+        raise
+    with suppress(OSError):  # the rename itself to disk (best effort: not every file system can)
+        folder = os.open(path.parent, os.O_RDONLY)
+        try:
+            os.fsync(folder)
+        finally:
+            os.close(folder)
 
 
 def _builder(subject: x509.Name, issuer: x509.Name, public_key: ec.EllipticCurvePublicKey,
