@@ -134,11 +134,12 @@ def test_launch_with_role_files(folders, spied, tmp_path):
     """``privformers launch``: what --client-args-file holds reaches the client alone, --server-args-file
     the server alone."""
     from privformers.generation.models import from_path, public_spec
+    from privformers.generation.plan import Plan
 
     ids = ids_of(folders["lm"], CANARY)
-    (tmp_path / "client.json").write_text(json.dumps({"prompt": ids}))
+    (tmp_path / "client.json").write_text(json.dumps({"prompts": [ids]}))
     (tmp_path / "server.json").write_text(json.dumps({"model": str(folders["lm"])}))
-    public = {**public_spec(from_path(folders["lm"])), "prompt_len": len(ids), "max_new_tokens": 2}
+    public = {**public_spec(from_path(folders["lm"])), "plan": Plan(((1, len(ids)),), 2).to_json()}
     assert main(["launch", "--program", "generate", "--args", json.dumps(public), "--client-args-file",
                  str(tmp_path / "client.json"), "--server-args-file", str(tmp_path / "server.json"), "--json"]) == 0
     assert client_leaks(spied, ids, CANARY) == []
@@ -182,8 +183,10 @@ def test_evaluate_mpc_gives_the_sources_to_the_client(folders, spied, tmp_path, 
 def test_negative_control_the_checks_catch_secrets_on_every_command_line(folders, spied, capsys):
     """The old launcher's way, through ``launch --args``: the prompt and the model folder on every party's
     command line. Both checks must flag it."""
+    from privformers.generation.plan import Plan
+
     ids = ids_of(folders["lm"], CANARY)
-    args = {"model": str(folders["lm"]), "prompt": ids, "max_new_tokens": 2}
+    args = {"model": str(folders["lm"]), "prompts": [ids], "plan": Plan(((1, len(ids)),), 2).to_json()}
     assert main(["launch", "--program", "generate", "--args", json.dumps(args), "--json"]) == 0
     client = client_leaks(spied, ids, CANARY)
     assert "server: the ids in its arguments, environment or stdin" in client
