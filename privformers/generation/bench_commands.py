@@ -51,6 +51,16 @@ def register_bench(sub: argparse._SubParsersAction) -> None:
     add_server_gemm_options(p)
     p.set_defaults(func=_run_generate)
 
+    p = sub.add_parser("batch", help="a padded batch of prompts of different lengths against each prompt alone: "
+                                     "per-prompt decode rounds, bytes and seconds (parties as processes)")
+    p.add_argument("--model", default=None, help="a save_pretrained folder with its tokenizer (default: the built-in "
+                                                 "E2E model)")
+    p.add_argument("--prompts", type=positive_int, default=8, help="how many of the built-in E2E-style prompts (<= 8)")
+    p.add_argument("--new-tokens", type=positive_int, default=4)
+    p.add_argument("--timeout", type=positive_float, default=3600.0)
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=_run_batch)
+
     p = sub.add_parser("sweep", help="bench generate over methods x model sizes x prompt lengths: JSON table and "
                                      "plots (MERGE's Figure 4)")
     p.add_argument("--random-weights", action="store_true",
@@ -105,6 +115,27 @@ def _ints(text: str) -> list[int]:
     if not values or min(values) < 1:
         raise argparse.ArgumentTypeError(f"expected positive integers separated by commas, got {text!r}")
     return values
+
+
+def _run_batch(a: argparse.Namespace) -> int:
+    import json
+
+    from privformers.generation.bench_batch import MRS, run_batch_bench
+
+    if a.prompts > len(MRS):
+        print(f"error: --prompts: at most {len(MRS)} built-in prompts", file=sys.stderr)
+        return 2
+    if a.model is None:
+        from privformers.lm import builtin_model_path
+
+        a.model = str(builtin_model_path())
+    try:
+        result = run_batch_bench(a.model, list(MRS[:a.prompts]), a.new_tokens, a.timeout)
+    except (RuntimeError, ValueError) as exc:
+        print(f"bench batch: {exc}", file=sys.stderr)
+        return 1
+    print(json.dumps(result) if a.json else json.dumps(result, indent=2))
+    return 0
 
 
 def _run_sweep(a: argparse.Namespace) -> int:

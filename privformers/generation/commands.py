@@ -7,23 +7,37 @@ import argparse
 import json
 import sys
 
-from privformers.argtypes import check_vocab, frac_bits, positive_float, positive_int, secret_text, token_ids
+from privformers.argtypes import (
+    check_vocab,
+    frac_bits,
+    non_negative_int,
+    positive_float,
+    positive_int,
+    secret_text,
+    token_ids,
+)
 from privformers.mpc.launch import add_server_gemm_options, server_gemm_from
 from privformers.mpc.transport.options import add_tls_options, tls_from_args
 from privformers.mpc.transport.options import parse_addr as _addr
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("generate", help="greedy text generation under MPC (client prompt, server weights)",
+    p = sub.add_parser("generate", help="text generation under MPC (client prompt, server weights)",
                        description="Generate text privately: the client's prompt and the tokens stay secret from "
-                       "the server, the weights from the client. Parties run as three local processes over TCP. "
-                       "Each token is chosen by a secure argmax and revealed to the client only.")
+                       "the server, the weights from the client. Parties run as three local processes over TLS "
+                       "(or this process is the client of a server and a dealer). Each token is chosen by a secure "
+                       "argmax, or sampled (--do-sample) with randomness neither computing party knows, and "
+                       "revealed to the client only.")
     p.add_argument("--model", default=None,
                    help="a local folder written by save_pretrained (with tokenizer); default: the built-in "
                         "E2E model (prompts like 'name[The Eagle], food[French] =')")
     p.add_argument("--prompt", type=secret_text, help="prompt text (tokenized with the model folder's tokenizer)")
     p.add_argument("--prompt-ids", type=token_ids, help="comma-separated token ids instead of --prompt")
     p.add_argument("--max-new-tokens", type=positive_int, default=8)
+    add_sampling_options(p)
+    p.add_argument("--stop-early", action="store_true",
+                   help="end the session once the model's end-of-text token is generated; the server then learns "
+                        "how many tokens were generated (by default every step runs and the client cuts the text)")
     p.add_argument("--reveal-logits", action="store_true",
                    help="reveal each step's full logits to the client, who takes the argmax: faster, but the "
                    "client learns the model's whole next-token distribution at every step")
@@ -65,6 +79,37 @@ def register(sub: argparse._SubParsersAction) -> None:
                         "device is an error at start, never a fallback to the CPU)")
     add_tls_options(p)
     p.set_defaults(func=cmd_serve)
+
+
+def add_sampling_options(p: argparse.ArgumentParser) -> None:
+    """--do-sample, --temperature, --top-k and --top-p (as transformers' GenerationConfig)."""
+    p.add_argument("--do-sample", action="store_true",
+                   help="sample each token (temperature, then top-k, then top-p, as transformers does) instead of "
+                        "the secure argmax; the dealer's randomness picks it, unknown to client and server")
+    p.add_argument("--temperature", type=positive_float, default=None, help="with --do-sample (default 1.0)")
+    p.add_argument("--top-k", type=non_negative_int, default=None,
+                   help="with --do-sample: keep the k most likely tokens (default 50; 0: all)")
+    p.add_argument("--top-p", type=unit_interval_top_p, default=None,
+                   help="with --do-sample: keep the smallest set of most likely tokens with this much probability "
+                        "(default 1.0: all)")
+
+
+def unit_interval_top_p(text: str) -> float:
+    """top_p in (0, 1]."""
+    value = positive_float(text)
+    if value > 1:
+        raise argparse.ArgumentTypeError(f"expected a number in (0, 1], got {text!r}")
+    return value
+
+
+def generation_config(a: argparse.Namespace) -> object:
+    """The GenerationConfig that the options ask for (ValueError: a sampling option without --do-sample)."""
+    from transformers import GenerationConfig
+
+    given = {k: getattr(a, k) for k in ("temperature", "top_k", "top_p") if getattr(a, k) is not None}
+    if given and not a.do_sample:
+        raise ValueError(f"--{'/--'.join(k.replace('_', '-') for k in given)} need --do-sample")
+    return GenerationConfig(max_new_tokens=a.max_new_tokens, do_sample=a.do_sample or None, **given)
 
 
 def _prompt_ids(a: argparse.Namespace, tokenizer: object | None, vocab_size: int | None = None) -> list[int]:
@@ -113,8 +158,6 @@ def single_report(out: object) -> dict:
 
 
 def cmd_generate(a: argparse.Namespace) -> int:
-    from transformers import GenerationConfig
-
     from privformers.generation.api import MpcOptions, generate
     from privformers.generation.models import check_weights, from_path
     from privformers.generation.parties import LocalProcesses
@@ -130,14 +173,16 @@ def cmd_generate(a: argparse.Namespace) -> int:
               "makes its own ephemeral certificates", file=sys.stderr)
         return 2
     try:
+        if a.check and a.do_sample:
+            raise ValueError("--check compares with plaintext greedy decoding; it cannot check sampled tokens")
         spec = from_path(a.model)   # a clear error when it is not a model folder
         check_weights(a.model)      # the local server process loads them
         tokenizer = _tokenizer(a.model)
         prompt = _prompt_ids(a, tokenizer, spec.config.vocab_size)
         parties = LocalProcesses(a.timeout, a.insecure_transport, server_gemm_from(a), a.material_budget_mb)
-        options = MpcOptions(reveal_logits=a.reveal_logits, use_cache=not a.no_cache, frac_bits=a.frac_bits,
-                             progress=True)
-        config = GenerationConfig(max_new_tokens=a.max_new_tokens)
+        options = MpcOptions(reveal_logits=a.reveal_logits, stop_early=a.stop_early, use_cache=not a.no_cache,
+                             frac_bits=a.frac_bits, progress=True)
+        config = generation_config(a)
         out = generate(a.model, prompt, config, parties=parties, tokenizer=tokenizer, options=options)
     except ValueError as exc:
         print(f"error: {exc}", file=sys.stderr)
