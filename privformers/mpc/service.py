@@ -23,6 +23,7 @@ then supplies that session's correlated randomness, freshly drawn, like a dealer
 
 from __future__ import annotations
 
+import ctypes
 import json
 import socket
 import sys
@@ -73,6 +74,26 @@ def recv_json(link: TcpChannel, what: str, timeout: float | None = None) -> dict
 
 def send_json(link: TcpChannel, obj: dict) -> None:
     link.send(json.dumps(obj, sort_keys=True).encode())
+
+
+def _malloc_trim() -> Callable[[int], int] | None:
+    try:
+        return ctypes.CDLL(None).malloc_trim   # glibc
+    except (OSError, AttributeError):
+        return None
+
+
+_MALLOC_TRIM = _malloc_trim()
+
+
+def release_free_memory() -> None:
+    """Hand memory that is free but kept by the C allocator back to the system (glibc ``malloc_trim``;
+    nothing elsewhere). Each session runs in its own thread, and glibc keeps what a thread freed in that
+    thread's arena: without this a dealer service's resident memory grew by 140 MB over its first eight
+    sessions and stayed there. Cost: proportional to the free memory (about 1 ms per 10 MB freed; 0.6 s
+    after 5 GB), paid at the end of a session, in its thread, without the GIL."""
+    if _MALLOC_TRIM is not None:
+        _MALLOC_TRIM(0)
 
 
 class Service:
@@ -136,6 +157,7 @@ class Service:
             self._used[sid] = None
             while len(self._used) > REMEMBERED_SESSIONS:
                 self._used.popitem(last=False)
+        release_free_memory()
 
     def open_sessions(self) -> int:
         """Session ids with a connection now, pending or holding a slot."""
