@@ -8,6 +8,7 @@ import os
 import socket
 import threading
 import time
+from collections.abc import Callable
 
 import pytest
 
@@ -45,12 +46,15 @@ def reach(addr: tuple[str, int], timeout: float = 10.0) -> socket.socket:
 
 
 def strays(addr: tuple[str, int], listener: str, secure: bool, pki: dict, other_pki: dict,
-           silent: list[socket.socket]) -> None:
-    """Knock on the listener's addr the ways a stranger would; silent sockets stay open (in silent)."""
+           silent: list[socket.socket], still_up: Callable[[], None]) -> None:
+    """Knock on the listener's addr the ways a stranger would; silent sockets stay open (in silent).
+    still_up() checks that the listening party has not ended."""
     for payload in (os.urandom(300), b"GET / HTTP/1.1\r\nHost: x\r\n\r\n", b"\x16\x03\x01\x00\x05hello",
                     hello(os.urandom(16), "client")[:10]):
         with reach(addr) as s:
             s.sendall(payload)
+        time.sleep(0.1)
+        still_up()
     for _ in range(3):
         silent.append(reach(addr))
     # a privformers client of another session, with a valid certificate
@@ -81,11 +85,16 @@ def test_stray_connections_do_not_end_the_connect_phase(secure, pki, other_pki, 
         t.start()
         return t
 
+    def still_up(role: str) -> Callable[[], None]:
+        def check() -> None:
+            assert role not in out, f"the {role} ended on a stray connection: {out[role]!r}"
+        return check
+
     silent: list[socket.socket] = []
     threads = [party("dealer")]
-    strays(addrs["dealer"], "dealer", secure, pki, other_pki, silent)
+    strays(addrs["dealer"], "dealer", secure, pki, other_pki, silent, still_up("dealer"))
     threads.append(party("server"))
-    strays(addrs["server"], "server", secure, pki, other_pki, silent)
+    strays(addrs["server"], "server", secure, pki, other_pki, silent, still_up("server"))
     t0 = time.monotonic()
     threads.append(party("client"))
     for t in threads:
