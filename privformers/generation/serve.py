@@ -121,7 +121,7 @@ class GenerationServer(Service):
                                 f"{args['max_new_tokens']} new tokens")
             deadline = time.monotonic() + self.connect_timeout
             links[DEALER] = dial(SERVER, DEALER, sid, self.dealer, deadline, self.connect_timeout, self.tls,
-                                 self.io_timeout)
+                                 self.io_timeout, self.max_message)
             send_json(links[DEALER], description)
             program = generate_program(self.spec.factory, self.weights, [0] * args["prompt_len"],
                                        args["max_new_tokens"], args["reveal_logits"], args["use_cache"],

@@ -142,3 +142,36 @@ def _catch(fn):
     except BaseException as exc:  # noqa: BLE001
         return exc
     return None
+
+
+def test_connect_party_and_the_command_line_set_the_limit():
+    from privformers.cli import build_parser
+    from privformers.mpc.launch import free_ports
+    from privformers.mpc.transport.connect import connect_party
+    from privformers.mpc.transport.options import DEFAULT_MAX_MESSAGE_MB, max_message_from
+    from privformers.mpc.transport.tcp import MAX_MESSAGE
+    from tests.mpc.test_tcp import addrs_of, run_threads
+
+    assert DEFAULT_MAX_MESSAGE_MB * MiB == MAX_MESSAGE
+    parser = build_parser()
+    for argv in (["dealer", "--listen", "127.0.0.1:1"], ["serve", "--model", "m", "--listen", "127.0.0.1:1",
+                                                          "--dealer", "127.0.0.1:2"],
+                 ["party", "--role", "dealer", "--program", "echo", "--session", "00" * 16, "--client", "h:1",
+                  "--server", "h:2", "--dealer", "h:3"]):
+        assert max_message_from(parser.parse_args(argv)) == MAX_MESSAGE
+        assert max_message_from(parser.parse_args([*argv, "--max-message-mb", "0.5"])) == MiB // 2
+        with pytest.raises(ValueError, match="--max-message-mb must be positive"):
+            max_message_from(parser.parse_args([*argv, "--max-message-mb", "0"]))
+
+    sid, addrs = os.urandom(16), addrs_of(free_ports(3))
+    links = dict(zip(("client", "server", "dealer"), run_threads(
+        *(lambda r=r: connect_party(r, sid, addrs, 10, 10, tls=None, max_message=64) for r in ("client", "server",
+                                                                                                  "dealer")))))
+    links["dealer"]["client"].send(b"x" * 64)
+    assert links["client"]["dealer"].recv() == b"x" * 64
+    links["dealer"]["server"].send(b"x" * 65)
+    with pytest.raises(TransportError, match="announced a 65-byte message, over this link's 64-byte limit"):
+        links["server"]["dealer"].recv()
+    for mine in links.values():
+        for link in mine.values():
+            link.close(flush_timeout=1)
