@@ -21,22 +21,18 @@ from collections.abc import Callable
 from privformers.mpc.transport.acceptor import Acceptor
 from privformers.mpc.transport.base import CertificateRefused, SessionMismatch, TransportError
 from privformers.mpc.transport.frame import MAGIC, VERSION
-from privformers.mpc.transport.handshake import (  # noqa: F401 - re-exported for the services
+from privformers.mpc.transport.handshake import (
     BAD_CERT,
     BAD_ROLE,
     BAD_SESSION,
     BAD_VERSION,
-    BUSY,
     CODE_ROLES,
-    DUPLICATE,
     HELLO,
     OK,
     REASONS,
     ROLE_CODES,
     Addr,
-    Check,
     fmt,
-    greet,
     hello,
     open_stream,
     read_exact,

@@ -69,7 +69,7 @@ def add_max_message_option(p: argparse.ArgumentParser) -> None:
     p.add_argument("--max-message-mb", type=float, default=DEFAULT_MAX_MESSAGE_MB, metavar="MiB",
                    help="the largest message a peer may announce, in MiB (default %(default)g): larger ones are "
                         "refused before anything is allocated. GPT-2 base at its full 1024-token context sends "
-                        "1.8 GiB at once; raise it for more")
+                        "about 1.8 GiB at once; raise it for more")
 
 
 def max_message_from(a: argparse.Namespace) -> int:
