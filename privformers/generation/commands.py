@@ -17,7 +17,7 @@ from privformers.argtypes import (
     token_ids,
 )
 from privformers.mpc.launch import add_server_gemm_options, server_gemm_from
-from privformers.mpc.transport.options import add_tls_options, tls_from_args
+from privformers.mpc.transport.options import add_max_message_option, add_tls_options, max_message_from, tls_from_args
 from privformers.mpc.transport.options import parse_addr as _addr
 
 
@@ -77,6 +77,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--gemm-device", default="cpu", metavar="DEVICE",
                    help="cpu, cuda or cuda:N: where those products run (exact on either; an unavailable "
                         "device is an error at start, never a fallback to the CPU)")
+    add_max_message_option(p)
     add_tls_options(p)
     p.set_defaults(func=cmd_serve)
 
@@ -258,7 +259,8 @@ def cmd_serve(a: argparse.Namespace) -> int:
     try:
         tls = tls_from_args(a, "server")
         server = GenerationServer(a.model, a.listen, a.dealer, tls, a.timeout, a.max_sessions, a.max_new_tokens,
-                                  gemm_threads=a.gemm_threads, gemm_device=a.gemm_device)
+                                  gemm_threads=a.gemm_threads, gemm_device=a.gemm_device,
+                                  max_message=max_message_from(a))
     except (ModelNotFoundError, TransportError, ValueError) as exc:
         print(f"serve failed: {exc}", file=sys.stderr)
         return 1

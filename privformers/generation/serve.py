@@ -2,16 +2,20 @@
 ``privformers generate --server --dealer`` is the client.
 
 A session, all on TLS links (see ``privformers.mpc.transport``):
-1. the client picks a fresh random session id, connects to the server and asks for a generation
-   with its public parameters (prompt length, number of new tokens, options): never the prompt;
+1. the client picks a fresh random session id and connects to the dealer service, then to the
+   server, and asks the server for a generation with its public parameters (prompt length,
+   number of new tokens, options): never the prompt. (The dealer first: a client that cannot
+   reach its dealer fails before the server starts a session for it, which would wait for the
+   dealer to pair it until the dealer's pair timeout.)
 2. the server answers with the public session: those parameters plus the model's architecture (and
    a student's approximation recipe);
-3. client and server each connect to the dealer service with the session id and send it the
-   public session; the dealer checks that both sent the same, then deals fresh randomness;
+3. the server connects to the dealer service with the session id; client and server each send
+   it the public session; the dealer checks that both sent the same, then deals fresh randomness;
 4. the three run the generation program; the client learns the tokens, the server nothing;
 5. the server sends the client its own (public) cost report, for the per-token summary.
 Each server session runs in its own thread with its own timeouts: a client that fails or
-vanishes ends only its session.
+vanishes ends only its session. A connection holds a session slot only once its request has
+come (within ``request_timeout``); see ``privformers.mpc.service``.
 """
 
 from __future__ import annotations
@@ -34,6 +38,7 @@ from privformers.mpc.service import Service, log, recv_json, send_json
 from privformers.mpc.session import execute
 from privformers.mpc.transport.base import TransportError
 from privformers.mpc.transport.connect import Addr, dial
+from privformers.mpc.transport.handshake import BUSY, OK, REASONS
 from privformers.mpc.transport.tcp import TcpChannel
 from privformers.mpc.transport.tls import TlsConfig
 
@@ -71,9 +76,10 @@ class GenerationServer(Service):
     def __init__(self, model: str | Path, addr: Addr, dealer: Addr, tls: TlsConfig | None,
                  io_timeout: float = 120.0, max_sessions: int = 4, max_new_tokens: int = 256,
                  on_log: Callable[[str, str], None] = log, connect_timeout: float = 30.0,
-                 gemm_threads: int = 1, gemm_device: str = "cpu") -> None:
+                 gemm_threads: int = 1, gemm_device: str = "cpu", **limits: int | float) -> None:
         """gemm_threads, gemm_device: torch threads and device (cpu, cuda, cuda:N) for each session's
-        products with the plaintext weights; an unavailable device fails here, before serving."""
+        products with the plaintext weights; an unavailable device fails here, before serving.
+        limits: request_timeout, max_pending, max_message (see ``Service``)."""
         if gemm_threads < 1:
             raise ValueError(f"gemm_threads must be at least 1, got {gemm_threads}")
         self.gemm_threads = gemm_threads
@@ -82,15 +88,25 @@ class GenerationServer(Service):
         self.weights = self.spec.weights()        # loaded once, copied into each session's model
         self.public = public_spec(self.spec)   # architecture and a student's recipe
         self.dealer, self.max_new_tokens, self.connect_timeout = dealer, max_new_tokens, connect_timeout
-        super().__init__(addr, tls, io_timeout, max_sessions, on_log)
+        super().__init__(addr, tls, io_timeout, max_sessions, on_log, **limits)
 
     def session(self, link: TcpChannel, sid: bytes, remote: str) -> None:
         tag = f"session {sid.hex()[:12]} from {remote}"
         links: dict[str, TcpChannel] = {CLIENT: link}
         t0 = time.perf_counter()
         try:
+            request = self.opening(link, "request")
+        except TransportError as exc:      # not a session yet: silent, cut short, or not a request
+            self.log(self.role, f"{tag}: dropped before a request: {exc}")
+            link.abort(f"the server refused: {exc}")
+            self._release(sid)
+            return
+        try:
             try:
-                args, frac_bits = check_request(recv_json(link, "request"))
+                args, frac_bits = check_request(request)
+                status = self.occupy(sid)
+                if status != OK:
+                    raise ValueError(REASONS[status] if status == BUSY else f"session refused: {REASONS[status]}")
                 if args["max_new_tokens"] > self.max_new_tokens:
                     raise ValueError(f"this server generates at most {self.max_new_tokens} tokens per session")
                 check_length(self.spec, args["prompt_len"], args["max_new_tokens"])
@@ -106,7 +122,7 @@ class GenerationServer(Service):
                                 f"{args['max_new_tokens']} new tokens")
             deadline = time.monotonic() + self.connect_timeout
             links[DEALER] = dial(SERVER, DEALER, sid, self.dealer, deadline, self.connect_timeout, self.tls,
-                                 self.io_timeout)
+                                 self.io_timeout, self.max_message)
             send_json(links[DEALER], description)
             program = generate_program(self.spec.factory, self.weights, [0] * args["prompt_len"],
                                        args["max_new_tokens"], args["reveal_logits"], args["use_cache"],
@@ -140,7 +156,9 @@ def remote_generate(server: Addr, dealer: Addr, tls: TlsConfig | None, prompt: l
     deadline = time.monotonic() + connect_timeout
     links: dict[str, TcpChannel] = {}
     try:
-        links[SERVER] = dial(CLIENT, SERVER, sid, server, deadline, connect_timeout, tls, io_timeout)
+        links[DEALER] = dial(CLIENT, DEALER, sid, dealer, deadline, connect_timeout, tls, io_timeout)
+        links[SERVER] = dial(CLIENT, SERVER, sid, server, time.monotonic() + connect_timeout, connect_timeout, tls,
+                             io_timeout)
         args = {"prompt_len": len(prompt), "max_new_tokens": max_new_tokens, "reveal_logits": reveal_logits,
                 "use_cache": use_cache, "bits": bits}
         send_json(links[SERVER], {"program": PROGRAM, "args": args, "frac_bits": frac_bits})
@@ -151,8 +169,6 @@ def remote_generate(server: Addr, dealer: Addr, tls: TlsConfig | None, prompt: l
         if {k: public.get(k) for k in args} != args or reply.get("frac_bits") != frac_bits:
             raise TransportError("the server changed the session's public parameters")
         description = {"program": PROGRAM, "args": public, "frac_bits": frac_bits}
-        links[DEALER] = dial(CLIENT, DEALER, sid, dealer, time.monotonic() + connect_timeout, connect_timeout,
-                             tls, io_timeout)
         send_json(links[DEALER], description)
         spec = from_config_dict(public["hf_config"], public.get("recipe"))
         check_length(spec, len(prompt), max_new_tokens)

@@ -12,7 +12,13 @@ from pathlib import Path
 from privformers.argtypes import frac_bits, json_object, positive_float, positive_int
 from privformers.mpc.party import ROLES
 from privformers.mpc.transport.base import TransportError
-from privformers.mpc.transport.options import add_tls_options, parse_addr, tls_from_args
+from privformers.mpc.transport.options import (
+    add_max_message_option,
+    add_tls_options,
+    max_message_from,
+    parse_addr,
+    tls_from_args,
+)
 
 _addr = parse_addr
 
@@ -66,6 +72,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="server only: cpu, cuda or cuda:N, where its plaintext-weight products run (exact on "
                         "either; an unavailable device is an error, never a fallback to the CPU)")
     p.add_argument("--json", action="store_true", help="print the report as one JSON line")
+    add_max_message_option(p)
     add_tls_options(p)
     p.set_defaults(func=cmd_party)
 
@@ -111,6 +118,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--pair-timeout", type=positive_float, default=60.0,
                    help="seconds the first party of a session waits for the second")
     p.add_argument("--max-sessions", type=positive_int, default=8, help="sessions served at once; more are refused")
+    add_max_message_option(p)
     add_tls_options(p)
     p.set_defaults(func=cmd_dealer)
 
@@ -146,7 +154,7 @@ def cmd_party(a: argparse.Namespace) -> int:
         tls = tls_from_args(a, a.role)
         report = run_party(a.role, a.program, args, a.session, addrs, a.frac_bits, a.timeout,
                            a.connect_timeout, tls=tls, exit_on_lost_peer=True, gemm_threads=a.gemm_threads,
-                           gemm_device=a.gemm_device)
+                           gemm_device=a.gemm_device, max_message=max_message_from(a))
     except (TransportError, ValueError, KeyError, RuntimeError, OSError) as exc:
         print(f"{a.role} failed: {exc}", file=sys.stderr, flush=True)
         return 1
@@ -221,7 +229,8 @@ def cmd_dealer(a: argparse.Namespace) -> int:
     torch.set_num_threads(1)
     try:
         tls = tls_from_args(a, "dealer")
-        service = DealerService(a.listen, tls, a.timeout, a.max_sessions, a.pair_timeout)
+        service = DealerService(a.listen, tls, a.timeout, a.max_sessions, a.pair_timeout,
+                                max_message=max_message_from(a))
     except (TransportError, ValueError) as exc:
         print(f"dealer failed: {exc}", file=sys.stderr)
         return 1

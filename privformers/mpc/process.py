@@ -21,7 +21,7 @@ from privformers.mpc.ringmath import gemm_device as gemm_device_for
 from privformers.mpc.session import execute
 from privformers.mpc.transport.base import Channel, Message, PeerDisconnected, TransportError
 from privformers.mpc.transport.connect import Addr, connect_party
-from privformers.mpc.transport.tcp import TcpChannel
+from privformers.mpc.transport.tcp import MAX_MESSAGE, TcpChannel
 from privformers.mpc.transport.tls import TlsConfig
 from privformers.mpc.watchdog import LINGER_S, Watchdog
 
@@ -100,20 +100,21 @@ def _announce_online(role: str) -> Callable[[], None]:
 def run_party(role: str, program: str, args: dict, session: bytes, addrs: dict[str, Addr],
               frac_bits: int = 16, io_timeout: float = 60.0, connect_timeout: float = 30.0, *,
               tls: TlsConfig | None, exit_on_lost_peer: bool = False, gemm_threads: int = 1,
-              gemm_device: str = "cpu") -> dict:
+              gemm_device: str = "cpu", max_message: int = MAX_MESSAGE) -> dict:
     """Run one party of a session to the end; returns its JSON report (raises TransportError on failure).
 
     tls: this party's certificate, key and CA; None runs over plain TCP (--insecure-transport).
     With ``exit_on_lost_peer`` (party processes) a watchdog ends the process with a clear error as
     soon as a peer's connection drops, instead of when this party next talks to that peer.
-    gemm_threads, gemm_device: the server's threads and device for its plaintext-weight products (``PlainMatrix``)."""
+    gemm_threads, gemm_device: the server's threads and device for its plaintext-weight products (``PlainMatrix``).
+    max_message: the largest payload a peer may announce in one message (``TcpChannel``)."""
     torch.set_num_threads(1)   # three parties share few cores: OpenMP spinning makes small ops crawl
     if role == SERVER:
         gemm_device_for(gemm_device)   # a missing GPU fails here, before any peer is kept waiting
     spec = get_program(program)
     built = spec.build(args)
     cpu0 = time.process_time()
-    links = connect_party(role, session, addrs, connect_timeout, io_timeout, tls=tls)
+    links = connect_party(role, session, addrs, connect_timeout, io_timeout, tls=tls, max_message=max_message)
     print(f"[{role}] connected to {', '.join(sorted(links))} ({TRANSPORT[tls is not None]})", file=sys.stderr,
           flush=True)
     saw: list[dict] = []

@@ -19,8 +19,11 @@ import pytest
 
 from privformers.generation.plain import plain_greedy
 from privformers.generation.serve import GenerationServer, SessionRefused, remote_generate
+from privformers.mpc.launch import free_ports
 from privformers.mpc.service import DealerService
-from privformers.mpc.transport.base import TransportError
+from privformers.mpc.transport.base import SessionAborted, TransportError
+from privformers.mpc.transport.connect import dial
+from privformers.mpc.transport.frame import KIND_BYTES, encode_header
 from tests.generation.helpers import PROMPT, SMALL_SPEC, plain_model, save_model
 from tests.mpc.tls_helpers import make_pki
 
@@ -195,3 +198,46 @@ def test_a_served_student_runs_with_its_recipe(tmp_path: Path) -> None:
     finally:
         s.stop()
     assert out["tokens"] == plain_greedy(student.eval(), PROMPT, 2)[0]
+
+
+def test_idle_authenticated_connections_do_not_keep_a_real_client_out(services, monkeypatch):
+    """Issue 29, item 8: connections that complete the handshake and then say nothing held every slot
+    (max_sessions 4) until the session timeout. Now they hold none, and are dropped after request_timeout."""
+    monkeypatch.setattr(services.server, "request_timeout", 1.5, raising=False)
+    idle = [dial("client", "server", os.urandom(16), services.server.address, time.monotonic() + 5, 5,
+                 services.pki["client"], 10) for _ in range(services.server.max_sessions + 2)]
+    t0 = time.monotonic()
+    assert services.generate(PROMPT, 1)["tokens"] == expected(PROMPT, 1)
+    print(f"a real client beside {len(idle)} idle ones: served in {time.monotonic() - t0:.1f} s")
+    for link in idle:
+        with pytest.raises(SessionAborted, match="waited 1.5 s for a message and gave up"):
+            link.recv()
+        link.close()
+
+
+def test_a_huge_announced_request_is_refused_at_once(services):
+    """Issue 29, item 2: a client's first message may announce at most 1 MiB (it is a JSON request)."""
+    sid = os.urandom(16)
+    link = dial("client", "server", sid, services.server.address, time.monotonic() + 5, 5, services.pki["client"], 5)
+    link._stream.send_frame(encode_header(sid, 0, KIND_BYTES, 0, (), 1 << 30))   # and nothing after it
+    with pytest.raises(SessionAborted, match=r"announced a 1073741824-byte message, over this link's "
+                                             r"1048576-byte limit"):
+        link.recv()
+    link.close()
+
+
+def test_a_client_given_a_dead_dealer_fails_without_starting_a_server_session(services):
+    """Issue 29, item 8: the client asked the server for a session, then could not reach its dealer; the
+    server waited for the dealer to pair it (pair_timeout, 60 s by default). The client now reaches its
+    dealer first, so the server never starts a session for it."""
+    dead = ("127.0.0.1", free_ports(1)[0])
+    before = len(services.lines)
+    t0 = time.monotonic()
+    with pytest.raises(TransportError, match=r"could not reach dealer at 127.0.0.1:\d+ within 1 s"):
+        remote_generate(services.server.address, dead, services.pki["client"], PROMPT, 1, io_timeout=30,
+                        connect_timeout=1)
+    assert time.monotonic() - t0 < 5
+    time.sleep(1.0)
+    started = [line for line in services.lines[before:] if line.startswith("[server]")]
+    assert not started, started
+    assert services.server.open_sessions() == 0, "the server holds a session for the client that gave up"

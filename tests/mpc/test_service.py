@@ -4,6 +4,7 @@ refuses mismatched descriptions, reused session ids and half-met sessions with c
 from __future__ import annotations
 
 import os
+import socket
 import time
 
 import pytest
@@ -102,3 +103,30 @@ def test_paths_are_refused(pki, dealer):
         with pytest.raises(SessionAborted, match="never a path"):
             link.recv()
         link.close()
+
+
+def test_idle_connections_hold_no_session_slot(pki, dealer, monkeypatch):
+    """Issue 29, item 8: authenticated connections that never describe a session held the dealer's
+    slots (max_sessions) until the I/O timeout; now they hold none and are dropped after request_timeout."""
+    monkeypatch.setattr(dealer, "request_timeout", 1.0, raising=False)
+    idle = [dial(r, "dealer", os.urandom(16), dealer.address, time.monotonic() + 5, 5, pki[r], 10)
+            for r in ("client", "server") * ((dealer.max_sessions + 2) // 2)]
+    y, _ = session(pki, dealer, os.urandom(16))
+    assert isinstance(y, torch.Tensor), y
+    for link in idle:
+        with pytest.raises(SessionAborted, match="waited 1 s for a message and gave up"):
+            link.recv()
+        link.close()
+
+
+def test_past_max_pending_a_new_connection_ends_the_oldest_pending_one(dealer, monkeypatch):
+    """Silent sockets cannot pile up: one past max_pending ends the oldest (which would otherwise
+    wait out the 10 s handshake deadline)."""
+    monkeypatch.setattr(dealer, "max_pending", 2, raising=False)
+    socks = [socket.create_connection(dealer.address) for _ in range(3)]
+    socks[0].settimeout(3)
+    t0 = time.monotonic()
+    assert socks[0].recv(1) == b""          # closed by the dealer
+    assert time.monotonic() - t0 < 2.5
+    for s in socks:
+        s.close()

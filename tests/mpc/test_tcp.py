@@ -170,14 +170,17 @@ def test_missing_peer_is_a_clear_error_not_a_hang():
 
 
 def test_wrong_session_or_role_fails_on_both_sides():
+    """The refused peer fails at once; the listener, which cannot tell it from a stranger, waits on for
+    its real peers and then names the refusal (and keeps its class)."""
     addrs = addrs_of(free_ports(3))
-    dealer, server = run_threads(lambda: connect_party("dealer", os.urandom(16), addrs, 5, tls=None),
+    dealer, server = run_threads(lambda: connect_party("dealer", os.urandom(16), addrs, 2, tls=None),
                                  lambda: connect_party("server", os.urandom(16), addrs, 5, tls=None))
     assert isinstance(dealer, SessionMismatch) and "server" in str(dealer)
+    assert "did not connect within 2 s; refused a connection: server (connection from 127.0.0.1:" in str(dealer)
     assert isinstance(server, SessionMismatch) and "dealer at" in str(server)
 
     sid = os.urandom(16)
-    dealer, impostor = run_threads(lambda: connect_party("dealer", sid, addrs, 5, tls=None),
+    dealer, impostor = run_threads(lambda: connect_party("dealer", sid, addrs, 2, tls=None),
                                    lambda: dial("dealer", "dealer", sid, addrs["dealer"],
                                                 time.monotonic() + 5, 5, None))
     assert isinstance(dealer, TransportError) and "claims to be 'dealer'" in str(dealer)

@@ -56,7 +56,7 @@ def test_certificate_from_another_ca_is_refused_on_both_sides(pki, other_pki):
     """An impostor with another CA's certificate (trusting only its own CA) cannot join as the server."""
     addrs = addrs_of(free_ports(3))
     sid = os.urandom(16)
-    dealer, impostor = run_threads(lambda: connect_party("dealer", sid, addrs, 5, tls=pki["dealer"]),
+    dealer, impostor = run_threads(lambda: connect_party("dealer", sid, addrs, 2, tls=pki["dealer"]),
                                    lambda: dial("server", "dealer", sid, addrs["dealer"], time.monotonic() + 5, 5,
                                                 other_pki["server"]))
     assert isinstance(dealer, CertificateRefused), dealer
@@ -72,7 +72,7 @@ def test_foreign_certificate_trusting_our_ca_is_refused_on_both_sides(pki, other
     foreign = TlsConfig(other_pki["server"].cert, other_pki["server"].key, pki["server"].ca)
     addrs = addrs_of(free_ports(3))
     sid = os.urandom(16)
-    dealer, impostor = run_threads(lambda: connect_party("dealer", sid, addrs, 5, tls=pki["dealer"]),
+    dealer, impostor = run_threads(lambda: connect_party("dealer", sid, addrs, 2, tls=pki["dealer"]),
                                    lambda: dial("server", "dealer", sid, addrs["dealer"], time.monotonic() + 5, 5,
                                                 foreign))
     assert isinstance(dealer, CertificateRefused) and "certificate we do not accept" in str(dealer)
@@ -86,7 +86,7 @@ def test_client_certificate_cannot_pose_as_the_dealer(pki):
     sid = os.urandom(16)
     fake = TlsConfig(pki["client"].cert, pki["client"].key, pki["client"].ca)   # its own check_role bypassed
     fake.check_role = lambda role: None  # type: ignore[method-assign]
-    fake_dealer, server = run_threads(lambda: connect_party("dealer", sid, addrs, 5, tls=fake),
+    fake_dealer, server = run_threads(lambda: connect_party("dealer", sid, addrs, 2, tls=fake),
                                       lambda: dial("server", "dealer", sid, addrs["dealer"], time.monotonic() + 5,
                                                    5, pki["server"]))
     assert isinstance(server, CertificateRefused), server
@@ -96,7 +96,7 @@ def test_client_certificate_cannot_pose_as_the_dealer(pki):
     # The server's certificate allows listening, but names the server: refused as the dealer.
     fake = TlsConfig(pki["server"].cert, pki["server"].key, pki["server"].ca)
     fake.check_role = lambda role: None  # type: ignore[method-assign]
-    fake_dealer, client = run_threads(lambda: connect_party("dealer", sid, addrs, 5, tls=fake),
+    fake_dealer, client = run_threads(lambda: connect_party("dealer", sid, addrs, 2, tls=fake),
                                       lambda: dial("client", "dealer", sid, addrs["dealer"], time.monotonic() + 5,
                                                    5, pki["client"]))
     assert isinstance(client, CertificateRefused)
@@ -107,7 +107,7 @@ def test_client_certificate_cannot_pose_as_the_dealer(pki):
 def test_client_certificate_cannot_claim_the_server_role(pki):
     addrs = addrs_of(free_ports(3))
     sid = os.urandom(16)
-    dealer, liar = run_threads(lambda: connect_party("dealer", sid, addrs, 5, tls=pki["dealer"]),
+    dealer, liar = run_threads(lambda: connect_party("dealer", sid, addrs, 2, tls=pki["dealer"]),
                                lambda: dial("server", "dealer", sid, addrs["dealer"], time.monotonic() + 5, 5,
                                             pki["client"]))
     assert isinstance(dealer, CertificateRefused)
@@ -123,7 +123,7 @@ def test_own_certificate_must_match_the_role(pki):
 def test_plain_peer_and_tls_peer_explain_the_mismatch(pki):
     addrs = addrs_of(free_ports(3))
     sid = os.urandom(16)
-    dealer, plain = run_threads(lambda: connect_party("dealer", sid, addrs, 5, tls=pki["dealer"]),
+    dealer, plain = run_threads(lambda: connect_party("dealer", sid, addrs, 2, tls=pki["dealer"]),
                                 lambda: dial("server", "dealer", sid, addrs["dealer"], time.monotonic() + 5, 5, None))
     assert isinstance(dealer, TlsError) and "does not speak TLS" in str(dealer)
     assert isinstance(plain, TransportError)

@@ -69,8 +69,9 @@ def parse_header(raw: bytes, session: bytes, peer: str) -> tuple[int, int, int, 
     return seq, kind, code, ndim, nbytes
 
 
-def check_tensor_size(peer: str, code: int, shape: tuple[int, ...], nbytes: int, limit: int) -> None:
-    """Refuse frames whose payload does not match their shape, or that are too large."""
+def check_tensor_size(peer: str, code: int, shape: tuple[int, ...], nbytes: int) -> None:
+    """Refuse frames whose payload length does not match their shape and dtype (the link checks the
+    length against its own limit first)."""
     if any(d < 0 for d in shape):
         raise TransportError(f"{peer} sent a negative dimension {shape}")
     numel = 1
@@ -79,5 +80,3 @@ def check_tensor_size(peer: str, code: int, shape: tuple[int, ...], nbytes: int,
     expected = numel * torch.empty((), dtype=DTYPES[code]).element_size()
     if expected != nbytes:
         raise TransportError(f"{peer} sent {nbytes} payload bytes for shape {shape} ({expected} expected)")
-    if nbytes > limit:
-        raise TransportError(f"{peer} sent a {nbytes}-byte message, over the {limit}-byte limit")

@@ -8,6 +8,8 @@ from pathlib import Path
 
 from privformers.mpc.transport.tls import TlsConfig
 
+DEFAULT_MAX_MESSAGE_MB = 2048   # tcp.MAX_MESSAGE in MiB (not imported: that would load torch for --help)
+
 INSECURE_WARNING = ("WARNING: --insecure-transport: the links are plain TCP. Anyone who can read the traffic "
                     "can rebuild every secret (shares, masks, prompts, weights). Use only for tests and "
                     "measurements.")
@@ -60,3 +62,20 @@ def tls_from_args(a: argparse.Namespace, role: str) -> TlsConfig | None:
     tls.context(True)
     tls.context(False)   # load now: a bad key or CA is reported before any connection
     return tls
+
+
+def add_max_message_option(p: argparse.ArgumentParser) -> None:
+    """--max-message-mb: the largest payload a peer may announce in one message."""
+    from privformers.argtypes import positive_float
+
+    p.add_argument("--max-message-mb", type=positive_float, default=DEFAULT_MAX_MESSAGE_MB, metavar="MiB",
+                   help="the largest message a peer may announce, in MiB (default %(default)g): larger ones are "
+                        "refused before anything is allocated. GPT-2 base at its full 1024-token context sends "
+                        "about 1.8 GiB at once; raise it for more")
+
+
+def max_message_from(a: argparse.Namespace) -> int:
+    """--max-message-mb in bytes (ValueError when not positive)."""
+    if not a.max_message_mb > 0:
+        raise ValueError(f"--max-message-mb must be positive, got {a.max_message_mb:g}")
+    return int(a.max_message_mb * (1 << 20))

@@ -7,15 +7,26 @@ most ``timeout`` seconds for the peer.
 Frames are checked for session id and sequence number; see ``frame.py`` for the format.
 A link that sees a frame of another session, an out-of-order (replayed) frame, a malformed
 frame or a silent peer tells the peer why (an abort frame) and ends; so does ``abort``.
+
+Memory a peer can make us hold: a frame may announce at most ``max_message`` payload bytes (per
+link, changeable between messages: a service lowers it to what the session's public phase
+allows, e.g. 1 MiB for a request); a larger announcement is refused before anything is
+allocated. A payload above ``GROW_FROM`` is read into a buffer that doubles as bytes arrive
+(``realloc``, so large blocks move by page remapping, not copying), so what we hold is at most
+about twice what the peer actually sent, never what it claims. A failed read keeps nothing:
+the frames of its traceback are cleared, so the partial buffer is freed at once even though the
+error stays referenced (``recv`` raises it again) in a cycle through this channel.
 """
 
 from __future__ import annotations
 
+import ctypes
 import queue
 import select
 import socket
 import struct
 import threading
+import traceback
 
 import torch
 
@@ -41,7 +52,8 @@ from privformers.mpc.transport.frame import (
 )
 from privformers.mpc.transport.stream import PlainStream, Stream, tune, write_all, write_nowait
 
-MAX_MESSAGE = 4 << 30   # refuse larger frames before allocating for them
+MAX_MESSAGE = 2 << 30   # default per-link cap on an announced payload (a link's max_message may be lower)
+GROW_FROM = 1 << 20     # payloads up to this size get their buffer at once; larger ones grow as bytes arrive
 INLINE_MAX = 64 << 10   # frames up to this size may be written by the sending thread itself
 MAX_QUEUED = 256 << 20  # a sender waits while this many payload bytes are queued (bounds a fast dealer's memory)
 _STOP = object()
@@ -54,9 +66,14 @@ class TcpChannel:
     """One end of a link to a peer, after the handshake (see ``connect.py``)."""
 
     def __init__(self, stream: Stream | socket.socket, peer: str, session: bytes, timeout: float = 60.0,
-                 where: str = "") -> None:
+                 where: str = "", max_message: int = MAX_MESSAGE) -> None:
+        """max_message: the largest payload (bytes) the peer may announce in one frame; an attribute
+        that the owner may change between messages (see the module docstring)."""
         if len(session) != 16:
             raise ValueError("session id must be 16 bytes")
+        if max_message < 0:
+            raise ValueError(f"max_message must be >= 0, got {max_message}")
+        self.max_message = max_message
         if isinstance(stream, socket.socket):
             stream = PlainStream(stream)
         self.peer, self._stream, self._session, self._timeout = peer, stream, session, timeout
@@ -71,6 +88,7 @@ class TcpChannel:
         self._closed = False
         self._ended: TransportError | None = None
         self._poll = min(timeout, 1.0)
+        self._wait = timeout       # the silence that ends the current recv (its timeout, or the link's)
         stream.settimeout(self._poll)
         stream.on_output = lambda: self._enqueue((FLUSH,))
         self._sender = threading.Thread(target=self._send_loop, name=f"send-{peer}", daemon=True)
@@ -153,23 +171,25 @@ class TcpChannel:
                 self._room.notify_all()
 
     # -- receiving ------------------------------------------------------------
-    def recv(self) -> Message:
-        """The next message; PeerTimeout after ``timeout`` s of silence, PeerDisconnected on EOF."""
+    def recv(self, timeout: float | None = None) -> Message:
+        """The next message; PeerTimeout after ``timeout`` s of silence (default: the link's), PeerDisconnected on EOF.
+
+        A refused or failed message (over ``max_message``, malformed, cut short) ends the link and
+        frees whatever had been received of it before the error reaches the caller."""
         if self._ended is not None:
             raise self._ended
+        self._wait = self._timeout if timeout is None else timeout
         try:
             return self._recv()
-        except SessionAborted as exc:
-            self._ended = exc
-            raise
-        except (PeerDisconnected, PeerTimeout) as exc:
+        except BaseException as exc:
+            _drop_locals(exc)   # the failed read's buffer must not live as long as the error
+            if not isinstance(exc, TransportError):
+                raise
             self._ended = exc
             if isinstance(exc, PeerTimeout):
-                self.abort(f"waited {self._timeout:g} s for a message and gave up")
-            raise
-        except TransportError as exc:                 # a bad frame: tell the peer, then end
-            self._ended = exc
-            self.abort(f"refused a frame: {exc}")
+                self.abort(f"waited {self._wait:g} s for a message and gave up")
+            elif not isinstance(exc, SessionAborted | PeerDisconnected):   # a bad frame: tell the peer, then end
+                self.abort(f"refused a frame: {exc}")
             raise
 
     def _recv(self) -> Message:
@@ -182,43 +202,63 @@ class TcpChannel:
         if kind == KIND_CLOSE:
             raise PeerDisconnected(f"{self.peer}{self._where} closed the link")
         if kind in (KIND_BYTES, KIND_ABORT):
-            limit = MAX_REASON if kind == KIND_ABORT else MAX_MESSAGE
-            if nbytes > limit:
-                raise TransportError(f"{self.peer} sent a {nbytes}-byte message, over the {limit}-byte limit")
+            self._check_size(nbytes, MAX_REASON if kind == KIND_ABORT else self.max_message)
             data = bytes(self._read(nbytes)) if nbytes else b""
             if kind == KIND_ABORT:
                 raise SessionAborted(f"{self.peer}{self._where} ended the session: "
                                      f"{data.decode('utf-8', 'replace')}")
             return data
-        check_tensor_size(self.peer, code, shape, nbytes, MAX_MESSAGE)
+        self._check_size(nbytes, self.max_message)
+        check_tensor_size(self.peer, code, shape, nbytes)
         if nbytes == 0:
             return torch.empty(shape, dtype=DTYPES[code])
         buf = self._read(nbytes)
         return torch.frombuffer(buf, dtype=DTYPES[code]).reshape(shape)
 
+    def _check_size(self, nbytes: int, limit: int) -> None:
+        if nbytes > limit:
+            raise TransportError(f"{self.peer}{self._where} announced a {nbytes}-byte message, over this link's "
+                                 f"{limit}-byte limit: refused")
+
     def _read(self, n: int, start: bool = False) -> bytearray:
-        """Exactly n bytes from the peer (start: at a frame boundary, where a clean end is not a cut)."""
-        buf = bytearray(n)
-        view, got, waited = memoryview(buf), 0, 0.0
+        """Exactly n bytes from the peer (start: at a frame boundary, where a clean end is not a cut).
+
+        Up to GROW_FROM bytes the buffer is allocated at once; beyond, it starts at GROW_FROM and
+        doubles (up to n) each time it is full, so it never holds more than about twice the bytes
+        received. Growing is ``realloc`` without zero-filling: large blocks are remapped, not copied."""
+        buf = bytearray(min(n, GROW_FROM))
+        got = self._fill(buf, 0, start)
         while got < n:
             try:
-                k = self._stream.recv_into(view[got:])
-            except TimeoutError:
-                waited += self._poll
-                if self._error is not None:
-                    raise self._error from None
-                if waited >= self._timeout:
-                    raise PeerTimeout(f"{self.peer}{self._where} sent nothing for "
-                                      f"{self._timeout:g} s") from None
-                continue
-            except OSError as exc:
-                raise PeerDisconnected(f"{self.peer}{self._where} disconnected "
-                                       f"({exc.__class__.__name__}: {exc.strerror or exc})") from None
-            if k == 0:
-                cut = "" if start and got == 0 else ", in the middle of a message (truncated)"
-                raise PeerDisconnected(f"{self.peer}{self._where} disconnected (connection closed{cut})")
-            got, waited = got + k, 0.0
+                _resize(buf, min(n, 2 * len(buf)))
+            except MemoryError:
+                raise TransportError(f"no memory for the {n}-byte message from {self.peer}{self._where}") from None
+            got = self._fill(buf, got, start)
         return buf
+
+    def _fill(self, buf: bytearray, got: int, start: bool) -> int:
+        """Read into buf[got:] until it is full; returns len(buf)."""
+        n, waited = len(buf), 0.0
+        with memoryview(buf) as view:          # released on return: buf may then be resized
+            while got < n:
+                try:
+                    k = self._stream.recv_into(view[got:])
+                except TimeoutError:
+                    waited += self._poll
+                    if self._error is not None:
+                        raise self._error from None
+                    if waited >= self._wait:
+                        raise PeerTimeout(f"{self.peer}{self._where} sent nothing for "
+                                          f"{self._wait:g} s") from None
+                    continue
+                except OSError as exc:
+                    raise PeerDisconnected(f"{self.peer}{self._where} disconnected "
+                                           f"({exc.__class__.__name__}: {exc.strerror or exc})") from None
+                if k == 0:
+                    cut = "" if start and got == 0 else ", in the middle of a message (truncated)"
+                    raise PeerDisconnected(f"{self.peer}{self._where} disconnected (connection closed{cut})")
+                got, waited = got + k, 0.0
+        return n
 
     def vanished(self) -> str | None:
         """Why the peer is gone, checked without reading: the link ended (EOF or reset) with nothing
@@ -277,6 +317,30 @@ class TcpChannel:
         self._queue.put(_STOP)
         self._sender.join(flush_timeout)
         self._stream.close()
+
+
+_BYTEARRAY_RESIZE = ctypes.pythonapi.PyByteArray_Resize
+_BYTEARRAY_RESIZE.argtypes = (ctypes.py_object, ctypes.c_ssize_t)
+_BYTEARRAY_RESIZE.restype = ctypes.c_int
+
+
+def _resize(buf: bytearray, size: int) -> None:
+    """Grow buf to size bytes without writing the new part (CPython's ``PyByteArray_Resize``: a
+    ``realloc``; the caller fills the new bytes before anyone sees them). Raises BufferError while a
+    view of buf exists, MemoryError when the memory is not there."""
+    _BYTEARRAY_RESIZE(buf, size)
+
+
+def _drop_locals(exc: BaseException) -> None:
+    """Clear the local variables of the finished frames in exc's traceback and in those of the
+    exceptions it chains to (a ``from None`` still keeps its context). A failed read's frames hold
+    its partial buffer, up to max_message bytes; a link keeps its error (and the error its frames)
+    for as long as the link lives, and in a reference cycle through the link after that."""
+    seen: set[int] = set()
+    while exc is not None and id(exc) not in seen:
+        seen.add(id(exc))
+        traceback.clear_frames(exc.__traceback__)
+        exc = exc.__cause__ or exc.__context__
 
 
 def _size(item: tuple) -> int:
