@@ -162,7 +162,7 @@ def make_plan(spec_config: Any, recipe: Any, lengths: list[int], decoding: Decod
     """The session's public plan and the prompt indices of each pass."""
     many = len(lengths) > 1
     padded = many and not options.lengths_public
-    if padded:
+    if padded and spec_config is not None:   # None: a served model, whose server checks it
         check_paddable(spec_config, recipe)
     passes, groups = plan_passes(lengths, options.batch_size, padded, options.pad_to if padded else None)
     if options.stop_early and not decoding.stop_ids:

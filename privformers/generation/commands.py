@@ -215,7 +215,8 @@ def _finish(a: argparse.Namespace, out: dict, tokenizer: object | None, prompt: 
 
 def _client(a: argparse.Namespace) -> int:
     """Only the client: the server and the dealer are services elsewhere."""
-    from privformers.generation.serve import remote_generate
+    from privformers.generation.api import MpcOptions, generate
+    from privformers.generation.parties import RemoteServer
     from privformers.mpc.transport.base import TransportError
 
     if not (a.server and a.dealer):
@@ -230,22 +231,24 @@ def _client(a: argparse.Namespace) -> int:
               "products run where `privformers serve --gemm-device/--gemm-threads` put them", file=sys.stderr)
         return 2
     try:
+        if a.check and a.do_sample:
+            raise ValueError("--check compares with plaintext greedy decoding; it cannot check sampled tokens")
         tls = tls_from_args(a, "client")
         tokenizer = _tokenizer(a.model)
         prompt = _prompt_ids(a, tokenizer, _vocab_size(a.model))
-        if a.max_new_tokens < 1 or not prompt:
-            raise ValueError("need a non-empty prompt and --max-new-tokens >= 1")
+        config = generation_config(a)
+        options = MpcOptions(reveal_logits=a.reveal_logits, stop_early=a.stop_early, use_cache=not a.no_cache,
+                             frac_bits=a.frac_bits, progress=True)
     except (ValueError, TransportError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     try:
-        out = remote_generate(a.server, a.dealer, tls, prompt, a.max_new_tokens, a.reveal_logits, not a.no_cache,
-                              frac_bits=a.frac_bits, io_timeout=a.timeout, connect_timeout=a.connect_timeout,
-                              progress=True)
+        parties = RemoteServer(a.server, a.dealer, tls, a.connect_timeout, a.timeout)
+        out = generate(a.model, prompt, config, parties=parties, tokenizer=tokenizer, options=options)
     except (TransportError, ValueError) as exc:
         print(f"client failed: {exc}", file=sys.stderr)
         return 1
-    return _finish(a, out, tokenizer, prompt)
+    return _finish(a, single_report(out), tokenizer, prompt)
 
 
 def cmd_serve(a: argparse.Namespace) -> int:

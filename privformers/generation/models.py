@@ -98,9 +98,12 @@ def from_path(path: str | Path) -> ModelSpec:
 
     def weights() -> dict[str, torch.Tensor]:
         check_weights(path)
-        if recipe is not None:
-            return load_student(path, auto_class(config)).state_dict()
-        return auto_class(config).from_pretrained(path, attn_implementation="eager").eval().state_dict()
+        # Inside the lock: loading switches transformers' process-wide "skip weight init" flag, and a model
+        # built meanwhile in another thread (a party as a thread) would come out with untied weights.
+        with _INIT:
+            if recipe is not None:
+                return load_student(path, auto_class(config)).state_dict()
+            return auto_class(config).from_pretrained(path, attn_implementation="eager").eval().state_dict()
 
     return ModelSpec(config, weights, recipe)
 

@@ -28,8 +28,11 @@ from pathlib import Path
 import torch
 
 from privformers.generation.models import check_length, from_config_dict, from_path, public_spec
-from privformers.generation.program import generate_program
-from privformers.generation.report import summarize
+from privformers.generation.padding import check_paddable
+from privformers.generation.parties import RemoteServer
+from privformers.generation.plan import Plan
+from privformers.generation.program import generation_program
+from privformers.generation.report import plan_report
 from privformers.mpc.party import CLIENT, DEALER, SERVER, Party
 from privformers.mpc.process import abort_all, stop_reason
 from privformers.mpc.ring import FixedPoint
@@ -43,29 +46,24 @@ from privformers.mpc.transport.tcp import TcpChannel
 from privformers.mpc.transport.tls import TlsConfig
 
 PROGRAM = "generate"
-PUBLIC_KEYS = {"prompt_len": int, "max_new_tokens": int, "reveal_logits": bool, "use_cache": bool, "bits": int}
+MAX_ROWS = 8   # prompts a session may hold by default (``max_rows``)
 
 
 class SessionRefused(TransportError):
     """The server refused the request (its reason is in the message)."""
 
 
-def check_request(request: dict) -> tuple[dict, int]:
-    """The public generation arguments and precision of a client's request; ValueError when malformed."""
-    if request.get("program") != PROGRAM:
-        raise ValueError(f"this server runs the {PROGRAM!r} program, not {request.get('program')!r}")
-    args = request.get("args")
-    if not isinstance(args, dict) or set(args) != set(PUBLIC_KEYS):
-        raise ValueError(f"the request's args must be exactly {sorted(PUBLIC_KEYS)}")
-    for key, kind in PUBLIC_KEYS.items():
-        if type(args[key]) is not kind:
-            raise ValueError(f"{key} must be {kind.__name__}")
+def check_request(request: dict) -> tuple[Plan, int]:
+    """The public plan and precision of a client's request; ValueError when malformed."""
+    if not isinstance(request, dict) or request.get("program") != PROGRAM:
+        raise ValueError(f"this server runs the {PROGRAM!r} program")
+    if set(request) - {"program", "plan", "frac_bits"}:
+        raise ValueError(f"unknown request fields {sorted(set(request) - {'program', 'plan', 'frac_bits'})}")
+    plan = Plan.from_json(request.get("plan"))
     frac_bits = request.get("frac_bits", 16)
     if type(frac_bits) is not int or not 8 <= frac_bits <= 24:
         raise ValueError("frac_bits must be an integer in [8, 24]")
-    if args["prompt_len"] < 1 or args["max_new_tokens"] < 1:
-        raise ValueError("need prompt_len >= 1 and max_new_tokens >= 1")
-    return args, frac_bits
+    return plan, frac_bits
 
 
 class GenerationServer(Service):
@@ -76,10 +74,15 @@ class GenerationServer(Service):
     def __init__(self, model: str | Path, addr: Addr, dealer: Addr, tls: TlsConfig | None,
                  io_timeout: float = 120.0, max_sessions: int = 4, max_new_tokens: int = 256,
                  on_log: Callable[[str, str], None] = log, connect_timeout: float = 30.0,
-                 gemm_threads: int = 1, gemm_device: str = "cpu", **limits: int | float) -> None:
+                 gemm_threads: int = 1, gemm_device: str = "cpu", max_rows: int = MAX_ROWS,
+                 **limits: int | float) -> None:
         """gemm_threads, gemm_device: torch threads and device (cpu, cuda, cuda:N) for each session's
         products with the plaintext weights; an unavailable device fails here, before serving.
+        max_new_tokens, max_rows: the most tokens and prompts one session may ask for.
         limits: request_timeout, max_pending, max_message (see ``Service``)."""
+        if max_rows < 1:
+            raise ValueError(f"max_rows must be at least 1, got {max_rows}")
+        self.max_rows = max_rows
         if gemm_threads < 1:
             raise ValueError(f"gemm_threads must be at least 1, got {gemm_threads}")
         self.gemm_threads = gemm_threads
@@ -103,35 +106,32 @@ class GenerationServer(Service):
             return
         try:
             try:
-                args, frac_bits = check_request(request)
+                plan, frac_bits = check_request(request)
                 status = self.occupy(sid)
                 if status != OK:
                     raise ValueError(REASONS[status] if status == BUSY else f"session refused: {REASONS[status]}")
-                if args["max_new_tokens"] > self.max_new_tokens:
-                    raise ValueError(f"this server generates at most {self.max_new_tokens} tokens per session")
-                check_length(self.spec, args["prompt_len"], args["max_new_tokens"])
+                self.check_plan(plan)
             except ValueError as exc:
                 send_json(link, {"ok": False, "error": str(exc)})
                 self.log(self.role, f"{tag}: request refused: {exc}")
                 link.close(flush_timeout=1.0)
                 return
-            public = {**args, **self.public}
+            public = {"plan": plan.to_json(), **self.public}
             description = {"program": PROGRAM, "args": public, "frac_bits": frac_bits}
             send_json(link, {"ok": True, **description})
-            self.log(self.role, f"{tag}: generate, {args['prompt_len']}-token prompt, "
-                                f"{args['max_new_tokens']} new tokens")
+            shape = ", ".join(f"{rows}x{width}" for rows, width in plan.passes)
+            self.log(self.role, f"{tag}: generate, prompts (rows x width) {shape}{' padded' if plan.padded else ''}, "
+                                f"{plan.max_new_tokens} new tokens{', sampled' if plan.sampling else ''}")
             deadline = time.monotonic() + self.connect_timeout
             links[DEALER] = dial(SERVER, DEALER, sid, self.dealer, deadline, self.connect_timeout, self.tls,
                                  self.io_timeout, self.max_message)
             send_json(links[DEALER], description)
-            program = generate_program(self.spec.factory, self.weights, [0] * args["prompt_len"],
-                                       args["max_new_tokens"], args["reveal_logits"], args["use_cache"],
-                                       args["bits"])
+            program = generation_program(self.spec.factory, self.weights, plan)
             party = Party(SERVER, dict(links), FixedPoint(frac_bits), gemm_threads=self.gemm_threads,
                           gemm_device=self.gemm_device)
             party.handshake()
             result = execute(party, program)
-            send_json(link, {"per_token": result["per_token"], "meter": party.meter.summary()})
+            send_json(link, {"passes": result["passes"], "meter": party.meter.summary()})
             party.close()
         except BaseException as exc:  # noqa: BLE001 - a failed session must never end the server
             self.sessions_failed += 1
@@ -144,40 +144,58 @@ class GenerationServer(Service):
         self.sessions_done += 1
         self.log(self.role, f"{tag}: done in {time.perf_counter() - t0:.1f} s")
 
+    def check_plan(self, plan: Plan) -> None:
+        """ValueError unless this server will run the plan: its limits, the model's context, padding."""
+        if plan.max_new_tokens > self.max_new_tokens:
+            raise ValueError(f"this server generates at most {self.max_new_tokens} tokens per session")
+        if plan.rows > self.max_rows:
+            raise ValueError(f"this server takes at most {self.max_rows} prompts per session")
+        for _, width in plan.passes:
+            check_length(self.spec, width, plan.max_new_tokens)
+        if plan.padded:
+            check_paddable(self.spec.config, self.spec.recipe)
 
-def remote_generate(server: Addr, dealer: Addr, tls: TlsConfig | None, prompt: list[int], max_new_tokens: int,
-                    reveal_logits: bool = False, use_cache: bool = True, bits: int = 48, frac_bits: int = 16,
-                    io_timeout: float = 600.0, connect_timeout: float = 30.0, progress: bool = False) -> dict:
-    """The client's side of a served session: tokens, per_token, totals and breakdown (like ``generate``)."""
+
+def served_generation(parties: RemoteServer, rows: list[list[int]], plan_of: Callable[..., tuple[Plan, list]],
+                      stop_ids: tuple[int, ...], options: object, stream_for: Callable[[list[int]], object]
+                      ) -> tuple[list[list[int]], dict]:
+    """The client's side of a served session (``generate`` with a ``RemoteServer``): per prompt, in
+    input order, its tokens, and the cost report.
+
+    The client reaches the dealer first (so a dead dealer fails here, before the server starts a
+    session), then asks the server for the public plan; the server answers with the model's public
+    architecture; client and server send the dealer the same description. Prompts and stop ids stay
+    here. plan_of(None, None): the plan and each pass's prompt indices (the server checks that its
+    model can run it, e.g. pad); stream_for(first prompt): the token stream of the first pass."""
     torch.set_num_threads(1)
+    tls = parties.tls
     if tls is not None:
         tls.check_role(CLIENT)
+    plan, groups = plan_of(None, None)
+    frac_bits = options.frac_bits
     sid = os.urandom(16)
-    deadline = time.monotonic() + connect_timeout
+    timeout, io_timeout = parties.connect_timeout, parties.io_timeout
     links: dict[str, TcpChannel] = {}
+    stream = stream_for(rows[0])
     try:
-        links[DEALER] = dial(CLIENT, DEALER, sid, dealer, deadline, connect_timeout, tls, io_timeout)
-        links[SERVER] = dial(CLIENT, SERVER, sid, server, time.monotonic() + connect_timeout, connect_timeout, tls,
-                             io_timeout)
-        args = {"prompt_len": len(prompt), "max_new_tokens": max_new_tokens, "reveal_logits": reveal_logits,
-                "use_cache": use_cache, "bits": bits}
-        send_json(links[SERVER], {"program": PROGRAM, "args": args, "frac_bits": frac_bits})
+        links[DEALER] = dial(CLIENT, DEALER, sid, parties.dealer, time.monotonic() + timeout, timeout, tls, io_timeout)
+        links[SERVER] = dial(CLIENT, SERVER, sid, parties.server, time.monotonic() + timeout, timeout, tls, io_timeout)
+        send_json(links[SERVER], {"program": PROGRAM, "plan": plan.to_json(), "frac_bits": frac_bits})
         reply = recv_json(links[SERVER], "answer")
         if not reply.get("ok"):
             raise SessionRefused(f"the server refused the session: {reply.get('error', 'no reason given')}")
         public = reply.get("args", {})
-        if {k: public.get(k) for k in args} != args or reply.get("frac_bits") != frac_bits:
+        if public.get("plan") != plan.to_json() or reply.get("frac_bits") != frac_bits:
             raise TransportError("the server changed the session's public parameters")
-        description = {"program": PROGRAM, "args": public, "frac_bits": frac_bits}
-        send_json(links[DEALER], description)
+        send_json(links[DEALER], {"program": PROGRAM, "args": public, "frac_bits": frac_bits})
         spec = from_config_dict(public["hf_config"], public.get("recipe"))
-        check_length(spec, len(prompt), max_new_tokens)
         vocab = int(spec.config.vocab_size)
-        if any(not 0 <= t < vocab for t in prompt):
-            raise ValueError(f"prompt ids must lie in [0, {vocab}) for the served model: is the tokenizer the "
-                             "server's?")
-        program = generate_program(spec.factory, None, prompt, max_new_tokens, reveal_logits, use_cache, bits,
-                                   progress)
+        for i, row in enumerate(rows):
+            if any(not 0 <= t < vocab for t in row):
+                raise ValueError(f"prompt {i}: token ids must lie in [0, {vocab}) for the served model: is the "
+                                 "tokenizer the server's?")
+        ordered = [rows[i] for g in groups for i in g]
+        program = generation_program(spec.factory, None, plan, ordered, stop_ids, stream.tokens, options.progress)
         party = Party(CLIENT, dict(links), FixedPoint(frac_bits))
         party.handshake()
         result = execute(party, program)
@@ -186,5 +204,28 @@ def remote_generate(server: Addr, dealer: Addr, tls: TlsConfig | None, prompt: l
     except BaseException as exc:
         abort_all(links, stop_reason(CLIENT, exc))
         raise
-    return summarize(result, {"per_token": server_report["per_token"]}, party.meter.summary(),
-                     server_report["meter"])
+    stream.end()
+    tokens: list = [None] * len(rows)
+    flat = [row for p in result["passes"] for row in p["tokens"]]
+    for i, row in zip((i for g in groups for i in g), flat):
+        tokens[i] = row
+    cost = plan_report(plan, result, {"passes": server_report["passes"]}, party.meter.summary(),
+                       server_report["meter"], groups)
+    return tokens, cost
+
+
+def remote_generate(server: Addr, dealer: Addr, tls: TlsConfig | None, prompt: list[int], max_new_tokens: int,
+                    reveal_logits: bool = False, use_cache: bool = True, bits: int = 48, frac_bits: int = 16,
+                    io_timeout: float = 600.0, connect_timeout: float = 30.0, progress: bool = False) -> dict:
+    """One prompt, greedy, from a served model: ``generate(None, prompt, ..., parties=RemoteServer(...))``
+    as the one-prompt report (tokens, per_token, totals, breakdown). Every step runs; nothing is cut."""
+    from transformers import GenerationConfig
+
+    from privformers.generation.api import MpcOptions, generate
+
+    parties = RemoteServer(server, dealer, tls, connect_timeout, io_timeout)
+    options = MpcOptions(reveal_logits=reveal_logits, use_cache=use_cache, frac_bits=frac_bits, bits=bits,
+                         progress=progress)
+    out = generate(None, prompt, GenerationConfig(max_new_tokens=max_new_tokens, eos_token_id=[]), parties=parties,
+                   options=options)
+    return {"tokens": out.token_ids[0], **{k: v for k, v in out.cost.items() if k not in ("passes", "per_prompt")}}
