@@ -241,3 +241,25 @@ def test_a_client_given_a_dead_dealer_fails_without_starting_a_server_session(se
     started = [line for line in services.lines[before:] if line.startswith("[server]")]
     assert not started, started
     assert services.server.open_sessions() == 0, "the server holds a session for the client that gave up"
+
+
+def test_the_python_api_against_a_served_model(services, folder):
+    """``generate(..., parties=RemoteServer(...))``: text prompts of different lengths in one padded session,
+    each prompt's own greedy tokens, a streamer for one prompt, and the server's refusal of a plan its
+    model cannot run, by name."""
+    from transformers import GenerationConfig
+
+    from privformers.generation import MpcOptions, RemoteServer, generate
+
+    parties = RemoteServer(services.server.address, services.dealer.address, services.pki["client"], 5, 30)
+    config = GenerationConfig(max_new_tokens=2, eos_token_id=[])
+    texts = [" ".join(f"w{t}" for t in p) for p in (PROMPT, OTHER_PROMPT, [60, 50])]
+    out = generate(folder, texts, config, parties=parties)
+    assert out.token_ids == [expected(p, 2) for p in (PROMPT, OTHER_PROMPT, [60, 50])]
+    assert [(p["rows"], p["width"]) for p in out.cost["passes"]] == [(3, 5)]
+    seen = []
+    streamer = type("S", (), {"put": lambda self, v: seen.append(v.tolist()), "end": lambda self: seen.append("end")})()
+    generate(folder, PROMPT, config, parties=parties, streamer=streamer)
+    assert seen == [[PROMPT], *[[t] for t in expected(PROMPT, 2)], "end"]
+    with pytest.raises(SessionRefused, match="at most 8 prompts"):
+        generate(folder, [PROMPT] * 9, config, parties=parties, options=MpcOptions(batch_size=9))
