@@ -89,16 +89,24 @@ def sampled_tokens(logits: AShare, sampling: Sampling, bits: int = 48) -> list[i
 
     Guarantees. The candidates are exactly the top k by secret value; where several tokens tie with the k-th,
     k of them are kept, at random (Hugging Face keeps them all). top-p's kept set is exact except where a
-    prefix mass is within about 2e-4 of top_p (``functions.nucleus``). Probabilities are softmax(l / T)
-    to the fixed-point resolution of l + T G (2^-f logit units; a tie in the final tournament goes to the
-    higher-ranked candidate). Domain: logits and T * 36.8 within (-2^(bits-3), 2^(bits-3)) ring units
+    prefix mass is within about 1e-4 of top_p (``functions.nucleus``). Probabilities are softmax(l / T)
+    to the fixed-point resolution of l + T G (2^-f logit units; two scores equal to the last unit, which
+    happens with probability about 2^-(f+2) per pair, go to the one the tournament meets first).
+    Domain: logits and T * 36.8 within (-2^(bits-3), 2^(bits-3)) ring units
     (at f = 16 and bits = 48: |logit| < 2^29).
 
-    Cost (V tokens, n rows; comparisons at ``bits`` bits, 8 bytes each per party above 32 bits):
-    temperature only: V - 1 comparisons and products in 2 ceil(log2 V) rounds, + 1 opening; with top-k:
-    the shuffle (2 rounds, 8 V bytes per party), ``order.top_cost(V, k)`` opened comparisons (2 rounds per
-    stage), then on the k candidates top-p (15 rounds) and the tournament (2 ceil(log2 k) rounds), + 1.
-    GPT-2's V = 50,257 with k = 50, p = 0.9: see ``scripts/bench_sampling.py`` and README."""
+    Cost (V tokens, n rows; comparisons at ``bits`` bits: 8 bytes each per party above 32 bits, 4 below).
+    Temperature only: greedy's tournament (V - 1 comparisons and products, 2 ceil(log2 V) rounds) + 1 opening.
+    With top-k: the shuffle (2 rounds, 8 V bytes per party), ``order.top_cost(V, k, n)`` opened comparisons
+    (2 rounds per stage, 1 bit each), then top-p on the k candidates (15 rounds) and the tournament
+    (2 ceil(log2 k) rounds), + 1. Rounds do not grow with n (the plan may trade comparisons for stages when
+    rows are many). GPT-2's V = 50,257, T = 0.8, k = 50, p = 0.9, 48 bits, one row: 72 rounds and 1.03 MB
+    per party (greedy: 34 rounds, 1.61 MB), the dealer's material 303 MB (greedy: 182 MB); measured by
+    ``scripts/bench_sampling.py``. top-p without top-k sorts each row (``order.merge_sort``): 198 rounds
+    and 2 MB per party for V = 4,096; about V log2(V)^2 / 4 comparisons, so not for a 50,257-token row
+    (4.5 million comparisons, gigabytes of material): combine top-p with top-k, as Hugging Face's
+    default top_k = 50 does.
+    """
     p = logits.party
     if logits.dim() != 2:
         raise ValueError(f"sampled_tokens takes (rows, vocab) logits, got shape {tuple(logits.shape)}")

@@ -11,10 +11,12 @@ l_1 is known to be the maximum, so no secret max is needed; the clamp keeps exp 
 at any fixed-point precision used here) and is a coarse comparison at one-logit resolution; 1/T is a public
 product whose truncation exp folds into its first step; the prefix sums are local; one comparison per
 token gives keep_j. The bits stay secret: their sum (how many tokens are kept) depends on the logits.
-Error: the kept set is Hugging Face's except where a prefix mass lies within about 2e-4 + K 2^-(f+1) of p
-(exp's error and fixed-point rounding of each e_j; the comparison resolves masses to 2^-f of the top
-token's weight). Cost: 15 rounds (clamp 2, exp 12, comparison 1); online about 8 bytes x 14 + 16 per
-candidate and party; offline two DCF keys per candidate.
+Error: the kept set is Hugging Face's except where a prefix mass lies within about 1e-4 of p (exp's error,
+about 4e-6 per e_j, and its rounding to 2^-f; the comparison resolves masses to 2^-f of the top token's
+weight). Measured on 6,000 random rows of 12 and 50 candidates: one disagreement, at 1.7e-5 from p.
+Cost: 15 rounds (clamp 2, exp 12, comparison 1); online 128 bytes per candidate and party (the clamp's
+comparison 8 and product 16, exp's 12 openings 96, the keep comparison 8); offline two DCF keys, a product
+triple and exp's masks per candidate.
 """
 
 from __future__ import annotations
