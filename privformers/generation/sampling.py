@@ -13,7 +13,7 @@ from privformers.mpc.party import CLIENT
 from privformers.mpc.protocols.gumbel import GUMBEL_MAX, gumbel
 from privformers.mpc.protocols.inputs import reveal_to
 from privformers.mpc.protocols.open import open_to
-from privformers.mpc.protocols.order import top
+from privformers.mpc.protocols.order import distinct_keys, index_bits, top
 from privformers.mpc.protocols.select import argmax, argmax_index
 from privformers.mpc.protocols.shuffle import shuffle
 from privformers.mpc.shares import AShare
@@ -71,8 +71,9 @@ def sampled_tokens(logits: AShare, sampling: Sampling, bits: int = 48) -> list[i
     1. Candidates. Without top-k and top-p: every token, in vocabulary order. Otherwise the rows are
        shuffled (``protocols.shuffle``: a permutation neither computing party knows, 2 rounds; the dealer
        shares each shuffled position's token id) and comparisons between shuffled elements are opened
-       (``protocols.order``): the k best of a row sorted, highest first (``order.top``; top-p alone sorts the
-       whole row). Temperature does not change that order, so it is left out here.
+       (``protocols.order``) on keys l 2^B + (2^B - 1 - id), B = ceil(log2 V), which are distinct: the k best
+       of a row, sorted, highest first (``order.top``; top-p alone sorts the whole row). Temperature does not
+       change that order, so it is left out here.
     2. top-p: on the candidates in that public order, secret keep bits from exp((l_j - l_1) / T) and prefix
        sums (``functions.nucleus``); a dropped candidate's score is pushed 2^(bits-1) down.
     3. Gumbel-max: score_j = l_j + T G_j with G standard Gumbel drawn and shared by the dealer
@@ -88,20 +89,21 @@ def sampled_tokens(logits: AShare, sampling: Sampling, bits: int = 48) -> list[i
     never sees the noise (that would reveal more about the logits than one sample does).
 
     Guarantees. The candidates are exactly the top k by secret value; where several tokens tie with the k-th,
-    k of them are kept, at random (Hugging Face keeps them all). top-p's kept set is exact except where a
+    the k with the lowest token ids are kept (Hugging Face keeps them all). top-p's kept set is exact except where a
     prefix mass is within about 1e-4 of top_p (``functions.nucleus``). Probabilities are softmax(l / T)
     to the fixed-point resolution of l + T G (2^-f logit units; two scores equal to the last unit, which
     happens with probability about 2^-(f+2) per pair, go to the one the tournament meets first).
-    Domain: logits and T * 36.8 within (-2^(bits-3), 2^(bits-3)) ring units
-    (at f = 16 and bits = 48: |logit| < 2^29).
+    Domain: logits and T * 36.8 within (-2^(bits-3), 2^(bits-3)) ring units (at f = 16 and bits = 48:
+    |logit| < 2^29); with top-k or top-p, bits + ceil(log2 V) <= 64 (GPT-2 at 48 bits: 64).
 
-    Cost (V tokens, n rows; comparisons at ``bits`` bits: 8 bytes each per party above 32 bits, 4 below).
+    Cost (V tokens, n rows; comparisons of logits at ``bits`` bits, of keys at bits + B: 8 bytes each per
+    party above 32 bits, 4 below).
     Temperature only: greedy's tournament (V - 1 comparisons and products, 2 ceil(log2 V) rounds) + 1 opening.
     With top-k: the shuffle (2 rounds, 8 V bytes per party), ``order.top_cost(V, k, n)`` opened comparisons
     (2 rounds per stage, 1 bit each), then top-p on the k candidates (15 rounds) and the tournament
     (2 ceil(log2 k) rounds), + 1. Rounds do not grow with n (the plan may trade comparisons for stages when
     rows are many). GPT-2's V = 50,257, T = 0.8, k = 50, p = 0.9, 48 bits, one row: 72 rounds and 1.03 MB
-    per party (greedy: 34 rounds, 1.61 MB), the dealer's material 303 MB (greedy: 182 MB); measured by
+    per party (greedy: 34 rounds, 1.61 MB), the dealer's material 405 MB (greedy: 182 MB); measured by
     ``scripts/bench_sampling.py``. top-p without top-k sorts each row (``order.merge_sort``): 198 rounds
     and 2 MB per party for V = 4,096; about V log2(V)^2 / 4 comparisons, so not for a 50,257-token row
     (4.5 million comparisons, gigabytes of material): combine top-p with top-k, as Hugging Face's
@@ -122,8 +124,12 @@ def sampled_tokens(logits: AShare, sampling: Sampling, bits: int = 48) -> list[i
         values = logits
         index = AShare(p, torch.zeros_like(logits.data)).add_public(torch.arange(vocab).expand(rows, vocab))
     else:
+        if bits + index_bits(vocab) > 64:
+            raise ValueError(f"top-k and top-p compare {bits}-bit logits with {index_bits(vocab)} bits of token id "
+                             "appended: lower bits so that the sum is at most 64")
         shuffled, ids = shuffle(logits)
-        order = top(shuffled, top_k if top_k is not None else vocab, bits)
+        keys = distinct_keys(shuffled, ids)   # ties go to the lower token id: opened comparisons stay uniform
+        order = top(keys, top_k if top_k is not None else vocab, bits + index_bits(vocab))
         values = AShare(p, shuffled.data.gather(1, order))
         index = AShare(p, ids.data.gather(1, order))
     scores = values + gumbel(p, tuple(values.shape), t)

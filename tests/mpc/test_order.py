@@ -10,9 +10,19 @@ from privformers.mpc.party import CLIENT, SERVER, Party
 from privformers.mpc.protocols import order
 from privformers.mpc.protocols.inputs import share_input
 from privformers.mpc.protocols.open import open_
-from privformers.mpc.protocols.order import merge_sort, merge_sort_cost, top, top_cost, top_sorted, top_sorted_cost
+from privformers.mpc.protocols.order import (
+    distinct_keys,
+    index_bits,
+    merge_sort,
+    merge_sort_cost,
+    top,
+    top_cost,
+    top_sorted,
+    top_sorted_cost,
+)
 from privformers.mpc.protocols.shuffle import shuffle
 from privformers.mpc.session import run_local
+from privformers.mpc.shares import AShare
 
 
 def _ranked(x: torch.Tensor, fn, shuffled: bool = True):
@@ -71,8 +81,9 @@ def test_gpt2_vocabulary_top50_plan():
     assert top_sorted_cost(64, 64, rows=4000)[0] > merge_sort_cost(64)[0]      # many rows: fewer comparisons
 
 
-def _transcripts(x: torch.Tensor, shuffled: bool) -> np.ndarray:
-    """Per row, the first stage's opened bits (as an integer) and the shuffled position of the top element."""
+def _transcripts(x: torch.Tensor, shuffled: bool = True, keys: bool = True) -> np.ndarray:
+    """Per row, the first stage's opened bits (as an integer) and the shuffled position of the top element,
+    for the top 3 of distinct keys (``distinct_keys``) or of the bare values (ties by position)."""
     seen: list[torch.Tensor] = []
     original = order.open_bits
 
@@ -82,9 +93,18 @@ def _transcripts(x: torch.Tensor, shuffled: bool) -> np.ndarray:
             seen.append(out)
         return out
 
+    def run(party: Party, _):
+        a = share_input(party, CLIENT, x, tuple(x.shape))
+        if shuffled:
+            a, ids = shuffle(a)
+        else:
+            ids = AShare(party, torch.zeros_like(a.data)).add_public(torch.arange(x.shape[1]).expand(x.shape))
+        width = 40 + index_bits(x.shape[1]) if keys else 40
+        return top_sorted(distinct_keys(a, ids) if keys else a, 3, width)
+
     order.open_bits = spy
     try:
-        pos, _, _ = _ranked(x, lambda a: top_sorted(a, 3, 40), shuffled=shuffled)
+        pos = run_local(run).results[CLIENT]
     finally:
         order.open_bits = original
     first = seen[0].to(torch.int64)
@@ -92,20 +112,23 @@ def _transcripts(x: torch.Tensor, shuffled: bool) -> np.ndarray:
     return np.stack([code.numpy(), pos[:, 0].numpy()], 1)
 
 
+def _same(ta: np.ndarray, tb: np.ndarray) -> float:
+    codes = np.union1d(ta, tb)
+    return float(stats.chi2_contingency(np.array([[np.sum(t == c) for c in codes] for t in (ta, tb)])).pvalue)
+
+
 def test_opened_comparisons_do_not_depend_on_the_values():
-    """Two rows with different values (and ties): the opened transcript has one distribution, and the top
-    element's shuffled position is uniform. Without the shuffle the same tests reject (negative control)."""
+    """Two rows with different values and ties: with distinct keys the opened transcript has one distribution
+    and the top element's shuffled position is uniform. Negative controls: without the shuffle the same tests
+    reject; and with ties left to the shuffled position, eight equal values always open the same bits."""
     a = torch.tensor([3.0, 1.0, 4.0, 1.0, 5.0, 9.0, 2.0, 6.0])
     b = torch.tensor([0.5, 0.25, 0.0, 7.0, 7.0, 7.0, -1.0, 2.0])
-    ta = _transcripts(a.expand(1500, 8), shuffled=True)
-    tb = _transcripts(b.expand(1500, 8), shuffled=True)
+    ta, tb = _transcripts(a.expand(1500, 8)), _transcripts(b.expand(1500, 8))
     assert stats.chisquare(np.bincount(ta[:, 1], minlength=8)).pvalue > 1e-3
-    codes = np.union1d(ta[:, 0], tb[:, 0])
-    table = np.array([[np.sum(t[:, 0] == c) for c in codes] for t in (ta, tb)])
-    assert stats.chi2_contingency(table).pvalue > 1e-3
-    la = _transcripts(a.expand(300, 8), shuffled=False)
-    lb = _transcripts(b.expand(300, 8), shuffled=False)
+    assert _same(ta[:, 0], tb[:, 0]) > 1e-3
+    la, lb = _transcripts(a.expand(300, 8), shuffled=False), _transcripts(b.expand(300, 8), shuffled=False)
     assert stats.chisquare(np.bincount(la[:, 1], minlength=8)).pvalue < 1e-6
-    codes = np.union1d(la[:, 0], lb[:, 0])
-    table = np.array([[np.sum(t[:, 0] == c) for c in codes] for t in (la, lb)])
-    assert stats.chi2_contingency(table).pvalue < 1e-6
+    assert _same(la[:, 0], lb[:, 0]) < 1e-6
+    flat = torch.zeros(300, 8)
+    assert _same(_transcripts(flat, keys=False)[:, 0], ta[:300, 0]) < 1e-6     # position tie-break leaks ties
+    assert _same(_transcripts(flat)[:, 0], ta[:300, 0]) > 1e-3                  # distinct keys do not

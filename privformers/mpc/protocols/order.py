@@ -1,21 +1,27 @@
 """Comparisons opened to both computing parties, between elements of a shuffled secret row, and sorts built on them.
 
 Why opening them is safe: after ``shuffle`` each computing party knows only that the row was permuted by a
-uniformly random permutation it cannot see. Order the shuffled elements by value, ties broken by shuffled
-position (i ranks below j iff x_i < x_j, or x_i = x_j and i > j). The rank each position gets is then a
-uniformly random permutation of 0..n-1 whatever the values are: for distinct values because the shuffle is
-uniform, and with ties because the m! shuffles that permute m tied elements among their positions all give
-the same ranks. Every opened comparison is a function of those ranks, and which pair an algorithm compares
-next is a function of earlier outcomes, so a whole transcript of opened comparisons is simulated by drawing
-a uniform permutation: it reveals nothing about the values, nor which token sits where (the shuffle hides
-that). What must stay secret is anything that relates these ranks to other data: a comparison of values with
-fresh noise added (the Gumbel argmax in sampling) is never opened alongside them.
+uniformly random permutation it cannot see. If the values are distinct, the rank each shuffled position holds
+is then a uniformly random permutation of 0..n-1, whatever the values are. Every opened comparison is a
+function of those ranks, and which pair an algorithm compares next is a function of earlier outcomes, so a
+whole transcript of opened comparisons is simulated by drawing a uniform permutation: it reveals nothing
+about the values, nor which element sits where (the shuffle hides that). What must stay secret is anything
+that relates these ranks to other data: a comparison of values with fresh noise added (the Gumbel argmax in
+sampling) is never opened alongside them.
 
-A comparison: shares of d = x_i - x_j - [i > j] (local), [d < 0] by ``ltz`` (1 round, 8 bytes per comparison
-per party when bits > 32, else 4; offline one DCF key), and the bit opened (1 round, 1 bit per comparison,
+The values must be distinct. A public tie-break (say, by shuffled position) is not enough: m tied elements
+would always come out in position order, which shows how many ties there are (a test measures it). So
+``distinct_keys`` appends each element's secret original index below the value, x 2^B + (2^B - 1 - index):
+a fixed total order on the elements themselves (ties go to the lower index), which the shuffle turns into
+uniformly random ranks. It costs B = ceil(log2 n) more bits of comparison and nothing else.
+
+A comparison: shares of d = x_i - x_j - [i > j] (local), [d < 0] by ``ltz`` (1 round, 8 bytes per comparison per
+party when bits > 32, else 4; offline one DCF key), and the bit opened (1 round, 1 bit per comparison,
 packed). So a batch of comparisons that does not depend on the others' outcomes (a stage) costs 2 rounds.
 Every stage's size depends only on the row length (the dealer makes the keys before anything is opened);
-only which pairs are compared adapts to earlier outcomes.
+only which pairs are compared adapts to earlier outcomes. (Equal values, which distinct keys rule out, would
+be ordered by shuffled position: the functions stay correct on them, but the transcript is then not
+independent of the values.)
 Domain: |x_i - x_j| < 2^(bits-1) - 1 ring units for every pair compared.
 """
 
@@ -29,6 +35,19 @@ import torch
 
 from privformers.mpc.protocols.compare import ltz
 from privformers.mpc.shares import AShare
+
+
+def index_bits(n: int) -> int:
+    """B: the bits that hold an index below n (at least 1)."""
+    return max(1, (n - 1).bit_length())
+
+
+def distinct_keys(x: AShare, index: AShare) -> AShare:
+    """Shares of x 2^B + (2^B - 1 - index) for secret indices in [0, n) that differ within a row (B =
+    ``index_bits(n)``): the same order as x, ties going to the lower index, and no two keys equal. Local.
+    Comparing keys needs B more bits than comparing x."""
+    b = index_bits(x.shape[-1])
+    return (x.lshift(b) - index).add_public((1 << b) - 1)
 
 
 def open_bits(b: AShare) -> torch.Tensor:
