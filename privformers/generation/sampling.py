@@ -99,10 +99,10 @@ def sampled_tokens(logits: AShare, sampling: Sampling, bits: int = 48) -> list[i
     Cost (V tokens, n rows; comparisons of logits at ``bits`` bits, of keys at bits + B: 8 bytes each per
     party above 32 bits, 4 below).
     Temperature only: greedy's tournament (V - 1 comparisons and products, 2 ceil(log2 V) rounds) + 1 opening.
-    With top-k: the shuffle (2 rounds, 8 V bytes per party), ``order.top_cost(V, k, n)`` opened comparisons
-    (2 rounds per stage, 1 bit each), then top-p on the k candidates (15 rounds) and the tournament
-    (2 ceil(log2 k) rounds), + 1. Rounds do not grow with n (the plan may trade comparisons for stages when
-    rows are many). GPT-2's V = 50,257, T = 0.8, k = 50, p = 0.9, 48 bits, one row: 72 rounds and 1.03 MB
+    With top-k: the shuffle (2 rounds, 8 V bytes per party), ``order.top_cost(V, k)`` opened comparisons
+    per row (2 rounds per stage, 1 bit each), then top-p on the k candidates (15 rounds) and the tournament
+    (2 ceil(log2 k) rounds), + 1. Rounds do not depend on n.
+    GPT-2's V = 50,257, T = 0.8, k = 50, p = 0.9, 48 bits, one row: 72 rounds and 1.03 MB
     per party (greedy: 34 rounds, 1.61 MB), the dealer's material 405 MB (greedy: 182 MB); measured by
     ``scripts/bench_sampling.py``. top-p without top-k sorts each row (``order.merge_sort``): 198 rounds
     and 2 MB per party for V = 4,096; about V log2(V)^2 / 4 comparisons, so not for a 50,257-token row

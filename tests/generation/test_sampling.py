@@ -15,7 +15,7 @@ from privformers.generation.sampling import Sampling, greedy_tokens, sampled_tok
 from privformers.mpc.party import CLIENT, SERVER, Party
 from privformers.mpc.protocols import order
 from privformers.mpc.protocols.inputs import share_input
-from privformers.mpc.session import run_local
+from privformers.mpc.session import Program, run_local
 from privformers.mpc.shares import AShare
 from privformers.mpc.transport import local as local_transport
 
@@ -33,14 +33,18 @@ def hf_probs(logits: torch.Tensor, s: Sampling) -> torch.Tensor:
     return torch.softmax(x.double(), -1)[0]
 
 
-def sample(row: torch.Tensor, s: Sampling, rows: int, bits: int = BITS) -> np.ndarray:
-    """Tokens sampled under MPC from ``rows`` copies of one row of secret logits, in one batched call."""
+def sample(row: torch.Tensor, s: Sampling, rows: int, bits: int = BITS, batch: int = 200) -> np.ndarray:
+    """Tokens sampled under MPC from ``rows`` copies of one row of secret logits, in batched calls of up to
+    ``batch`` rows in one session, its material streamed (a call's comparisons, all rows at once, and the
+    material made ahead of the online pass bound the memory)."""
     x = row.expand(rows, -1).contiguous()
 
     def run(party: Party, _):
-        return sampled_tokens(share_input(party, CLIENT, x, tuple(x.shape)), s, bits)
+        shares = share_input(party, CLIENT, x, tuple(x.shape))
+        out = [sampled_tokens(shares[i:i + batch], s, bits) for i in range(0, rows, batch)]
+        return None if out[0] is None else sum(out, [])
 
-    out = run_local(run)
+    out = run_local(Program(run=run, material_budget=256 << 20))
     assert out.results[SERVER] is None and out.results["dealer"] is None
     return np.array(out.results[CLIENT])
 
@@ -82,11 +86,15 @@ def _margin(s: Sampling) -> float:
 @pytest.mark.slow
 @pytest.mark.parametrize("setting,wrong", SETTINGS, ids=["temperature", "top_k", "top_p", "combined"])
 def test_sampling_matches_hugging_face_chi_square(setting, wrong):
-    """4,000 rows of fixed secret logits over 64 tokens (2,000 for top-p alone, which sorts every row):
-    the tokens fit Hugging Face's distribution, never leave its support, and reject a wrong distribution."""
+    """Fixed secret logits over 64 tokens, 4,000 rows in one call for temperature alone; 2,000 with top-k
+    (about 600 opened comparisons a row), 1,000 for top-p alone (which sorts each row: 2,016), in calls of
+    200 rows (4 million DCF keys at once took 14 GB): the tokens fit Hugging Face's distribution, never
+    leave its support, and reject a wrong distribution."""
     assert _margin(setting) > 1e-3
-    rows = 2000 if setting.top_k is None and setting.top_p is not None else 4000
-    tokens = sample(LOGITS, setting, rows)
+    rows = {(False, False): 4000, (True, False): 2000, (True, True): 2000, (False, True): 1000}[
+        (setting.top_k is not None, setting.top_p is not None)]
+    opened = setting.top_k is not None or setting.top_p is not None
+    tokens = sample(LOGITS, setting, rows, batch=200 if opened else rows)   # temperature alone: one call
     probs = hf_probs(LOGITS, setting)
     right, against = chi2_pvalue(tokens, probs), chi2_pvalue(tokens, hf_probs(LOGITS, wrong))
     print(f"{setting}: {rows} rows, p = {right:.3g}; against {wrong}: p = {against:.3g}")
@@ -157,7 +165,7 @@ def _views(row: torch.Tensor, rows: int, monkeypatch) -> dict[str, np.ndarray]:
     monkeypatch.setattr(local_transport.LocalChannel, "recv", recv)
     monkeypatch.setattr(order, "open_bits", open_bits)
     monkeypatch.setattr(sampling_module, "top", top)
-    tokens = sample(row, VIEW_SETTING, rows)
+    tokens = sample(row, VIEW_SETTING, rows, batch=rows)
     monkeypatch.setattr(local_transport.LocalChannel, "recv", original_recv)
     monkeypatch.setattr(order, "open_bits", original_open)
     monkeypatch.setattr(sampling_module, "top", original_top)
@@ -223,11 +231,11 @@ def _cost(logits: torch.Tensor, s: Sampling | None, bits: int) -> dict:
 
 def test_sampling_costs_pinned():
     """(2, 64) logits at 48 bits, T = 0.8, k = 5, p = 0.9 (the server's bytes; the client's lack the opening).
-    Rounds: shuffle 2 + top-5 in 3 stages (6; for 2 rows the plan spends comparisons to save stages) + top-p 15
+    Rounds: shuffle 2 + top-5 in 3 stages (6: the plan spends comparisons to save stages) + top-p 15
     + tournament over 5 (6) + opening 1. Bytes: shuffle 8 x 128; 548 comparisons x 2 rows at 8 B and their
     opened bits (137 B); top-p on 10 candidates: 16 words of 8 B each; tournament 256; opening 16."""
     cost = _cost(torch.randn(2, 64, dtype=torch.float64), Sampling(0.8, 5, 0.9), 48)
-    assert order.top_cost(64, 5, rows=2) == (548, 3)
+    assert order.top_cost(64, 5) == (548, 3)
     assert cost["rounds"] == 2 + 6 + 15 + 6 + 1
     assert cost["bytes"] == 1024 + 548 * 2 * 8 + 137 + 16 * 10 * 8 + 256 + 16
     assert cost["offline"] == 6554880

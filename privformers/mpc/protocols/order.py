@@ -166,31 +166,32 @@ def merge_sort(x: AShare, bits: int) -> torch.Tensor:
 
 
 # -- exact top-k by halving ------------------------------------------------------------------------------
-# What a stage (2 rounds, whatever the number of rows) is worth in comparisons (8 bytes and a DCF key and
-# evaluation each, per row) when choosing between plans: about one LAN round trip's worth of evaluations.
+# What a stage (2 rounds) is worth in comparisons (8 bytes, a DCF key and its evaluations each) when
+# choosing between plans: a LAN round trip's worth of evaluations. Plans depend on the row length alone,
+# so a batch of rows costs the rounds of one.
 STAGE_WEIGHT = 500
 
 
-def _score(plan: tuple[int, int], rows: int) -> int:
-    return rows * plan[0] + STAGE_WEIGHT * plan[1]
+def _score(plan: tuple[int, int]) -> int:
+    return plan[0] + STAGE_WEIGHT * plan[1]
 
 
 @cache
-def _top_plan(n: int, k: int, rows: int = 1) -> tuple[int, int, str]:
+def _top_plan(n: int, k: int) -> tuple[int, int, str]:
     """(comparisons per row, stages, 'all' or 'halve') of the cheaper way to find the sorted top k of n."""
     all_pairs = (n * (n - 1) // 2, 1 if n > 1 else 0, "all")
     if n < 4:
         return all_pairs
     w = (n + 1) // 2
     kk = min(k, w)
-    sub = _top_plan(w, k, rows)
+    sub = _top_plan(w, k)
     halve = (n // 2 + sub[0] + kk * (kk - 1), sub[1] + 2, "halve")
-    return min(all_pairs, halve, key=lambda plan: _score(plan[:2], rows))
+    return min(all_pairs, halve, key=lambda plan: _score(plan[:2]))
 
 
-def top_sorted_cost(n: int, k: int, rows: int = 1) -> tuple[int, int]:
+def top_sorted_cost(n: int, k: int) -> tuple[int, int]:
     """(comparisons per row, stages) of ``top_sorted``."""
-    return _top_plan(n, k, rows)[:2]
+    return _top_plan(n, k)[:2]
 
 
 def top_sorted(x: AShare, k: int, bits: int) -> torch.Tensor:
@@ -208,7 +209,7 @@ def top_sorted(x: AShare, k: int, bits: int) -> torch.Tensor:
 
 def _top(x: AShare, ids: torch.Tensor, k: int, bits: int) -> torch.Tensor:
     rows, n = ids.shape
-    if _top_plan(n, k, rows)[2] == "all":
+    if _top_plan(n, k)[2] == "all":
         return sort_groups(x, ids.unsqueeze(1), bits).squeeze(1)[:, :k]
     h = n // 2
     below = ranks_below(x, ids[:, :h], ids[:, h:2 * h], bits)
@@ -244,19 +245,19 @@ def _top(x: AShare, ids: torch.Tensor, k: int, bits: int) -> torch.Tensor:
     return torch.cat([top, part], 1).gather(1, order)
 
 
-def top_cost(n: int, k: int, rows: int = 1) -> tuple[int, int]:
+def top_cost(n: int, k: int) -> tuple[int, int]:
     """(comparisons per row, stages) of ``top`` for the k best of n."""
     k = min(k, n)
-    halving, merging = top_sorted_cost(n, k, rows), merge_sort_cost(n)
-    return min(halving, merging, key=lambda c: _score(c, rows))
+    halving, merging = top_sorted_cost(n, k), merge_sort_cost(n)
+    return min(halving, merging, key=_score)
 
 
 def top(x: AShare, k: int, bits: int) -> torch.Tensor:
     """Shuffled positions (rows, min(k, n)) of each row's k highest-ranked elements, highest first, by the
     cheaper of ``top_sorted`` and ``merge_sort`` for this (public) n and k (``top_cost``): halving for a
     small k, a whole merge sort when k is a large part of n (k = n sorts the row)."""
-    rows, n = x.shape
+    n = x.shape[1]
     k = min(k, n)
-    if top_cost(n, k, rows) == top_sorted_cost(n, k, rows):
+    if top_cost(n, k) == top_sorted_cost(n, k):
         return top_sorted(x, k, bits)
     return merge_sort(x, bits)[:, :k]
