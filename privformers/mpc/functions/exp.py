@@ -19,11 +19,12 @@ SQUARINGS = 8
 INNER_FRAC_BITS = 30
 
 
-def exp(x: AShare) -> AShare:
-    """Shares of exp(x) for x in [-500, 0]."""
+def exp(x: AShare, pending: int = 0) -> AShare:
+    """Shares of exp(x) for x in [-500, 0]. pending: x is a product not yet truncated, at scale
+    2^(f + pending) (e.g. a logit times a public 1/T): its truncation is folded into the first step."""
     f = x.party.fp.frac_bits
     fi = INNER_FRAC_BITS
-    shift = fi - f - SQUARINGS
+    shift = fi - f - SQUARINGS - pending
     u = x.lshift(shift) if shift >= 0 else trunc(x, -shift)     # u = x / 2^k at fi bits
     y = (u + trunc(square(u, truncate=False), fi + 1)).add_public(1 << fi)  # 1 + u + u^2/2
     y_sq = square(y, truncate=False)

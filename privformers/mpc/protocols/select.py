@@ -55,19 +55,26 @@ def argmax(x: AShare, dim: int = -1, bits: int = 64) -> AShare:
     """
     dim = dim % x.dim()
     n = x.shape[dim]
-    p = x.party
     shape = [1] * x.dim()
     shape[dim] = n
-    idx = AShare(p, torch.zeros(x.shape, dtype=torch.int64, device=x.data.device))
+    idx = AShare(x.party, torch.zeros(x.shape, dtype=torch.int64, device=x.data.device))
     idx = idx.add_public(torch.arange(n).reshape(shape).expand(x.shape).contiguous())
-    pair = cat([x.unsqueeze(0), idx.unsqueeze(0)], 0)
+    return index_to_onehot(argmax_index(x, idx, dim, bits), n, dim)
+
+
+def argmax_index(x: AShare, index: AShare, dim: int = -1, bits: int = 64) -> AShare:
+    """Shares of ``index`` (same shape as x) at the maximum of x along dim, which is removed.
+
+    A tournament carries (value, index) pairs, choosing both with one product per level: 2 rounds per
+    halving, one comparison and one two-element product per pair. On a tie the earlier pair member wins."""
+    dim = dim % x.dim()
+    pair = cat([x.unsqueeze(0), index.unsqueeze(0)], 0)
     while pair.shape[dim + 1] > 1:
         a, b, rest = _pairs(pair, dim + 1)
         bit = ltz(a[0] - b[0], bits).unsqueeze(0)
         winner = a + mul(bit, b - a, truncate=False)
         pair = cat([winner, rest], dim + 1) if rest is not None else winner
-    index = pair[1].squeeze(dim)
-    return index_to_onehot(index, n, dim)
+    return pair[1].squeeze(dim)
 
 
 def index_to_onehot(index: AShare, n: int, dim: int) -> AShare:
