@@ -228,6 +228,10 @@ def generate(model: ModelRef, prompts: Prompts,
         plan, groups = make_plan(spec.config, spec.recipe, [len(r) for r in rows], decoding, options)
         for _, width in plan.passes:
             check_length(spec, width, plan.max_new_tokens)
+        if plan.sampling is not None:
+            from privformers.generation.sampling import Sampling, check_sampling
+
+            check_sampling(Sampling(**plan.sampling), vocab, plan.bits)
         if streamer is not None and len(rows) > 1:
             raise ValueError("a streamer follows one prompt (as transformers' streamers do); give one prompt")
         ordered = [rows[i] for g in groups for i in g]

@@ -11,6 +11,7 @@ from collections.abc import Callable, Collection
 from datetime import datetime, timezone
 
 from privformers.argtypes import frac_bits, positive_float, positive_int
+from privformers.generation.commands import add_sampling_options
 from privformers.mpc.launch import add_server_gemm_options, local_gemm_threads, server_gemm_from
 from privformers.mpc.party import SERVER
 
@@ -36,6 +37,7 @@ def register_bench(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--prompt-len", type=positive_int, default=32)
     p.add_argument("--new-tokens", type=positive_int, default=4)
     p.add_argument("--reveal-logits", action="store_true")
+    add_sampling_options(p)
     p.add_argument("--no-cache", action="store_true")
     p.add_argument("--check", action="store_true", help="also decode in plaintext and compare tokens")
     p.add_argument("--frac-bits", type=frac_bits, default=16)
@@ -189,9 +191,10 @@ def random_bench_model(size: str, seed: int, recipe: str | dict | None, override
 
 def bench_run(model: object, prompt: list[int], new_tokens: int, *, reveal_logits: bool = False,
               use_cache: bool = True, timeout: float = 3600.0, frac_bits: int = 16, insecure: bool = False,
-              server_gemm: object = None, material_mb: float | None = None) -> dict:
+              server_gemm: object = None, material_mb: float | None = None, config: object = None) -> dict:
     """One private generation of a random-weight model as three local processes (``generate``), as the
-    one-prompt report of ``privformers generate``."""
+    one-prompt report of ``privformers generate``. config: a GenerationConfig (sampling); its
+    max_new_tokens is new_tokens, and every step runs (no end-of-text cut)."""
     from transformers import GenerationConfig
 
     from privformers.generation.api import MpcOptions, generate
@@ -201,25 +204,32 @@ def bench_run(model: object, prompt: list[int], new_tokens: int, *, reveal_logit
 
     parties = LocalProcesses(timeout, insecure, server_gemm or LOCAL_DEFAULT, material_mb)
     options = MpcOptions(reveal_logits=reveal_logits, use_cache=use_cache, frac_bits=frac_bits, progress=True)
-    out = generate(model, prompt, GenerationConfig(max_new_tokens=new_tokens), parties=parties, options=options)
+    values = {} if config is None else {k: v for k, v in config.to_diff_dict().items() if k != "transformers_version"}
+    values.update(max_new_tokens=new_tokens, eos_token_id=[])
+    out = generate(model, prompt, GenerationConfig(**values), parties=parties, options=options)
     return single_report(out)
 
 
 def _run_generate(a: argparse.Namespace) -> int:
-    from privformers.generation.commands import _print
+    from privformers.generation.commands import _print, generation_config
     from privformers.generation.models import PromptTooLongError
 
     overrides = {"n_layer": a.layers} if a.layers else {}
     try:
         model, prompt = random_bench_model(a.size, a.seed, METHODS[a.method], overrides, a.prompt_len, a.new_tokens)
         a.server_gemm = server_gemm_from(a)
+        a.max_new_tokens = a.new_tokens
+        config = generation_config(a)
+        if a.check and a.do_sample:
+            raise ValueError("--check compares with plaintext greedy decoding; it cannot check sampled tokens")
     except (PromptTooLongError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     spec = model.spec()
     run = lambda insecure: bench_run(model, prompt, a.new_tokens, reveal_logits=a.reveal_logits,  # noqa: E731
                                      use_cache=not a.no_cache, timeout=a.timeout, frac_bits=a.frac_bits,
-                                     insecure=insecure, server_gemm=a.server_gemm, material_mb=a.material_budget_mb)
+                                     insecure=insecure, server_gemm=a.server_gemm, material_mb=a.material_budget_mb,
+                                     config=config)
     if a.compare_transport:
         return _compare_transport(a, run, spec)
     try:
@@ -251,6 +261,7 @@ def _meta(a: argparse.Namespace, spec: object, transport: str) -> dict:
             "recipe": None if recipe is None else recipe.to_dict(),
             "prompt_len": a.prompt_len, "new_tokens": a.new_tokens,
             "kv_cache": not a.no_cache, "reveal_logits": a.reveal_logits, "parties": "processes",
+            "sampling": {"temperature": a.temperature, "top_k": a.top_k, "top_p": a.top_p} if a.do_sample else None,
             "transport": transport, "server_gemm": {"device": a.server_gemm.device,
                                                    "threads": a.server_gemm.threads or local_gemm_threads(SERVER)},
             "cpus": os.cpu_count(), "machine": platform.machine(), "python": platform.python_version(),

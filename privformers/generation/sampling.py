@@ -143,3 +143,19 @@ def sampled_tokens(logits: AShare, sampling: Sampling, bits: int = 48) -> list[i
     if opened is None or p.symbolic:
         return None
     return [int(t) for t in opened]
+
+
+LARGEST_SORTED_VOCAB = 4096   # top-p without top-k sorts the whole row: beyond this, gigabytes of material
+
+
+def check_sampling(sampling: Sampling, vocab: int, bits: int = 48) -> None:
+    """ValueError, before any party starts, for a sampling setting this vocabulary cannot run: top-p
+    without top-k merge-sorts the whole row (at GPT-2's 50,257 tokens: 4.46 million comparisons, gigabytes
+    of the dealer's material), and the comparison keys need bits + ceil(log2 vocab) <= 64."""
+    ranked = sampling.top_k is not None or sampling.top_p is not None
+    if ranked and bits + max(1, (vocab - 1).bit_length()) > 64:
+        raise ValueError(f"sampling with top-k or top-p over {vocab} tokens needs bits + {(vocab - 1).bit_length()} "
+                         f"<= 64; use bits <= {64 - (vocab - 1).bit_length()}")
+    if sampling.top_p is not None and sampling.top_k is None and vocab > LARGEST_SORTED_VOCAB:
+        raise ValueError(f"top_p without top_k sorts all {vocab} tokens of each step under MPC, which costs "
+                         f"gigabytes of correlated material; set top_k too (transformers' default is 50)")

@@ -33,6 +33,7 @@ from privformers.generation.parties import RemoteServer
 from privformers.generation.plan import Plan
 from privformers.generation.program import generation_program
 from privformers.generation.report import plan_report
+from privformers.generation.sampling import Sampling, check_sampling
 from privformers.mpc.party import CLIENT, DEALER, SERVER, Party
 from privformers.mpc.process import abort_all, stop_reason
 from privformers.mpc.ring import FixedPoint
@@ -154,6 +155,8 @@ class GenerationServer(Service):
             check_length(self.spec, width, plan.max_new_tokens)
         if plan.padded:
             check_paddable(self.spec.config, self.spec.recipe)
+        if plan.sampling is not None:
+            check_sampling(Sampling(**plan.sampling), int(self.spec.config.vocab_size), plan.bits)
 
 
 def served_generation(parties: RemoteServer, rows: list[list[int]], plan_of: Callable[..., tuple[Plan, list]],
