@@ -120,3 +120,15 @@ def test_bad_prompts_are_refused_without_quoting_them(folder: Path) -> None:
         generate(folder, PROMPT, GenerationConfig(), parties=InProcess())
     with pytest.raises(ValueError, match="a streamer follows one prompt"):
         generate(folder, [PROMPT, OTHER], GenerationConfig(max_new_tokens=1), parties=InProcess(), streamer=Recorder())
+
+
+def test_sampling_with_top_k_1_is_greedy_and_top_p_alone_on_a_large_vocabulary_is_refused(folder: Path) -> None:
+    """top_k=1 leaves one candidate, so the sampled tokens are the greedy ones (end to end through the
+    shuffle, the opened comparisons and the Gumbel tournament); top-p without top-k would sort the
+    whole vocabulary every step and is refused with the reason before anything runs."""
+    config = GenerationConfig(max_new_tokens=3, do_sample=True, top_k=1, temperature=0.7)
+    assert generate(folder, PROMPT, config, parties=InProcess()).token_ids == [greedy(PROMPT, 3)]
+    big = RandomModel(overrides={"vocab_size": 8000})
+    with pytest.raises(ValueError, match="top_p without top_k sorts all 8000 tokens"):
+        generate(big, PROMPT, GenerationConfig(max_new_tokens=1, do_sample=True, top_k=0, top_p=0.9),
+                 parties=InProcess())
