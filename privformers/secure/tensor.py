@@ -55,7 +55,9 @@ class SecretTensor(_Routed):
 
     ``pending`` > 0: the share is still at 2^pending times the working scale (an untruncated product).
     Reading ``.share`` truncates it then, once, charged to the op class that made it; ops that can fold
-    the truncation into their own (a secret matmul) read ``.raw`` instead."""
+    the truncation into their own (a secret matmul) read ``.raw`` instead. ``held``: set on a KV
+    cache's keys and values (and views of them), whose rows are masked once, so products with them
+    open only new rows (``secure/ops/matmul.py``)."""
 
     mask: torch.Tensor | None
     pending: int
@@ -65,6 +67,7 @@ class SecretTensor(_Routed):
                 pending_scope: str = "other") -> SecretTensor:
         t = torch.Tensor._make_wrapper_subclass(cls, tuple(share.shape), dtype=torch.float32, device="cpu")
         t._share, t.mask, t.pending, t.pending_scope = share, mask, pending, pending_scope
+        t.held = None   # rows masked once (``mpc/protocols/held.py``): a KV cache's keys or values, or a view of them
         return t
 
     @property

@@ -31,3 +31,16 @@ def test_cache_and_full_recompute_agree() -> None:
     assert cached["tokens"] == full["tokens"]
     # a cached decode step sends less than rerunning the grown sequence
     assert cached["per_token"][1]["online_bytes"] < full["per_token"][1]["online_bytes"]
+
+
+def test_a_decode_step_opens_only_the_new_key_and_value_rows() -> None:
+    """With the held KV cache a decode step's attention products open the new row of each cached key and
+    value, not the whole cache: per cached position a step's linear bytes grow only by the attention
+    weights' opening (4 bytes per head and layer here), not by every cached key and value row (2 layers
+    x (key + value) x 32 wide x 8 bytes = 1,024 bytes per position, as fresh triples would)."""
+    steps = {n: generate_run(SPEC.factory, SPEC.weights, PROMPT * n, 3).results["client"]["per_token"]
+             for n in (1, 3)}
+    linear = {n: [s["classes"]["linear"]["online_bytes"] for s in rows[1:]] for n, rows in steps.items()}
+    per_position = (linear[3][0] - linear[1][0]) / (len(PROMPT) * 2)
+    assert 0 < per_position <= 64, linear
+    assert linear[1][1] - linear[1][0] == per_position   # one more cached position, one step later

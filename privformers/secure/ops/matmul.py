@@ -8,6 +8,7 @@ from typing import Any
 import torch
 
 from privformers.mpc.protocols.beaver import matmul as beaver_matmul
+from privformers.mpc.protocols.held import matmul_held
 from privformers.mpc.protocols.trunc import trunc
 from privformers.secure.registry import UnsupportedOpError, register_op
 from privformers.secure.tensor import SecretTensor, ServerParam
@@ -48,6 +49,10 @@ def matmul(a: Any, b: Any) -> SecretTensor:
         raise UnsupportedOpError(f"public @ secret matmul (in module {current_module()})")
     party = a.party
     with party.meter.scope("linear"):
+        if isinstance(a, SecretTensor) and isinstance(b, SecretTensor) and b.held is not None:
+            # the KV cache's keys or values: only their new rows are opened (``protocols/held.py``)
+            z = matmul_held(a.share, b.held)
+            return secret(z, pending=party.fp.frac_bits + b.held.base.scale, scope="linear")
         if isinstance(a, SecretTensor) and isinstance(b, SecretTensor) and _absorbs_pending(a, b):
             z = beaver_matmul(a.share, b.raw, truncate=False)
             return secret(trunc(z, party.fp.frac_bits + b.pending))

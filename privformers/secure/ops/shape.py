@@ -28,6 +28,11 @@ KEEPS_PENDING = {T.view, T.reshape, torch.reshape, T.transpose, torch.transpose,
                  T.view_as, T.reshape_as, T.contiguous}
 
 
+# single-output views a held tensor keeps through (a transpose for K^T; expand and reshape repeat grouped
+# KV heads): local, linear, so its rows' masks follow the same op
+HELD_VIEWS = KEEPS_PENDING | {T.expand, T.__getitem__, T.narrow, T.select, T.expand_as}
+
+
 def _wrap(out: Any, like: SecretTensor, mask_out: Any, pending: int = 0) -> Any:
     if isinstance(out, (tuple, list)):
         masks = mask_out if mask_out is not None else [None] * len(out)
@@ -36,9 +41,17 @@ def _wrap(out: Any, like: SecretTensor, mask_out: Any, pending: int = 0) -> Any:
 
 
 def reshape_like(func: Any, x: SecretTensor | ServerParam, *args: Any, **kwargs: Any) -> Any:
-    """Apply the view op to this party's share (and to the pending attention mask)."""
+    """Apply the view op to this party's share (and to the pending attention mask). A view of held rows
+    (a KV cache's keys or values) stays held, at the rows' scale: the view is replayed on their masks."""
     if isinstance(x, ServerParam):
         return server_local(func, (x, *args), kwargs)
+    if x.held is not None and func in HELD_VIEWS and not any(isinstance(a, SecretTensor) for a in args):
+        with torch._C.DisableTorchFunctionSubclass():
+            out = func(x.raw.data, *args, **kwargs)
+            m = None if x.mask is None else func(x.mask.expand(x.shape), *args, **kwargs)
+        y = _wrap(out, x, m, x.pending)
+        y.held = x.held.then(func, args, kwargs)
+        return y
     args = tuple(a.share.data if isinstance(a, SecretTensor) else a for a in args)  # expand_as, view_as
     keep = func in KEEPS_PENDING
     data = x.raw.data if keep else x.share.data
