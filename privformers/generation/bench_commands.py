@@ -10,7 +10,7 @@ import sys
 from collections.abc import Callable, Collection
 from datetime import datetime, timezone
 
-from privformers.argtypes import frac_bits, positive_float, positive_int
+from privformers.argtypes import frac_bits, positive_float, positive_int, strict_json
 from privformers.generation.commands import add_sampling_options
 from privformers.mpc.launch import add_server_gemm_options, local_gemm_threads, server_gemm_from
 from privformers.mpc.party import SERVER
@@ -120,7 +120,6 @@ def _ints(text: str) -> list[int]:
 
 
 def _run_batch(a: argparse.Namespace) -> int:
-    import json
 
     from privformers.generation.bench_batch import MRS, run_batch_bench
 
@@ -136,7 +135,7 @@ def _run_batch(a: argparse.Namespace) -> int:
     except (RuntimeError, ValueError) as exc:
         print(f"bench batch: {exc}", file=sys.stderr)
         return 1
-    print(json.dumps(result) if a.json else json.dumps(result, indent=2))
+    print(strict_json(result) if a.json else strict_json(result, indent=2))
     return 0
 
 
@@ -159,11 +158,11 @@ def _run_sweep(a: argparse.Namespace) -> int:
         result = run_sweep(a.sizes, a.methods, a.prompt_lens, a.new_tokens, layers=a.layers, seed=a.seed,
                            timeout=a.timeout, frac_bits=a.frac_bits, insecure=a.insecure_transport,
                            material_mb=a.material_budget_mb)
-    text = json.dumps(result) if a.json else json.dumps(result, indent=2)
+    text = strict_json(result) if a.json else strict_json(result, indent=2)
     if a.out:
         out = Path(a.out)
         out.mkdir(parents=True, exist_ok=True)
-        (out / "sweep.json").write_text(json.dumps(result, indent=2) + "\n")
+        (out / "sweep.json").write_text(strict_json(result, indent=2) + "\n")
         for path in [out / "sweep.json", *plot_sweep(result, out)]:
             print(f"[sweep] wrote {path}", file=sys.stderr)
     print(text)
@@ -277,7 +276,6 @@ def _decode_seconds(out: dict) -> float:
 def _compare_transport(a: argparse.Namespace, run: Callable[[bool], dict], spec: object) -> int:
     """TLS and plain TCP runs in the order T P P T T P ... (drift cancels); per-token times and the TLS extra.
     run(insecure): one measured run."""
-    import json
 
     if a.insecure_transport:
         print("error: --compare-transport runs both transports; leave out --insecure-transport", file=sys.stderr)
@@ -298,5 +296,5 @@ def _compare_transport(a: argparse.Namespace, run: Callable[[bool], dict], spec:
     result = {"tokens": tokens, "tls": runs["tls"], "insecure": runs["tcp"],
               "decode_seconds_per_token": {"tls": round(mean["tls"], 6), "insecure": round(mean["tcp"], 6)},
               "tls_extra": round(mean["tls"] / mean["tcp"] - 1, 4), "meta": _meta(a, spec, "tls1.3 vs tcp")}
-    print(json.dumps(result) if a.json else json.dumps(result, indent=2))
+    print(strict_json(result) if a.json else strict_json(result, indent=2))
     return 0

@@ -4,7 +4,6 @@ client of a ``serve`` server and ``dealer`` service) and ``privformers serve``."
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 
 from privformers.argtypes import (
@@ -14,6 +13,7 @@ from privformers.argtypes import (
     positive_float,
     positive_int,
     secret_text,
+    strict_json,
     token_ids,
 )
 from privformers.mpc.launch import add_server_gemm_options, server_gemm_from
@@ -277,7 +277,7 @@ def cmd_serve(a: argparse.Namespace) -> int:
 def _print(out: dict, as_json: bool) -> int:
     match = out.get("plaintext_tokens") in (None, out["tokens"])
     if as_json:
-        print(json.dumps(out))
+        print(strict_json(out))
         return 0 if match else 3
     print(out["text"])
     t, n = out["totals"], len(out["tokens"])

@@ -4,12 +4,11 @@
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 from pathlib import Path
 
-from privformers.argtypes import frac_bits, json_object, positive_float, positive_int
+from privformers.argtypes import frac_bits, json_object, positive_float, positive_int, strict_json
 from privformers.mpc.party import ROLES
 from privformers.mpc.transport.base import TransportError
 from privformers.mpc.transport.options import (
@@ -158,7 +157,7 @@ def cmd_party(a: argparse.Namespace) -> int:
     except (TransportError, ValueError, KeyError, RuntimeError, OSError) as exc:
         print(f"{a.role} failed: {exc}", file=sys.stderr, flush=True)
         return 1
-    print(json.dumps(report) if a.json else json.dumps(report, indent=2), flush=True)
+    print(strict_json(report) if a.json else strict_json(report, indent=2), flush=True)
     return 0
 
 
@@ -188,7 +187,7 @@ def cmd_launch(a: argparse.Namespace) -> int:
     except LaunchError as exc:
         print(exc, file=sys.stderr)
         return 1
-    print(json.dumps(reports) if a.json else json.dumps(reports, indent=2))
+    print(strict_json(reports) if a.json else strict_json(reports, indent=2))
     return 0
 
 

@@ -11,7 +11,7 @@ import statistics
 import sys
 from datetime import datetime, timezone
 
-from privformers.argtypes import frac_bits, positive_float, positive_int
+from privformers.argtypes import frac_bits, positive_float, positive_int, strict_json
 from privformers.mpc.launch import add_server_gemm_options, server_gemm_from
 
 
@@ -55,7 +55,7 @@ def _run_forward(a: argparse.Namespace) -> int:
         if isinstance(out, int):
             return out
         if a.json:
-            print(json.dumps(out))
+            print(strict_json(out))
         else:
             print(f"{a.arch}-{a.size} forward at {a.seq_len} tokens: {out['seconds']:.2f} s online, "
                   f"{out['online_bytes']} B, {out['rounds']} rounds")
