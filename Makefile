@@ -25,11 +25,11 @@ demo: $(STAMP)
 demo-engine: $(STAMP)
 	HF_HUB_OFFLINE=1 $(VENV)/bin/privformers demo
 
-test: $(STAMP)
+test: $(STAMP) lint
 	HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 $(PY) -m pytest -q
 
 lint: $(STAMP)
-	$(VENV)/bin/ruff check privformers tests
+	$(VENV)/bin/ruff check privformers tests scripts
 
 clean:
 	rm -rf $(VENV) build *.egg-info

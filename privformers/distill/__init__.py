@@ -5,6 +5,8 @@
 checkpoints and the final student saved by ``save_student`` (recipe included).
 """
 
+from typing import TYPE_CHECKING
+
 from privformers.lazy import lazy_exports
 
 _EXPORTS = {
@@ -20,3 +22,14 @@ _EXPORTS = {
 }
 __all__ = sorted(_EXPORTS)
 __getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)
+
+if TYPE_CHECKING:   # the lazy names' real definitions, for IDEs and type checkers (never run)
+    from privformers.distill.objectives import MergeWeights as MergeWeights
+    from privformers.distill.objectives import MPCFormerWeights as MPCFormerWeights
+    from privformers.distill.objectives import merge_objective as merge_objective
+    from privformers.distill.objectives import mpcformer_stage1 as mpcformer_stage1
+    from privformers.distill.objectives import mpcformer_stage2 as mpcformer_stage2
+    from privformers.distill.objectives import noisy_embeddings as noisy_embeddings
+    from privformers.distill.trainer import Stage as Stage
+    from privformers.distill.trainer import TrainerConfig as TrainerConfig
+    from privformers.distill.trainer import distill as distill

@@ -8,6 +8,8 @@ and top-p), a streamer, and where the parties run (``InProcess``, ``LocalProcess
 ``privformers serve`` and ``privformers dealer`` run, to start and stop from Python.
 """
 
+from typing import TYPE_CHECKING
+
 from privformers.lazy import lazy_exports
 
 _EXPORTS = {
@@ -26,3 +28,17 @@ _EXPORTS = {
 }
 __all__ = sorted(_EXPORTS)
 __getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)
+
+if TYPE_CHECKING:   # the lazy names' real definitions, for IDEs and type checkers (never run)
+    from privformers.generation.api import GenerationOutput as GenerationOutput
+    from privformers.generation.api import MpcOptions as MpcOptions
+    from privformers.generation.api import RandomModel as RandomModel
+    from privformers.generation.api import generate as generate
+    from privformers.generation.cache import SecretCache as SecretCache
+    from privformers.generation.parties import InProcess as InProcess
+    from privformers.generation.parties import LocalProcesses as LocalProcesses
+    from privformers.generation.parties import RemoteServer as RemoteServer
+    from privformers.generation.program import generate_program as generate_program
+    from privformers.generation.program import generate_run as generate_run
+    from privformers.generation.serve import GenerationServer as GenerationServer
+    from privformers.generation.service_exports import DealerService as DealerService

@@ -1,5 +1,7 @@
 """Generation metrics computed with established libraries (sacrebleu, rouge-score, nltk, transformers)."""
 
+from typing import TYPE_CHECKING
+
 from privformers.lazy import lazy_exports
 
 _EXPORTS = {
@@ -16,3 +18,15 @@ _EXPORTS = {
 }
 __all__ = sorted(_EXPORTS)
 __getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)
+
+if TYPE_CHECKING:   # the lazy names' real definitions, for IDEs and type checkers (never run)
+    from privformers.metrics.bertscore import BertScorer as BertScorer
+    from privformers.metrics.meteor import corpus_meteor as corpus_meteor
+    from privformers.metrics.meteor import wordnet_available as wordnet_available
+    from privformers.metrics.names import ALL_METRICS as ALL_METRICS
+    from privformers.metrics.names import DEFAULT_METRICS as DEFAULT_METRICS
+    from privformers.metrics.ngram import corpus_bleu as corpus_bleu
+    from privformers.metrics.ngram import corpus_chrf_plus_plus as corpus_chrf_plus_plus
+    from privformers.metrics.nist import corpus_nist as corpus_nist
+    from privformers.metrics.rouge import corpus_rouge_l as corpus_rouge_l
+    from privformers.metrics.suite import compute_metrics as compute_metrics

@@ -9,6 +9,8 @@ the model code, masks and position ids run as written, and an op with no secure 
 fails loudly, naming the op and the module being executed.
 """
 
+from typing import TYPE_CHECKING
+
 from privformers.lazy import lazy_exports
 
 _EXPORTS = {
@@ -22,3 +24,12 @@ _EXPORTS = {
 }
 __all__ = sorted(_EXPORTS)
 __getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)
+
+if TYPE_CHECKING:   # the lazy names' real definitions, for IDEs and type checkers (never run)
+    from privformers.secure.registry import UnsupportedOpError as UnsupportedOpError
+    from privformers.secure.registry import register_op as register_op
+    from privformers.secure.runtime import secure_forward as secure_forward
+    from privformers.secure.runtime import secure_program as secure_program
+    from privformers.secure.tensor import PrivateIds as PrivateIds
+    from privformers.secure.tensor import SecretTensor as SecretTensor
+    from privformers.secure.tensor import ServerParam as ServerParam

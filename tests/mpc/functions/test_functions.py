@@ -44,7 +44,7 @@ def test_gelu_error_bound_on_minus8_to_8():
     x = _grid(-8, 8, 4001)
     out, _ = run_on_secret(lambda a: gelu(a), x)
     ref = x * 0.5 * (1 + torch.erf(x / math.sqrt(2)))
-    assert (out - ref).abs().max() <= 1e-2
+    assert (out - ref).abs().max() <= 2.5e-3   # what gelu.py's docstring claims
 
 
 def test_tanh_gelu_error_bound_on_minus8_to_8():
