@@ -71,6 +71,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--max-sessions", type=positive_int, default=4, help="sessions served at once; more are refused")
     p.add_argument("--max-new-tokens", type=positive_int, default=256,
                    help="the most tokens one session may ask for")
+    p.add_argument("--max-prompts", type=positive_int, default=8,
+                   help="the most prompts one session may batch (each pass's rounds are shared by its prompts)")
     p.add_argument("--gemm-threads", type=positive_int, default=1,
                    help="torch threads for a session's large products with the weights (the client waits for "
                         "them; give this machine's cores when sessions are few)")
@@ -262,7 +264,7 @@ def cmd_serve(a: argparse.Namespace) -> int:
     try:
         tls = tls_from_args(a, "server")
         server = GenerationServer(a.model, a.listen, a.dealer, tls, a.timeout, a.max_sessions, a.max_new_tokens,
-                                  gemm_threads=a.gemm_threads, gemm_device=a.gemm_device,
+                                  gemm_threads=a.gemm_threads, gemm_device=a.gemm_device, max_rows=a.max_prompts,
                                   max_message=max_message_from(a))
     except (ModelNotFoundError, TransportError, ValueError) as exc:
         print(f"serve failed: {exc}", file=sys.stderr)
