@@ -9,6 +9,7 @@ import platform
 import sys
 from collections.abc import Callable, Collection
 from datetime import datetime, timezone
+from pathlib import Path
 
 from privformers.argtypes import frac_bits, positive_float, positive_int, strict_json
 from privformers.generation.commands import add_sampling_options
@@ -57,7 +58,10 @@ def register_bench(sub: argparse._SubParsersAction) -> None:
                                      "per-prompt decode rounds, bytes and seconds (parties as processes)")
     p.add_argument("--model", default=None, help="a save_pretrained folder with its tokenizer (default: the built-in "
                                                  "E2E model)")
-    p.add_argument("--prompts", type=positive_int, default=8, help="how many of the built-in E2E-style prompts (<= 8)")
+    p.add_argument("--prompts", type=positive_int, default=8, help="how many prompts (of the built-in E2E-style "
+                                                                     "ones: at most 8)")
+    p.add_argument("--prompts-file", type=Path, default=None, metavar="FILE",
+                   help="take the prompts from this file instead, one per line (the first --prompts lines)")
     p.add_argument("--new-tokens", type=positive_int, default=4)
     p.add_argument("--timeout", type=positive_float, default=3600.0)
     p.add_argument("--json", action="store_true")
@@ -123,15 +127,22 @@ def _run_batch(a: argparse.Namespace) -> int:
 
     from privformers.generation.bench_batch import MRS, run_batch_bench
 
-    if a.prompts > len(MRS):
-        print(f"error: --prompts: at most {len(MRS)} built-in prompts", file=sys.stderr)
+    prompts = list(MRS)
+    if a.prompts_file is not None:
+        try:
+            prompts = [line.strip() for line in a.prompts_file.read_text(encoding="utf-8").splitlines() if line.strip()]
+        except (OSError, UnicodeDecodeError) as exc:
+            print(f"error: --prompts-file: cannot read {a.prompts_file} ({type(exc).__name__})", file=sys.stderr)
+            return 2
+    if a.prompts > len(prompts):
+        print(f"error: --prompts: only {len(prompts)} prompts available", file=sys.stderr)
         return 2
     if a.model is None:
         from privformers.lm import builtin_model_path
 
         a.model = str(builtin_model_path())
     try:
-        result = run_batch_bench(a.model, list(MRS[:a.prompts]), a.new_tokens, a.timeout)
+        result = run_batch_bench(a.model, prompts[:a.prompts], a.new_tokens, a.timeout)
     except (RuntimeError, ValueError) as exc:
         print(f"bench batch: {exc}", file=sys.stderr)
         return 1
