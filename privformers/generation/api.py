@@ -207,6 +207,8 @@ def generate(model: ModelRef, prompts: Prompts,
     default. streamer: ``put``/``end`` as in transformers (one pass only, i.e. at most batch_size prompts)."""
     parties = parties or LocalProcesses()
     options = options or MpcOptions()
+    if options.stop_early and getattr(parties, "material_budget_mb", None) is not None:
+        raise ValueError("stop_early needs the material made first: leave out material_budget_mb")
     folder = None if isinstance(model, RandomModel) or model is None else Path(model)
     tokenizer = tokenizer if tokenizer is not None else (_tokenizer_at(model) if model is not None else None)
     decoding = decoding_of(merged(model_generation_config(folder), generation_config))
