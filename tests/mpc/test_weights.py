@@ -7,7 +7,7 @@ from privformers.mpc.meter import diff
 from privformers.mpc.party import CLIENT, SERVER, Party
 from privformers.mpc.protocols.inputs import reveal_to, share_input
 from privformers.mpc.protocols.trunc import trunc
-from privformers.mpc.protocols.weights import ServerWeight
+from privformers.mpc.protocols.weights import ServerWeight, SharedInput
 from privformers.mpc.session import Program, run_local
 
 
@@ -85,3 +85,32 @@ def test_weight_products_with_the_server_on_a_gpu_match_float():
         assert (r.results["client"] - x @ w).abs().max() < 1e-3
     assert runs["cuda"].parties[SERVER].gemm_device.type == "cuda"
     assert runs["cuda"].meters[CLIENT].summary()["online_bytes"] == runs["cpu"].meters[CLIENT].summary()["online_bytes"]
+
+
+def test_products_sharing_an_input_send_it_once():
+    """Query, key and value projections of one input: one message and one round for all three, and the
+    same results as three separate products (the shared mask is reused, each product keeps its own C_s)."""
+    g = torch.Generator().manual_seed(2)
+    ws = [torch.randn(16, n, generator=g, dtype=torch.float64) * 0.3 for n in (16, 8, 8)]
+    x = torch.randn(2, 16, generator=g, dtype=torch.float64)
+    costs: dict = {}
+
+    def setup(party: Party):
+        return [ServerWeight(party, w if party.role == SERVER else None, tuple(w.shape)) for w in ws]
+
+    def run(party: Party, weights):
+        a = share_input(party, CLIENT, x, tuple(x.shape))
+        before = party.meter.snapshot()
+        shared = SharedInput()
+        outs = [trunc(w.product(a, shared=shared)) for w in weights]
+        if party.mode == "online":
+            d = diff(party.meter.snapshot(), before)
+            costs[party.role] = (sum(d["rounds"].values()), sum(d["bytes"].values()))
+        return [reveal_to(o, CLIENT) for o in outs]
+
+    outs = run_local(Program(run=run, setup=setup)).results["client"]
+    for out, w in zip(outs, ws):
+        assert (out - x @ w).abs().max() < 1e-3
+    # the input once from the client (2 x 16 x 8 B), then three truncations of 16, 8 and 8 columns
+    assert costs[CLIENT] == (1 + 3, 8 * 2 * 16 + 8 * 2 * (16 + 8 + 8))
+    assert costs[SERVER] == (1 + 3, 8 * 2 * (16 + 8 + 8))

@@ -9,6 +9,11 @@ Each product x @ W with x = x_c + x_s shared, and a dealer mask A known to clien
            server: z_s = (x_c - A + x_s) @ W + C_s
 so z_c + z_s = x @ W. Online cost: 8 bytes per input element from the client, 1 round, and one
 plaintext-weight product on the server; the weight matrix never travels again.
+
+Several products with one input (a layer's query, key and value projections; a gated MLP's gate and up
+projections) share its mask through a ``SharedInput``: the client sends x_c - A once and the server
+keeps x - A, so they cost one message and one round together. Reusing A is safe: the server sees
+x_c - A once, and each of the client's A@B_w - C_s,w is masked by its own C_s,w.
 """
 
 from __future__ import annotations
@@ -60,6 +65,16 @@ def product_shape(x: tuple[int, ...], w: tuple[int, ...], op: str) -> tuple[int,
     return (*batch, x[-2], cols)
 
 
+class SharedInput:
+    """One input's mask for several weight products (see the module docstring): A on the client and the
+    dealer, x - A on the server once it has arrived. One per input tensor and pass, on every party."""
+
+    def __init__(self) -> None:
+        self.a: torch.Tensor | None = None        # the mask (client, dealer; a placeholder offline)
+        self.opened: torch.Tensor | None = None   # x - A (server, online)
+        self.sent = False                         # the client has sent x_c - A (online)
+
+
 class ServerWeight:
     """A server-owned plaintext tensor usable in many secure products at activation-sized cost."""
 
@@ -86,19 +101,29 @@ class ServerWeight:
         else:
             self.mask = _RingOperand(party.prg[SERVER].ring(self.shape))
 
-    def product(self, x: AShare, op: str = "matmul") -> AShare:
-        """Shares of x @ W ('matmul'), x @ W.T ('matmul_t') or x * W ('mul'), at scale f + frac_bits."""
+    def product(self, x: AShare, op: str = "matmul", shared: SharedInput | None = None) -> AShare:
+        """Shares of x @ W ('matmul'), x @ W.T ('matmul_t') or x * W ('mul'), at scale f + frac_bits.
+
+        shared: x's ``SharedInput`` when other products read the same x: the first sends, the others
+        reuse its mask and the server's x - A (no message, no round)."""
         p = x.party
         out_meta = placeholder(product_shape(tuple(x.shape), self.shape, op))
+        reuse = shared is not None and shared.a is not None
+
+        def mask(prg_of: str) -> torch.Tensor:
+            a = shared.a if reuse else p.prg[prg_of].ring(x.shape)
+            if shared is not None:
+                shared.a = a
+            return a
 
         def produce() -> tuple:
             if p.role == DEALER:
-                a = p.prg[CLIENT].ring(x.shape)
+                a = mask(CLIENT)
                 c_s = p.prg[SERVER].ring(out_meta.shape)
                 p.send(CLIENT, self.mask.product(a, op) - c_s)
                 return (meta_like(a), meta_like(c_s))
             if p.role == CLIENT:
-                a = p.prg[DEALER].ring(x.shape)
+                a = mask(DEALER)
                 d = p.recv_tensor(DEALER)
                 return (a, self.masked.product(a, op) + d)
             self.plain.split(op)  # the weight's limb plan: made offline, not in the online product
@@ -107,13 +132,22 @@ class ServerWeight:
         item = take(p, produce)
         if p.symbolic:
             return AShare(p, meta_like(out_meta))
-        p.meter.add_round()
         if p.role == CLIENT:
             a, z_c = item
-            p.send(SERVER, x.data - a)
+            if shared is None or not shared.sent:
+                p.meter.add_round()
+                p.send(SERVER, x.data - a)
+                if shared is not None:
+                    shared.sent = True
             return AShare(p, z_c)
         (c_s,) = item
-        y = p.recv_tensor(CLIENT) + x.data
+        if shared is None or shared.opened is None:
+            p.meter.add_round()
+            y = p.recv_tensor(CLIENT) + x.data
+            if shared is not None:
+                shared.opened = y
+        else:
+            y = shared.opened
         return AShare(p, self.plain.rmatmul(y, op) + c_s)
 
     def onehot_rows(self, ids: torch.Tensor | None, shape: tuple[int, ...]) -> AShare:
