@@ -5,6 +5,8 @@ from __future__ import annotations
 import torch
 from transformers.cache_utils import Cache, DynamicCache, DynamicLayer
 
+from privformers.secure.values import settle
+
 
 class SecretLayer(DynamicLayer):
     """One layer's keys and values: the first update stores the secrets, later ones concatenate."""
@@ -15,7 +17,9 @@ class SecretLayer(DynamicLayer):
 
     def update(self, key_states: torch.Tensor, value_states: torch.Tensor, *args: object,
                **kwargs: object) -> tuple[torch.Tensor, torch.Tensor]:
-        """Append the new keys and values along the sequence (a local op on shares)."""
+        """Append the new keys and values along the sequence (a local op on shares). Keys and values still
+        to be truncated (projections, rotary) are truncated first, together in one round."""
+        settle(key_states, value_states)
         if not self.is_initialized or self.keys is None:
             self.lazy_initialization(key_states, value_states)
             self.keys, self.values = key_states, value_states

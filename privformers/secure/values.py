@@ -49,6 +49,21 @@ def secret(share: AShare, mask: torch.Tensor | None = None, pending: int = 0, sc
     return SecretTensor(share, mask, pending, scope)
 
 
+def settle(*values: Any) -> None:
+    """Truncate the pending secrets among values now, all in one round (``fused_mul`` without products),
+    in place: their later readers find them truncated. Cost: 8 bytes per element per party, 1 round;
+    charged to the first one's op class. (A KV cache settles a step's keys and values together.)"""
+    from privformers.mpc.protocols.fused import Factor, fused_mul
+
+    todo = [v for v in values if isinstance(v, SecretTensor) and v.pending]
+    if not todo:
+        return
+    with todo[0].party.meter.scope(todo[0].pending_scope):
+        truncated, _, _ = fused_mul([Factor(v.raw, v.pending) for v in todo])
+    for v, t in zip(todo, truncated):
+        v._share, v.pending = t, 0
+
+
 def mask_of(*values: Any) -> torch.Tensor | None:
     """The combined keep-mask of the secrets among values (None when none carries one)."""
     masks = [v.mask for v in values if isinstance(v, SecretTensor) and v.mask is not None]
