@@ -10,7 +10,10 @@ of one side suffice.
 from __future__ import annotations
 
 import functools
-from collections.abc import Iterator
+import os
+import threading
+import weakref
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
 import torch
@@ -80,6 +83,33 @@ def _limb_product(al: torch.Tensor, bl: torch.Tensor, widen: bool = False, bits:
     return _combine(parts, bits)  # at most n products per part, each exact (``limb_split``)
 
 
+LIMB_CACHE_ENV = "PRIVFORMERS_LIMB_CACHE_MB"
+DEFAULT_LIMB_CACHE_MB = 8192   # per process: a client's F for GPT-2 base (124M entries) takes 2 GB as limbs
+_cache_lock = threading.Lock()
+_cached_bytes = [0]
+
+
+def limb_cache_budget() -> int:
+    """Bytes of split limbs a process may keep (``PRIVFORMERS_LIMB_CACHE_MB``; 0 keeps none)."""
+    return int(float(os.environ.get(LIMB_CACHE_ENV, DEFAULT_LIMB_CACHE_MB)) * 2**20)
+
+
+def _reserve(nbytes: int) -> bool:
+    with _cache_lock:
+        if _cached_bytes[0] + nbytes > limb_cache_budget():
+            return False
+        _cached_bytes[0] += nbytes
+        return True
+
+
+def _release(nbytes: int) -> None:
+    with _cache_lock:
+        _cached_bytes[0] -= nbytes
+
+
+CHUNK_ENTRIES = 1 << 22   # a lean matrix's product splits limbs of this many entries at a time
+
+
 class RingMatrix:
     """A ring-uniform matrix used in many products (a masked weight): its limbs are split once.
 
@@ -87,21 +117,58 @@ class RingMatrix:
     what lets GPT-2 base or BERT-base at 128 tokens fit three parties in 24 GB) and widened to
     float64 one limb at a time inside each product; both orientations (a @ M and a @ M.T) use
     the same limbs through views, and the int64 matrix is dropped once split.
+    Split limbs count against the process's ``limb_cache_budget``; past it a matrix stays lean, as int64
+    (8 B per entry), and each product splits it a block of rows at a time (``CHUNK_ENTRIES``): the same
+    exact result for half the memory, at the cost of splitting again in every product. Where the
+    matrix need not be held at all (the dealer's B, regenerated from its seed), ``rows`` yields it.
     """
 
-    def __init__(self, m: torch.Tensor) -> None:
-        self.shape = m.shape
-        split = m.dim() == 2 and max(m.shape) < 1 << 18
+    def __init__(self, m: torch.Tensor | None, rows: Callable[[], Iterator[torch.Tensor]] | None = None,
+                 shape: tuple[int, ...] | None = None) -> None:
+        self.shape = torch.Size(shape) if m is None else m.shape
+        self._rows = rows
+        split = m is not None and m.dim() == 2 and max(m.shape) < 1 << 18 and _reserve(16 * m.numel())
         self.limbs = _limbs(m, LIMB_BITS, N_LIMBS, torch.float32) if split else None
         self.int = None if split else m
+        if split:
+            weakref.finalize(self, _release, 16 * m.numel())
+
+    def nbytes(self) -> int:
+        """Bytes this matrix holds (limbs or int64; nothing when regenerated)."""
+        held = self.limbs if self.limbs is not None else self.int
+        return 0 if held is None else held.numel() * held.element_size()
 
     def value(self) -> torch.Tensor:
         """The int64 matrix (rebuilt from the limbs when only they are kept)."""
+        if self.int is None and self.limbs is None:
+            return torch.cat(list(self._rows()))
         return self.int if self.int is not None else _combine([limb.double() for limb in self.limbs], LIMB_BITS)
+
+    def _row_blocks(self) -> Iterator[torch.Tensor]:
+        if self._rows is not None and self.int is None:
+            yield from self._rows()
+            return
+        step = max(1, CHUNK_ENTRIES // max(1, self.shape[-1]))
+        yield from self.int.split(step, dim=0)
+
+    def _lean_product(self, a: torch.Tensor, transpose: bool) -> torch.Tensor:
+        """a @ M or a @ M.T a block of M's rows at a time (each block split into limbs by ``ring_matmul``)."""
+        out, start, parts = None, 0, []
+        for block in self._row_blocks():
+            rows = block.shape[0]
+            if transpose:
+                parts.append(ring_matmul(a, block.t()))
+            else:
+                part = ring_matmul(a[..., start:start + rows], block)
+                out = part if out is None else out + part
+            start += rows
+        return torch.cat(parts, dim=-1) if transpose else out
 
     def rmatmul(self, a: torch.Tensor, transpose: bool = False, width: int = 64) -> torch.Tensor:
         """a @ M (or a @ M.T) mod 2^64; width < 64: a's entries lie in [0, 2^width) (fewer limb products)."""
         if self.limbs is None:
+            if len(self.shape) == 2:
+                return self._lean_product(a, transpose)
             return torch.matmul(a, self.int.t() if transpose else self.int)
         limbs = self.limbs.transpose(-1, -2) if transpose else self.limbs
         if a.numel() * limbs.shape[-1] < _SMALL:

@@ -114,3 +114,34 @@ def test_products_sharing_an_input_send_it_once():
     # the input once from the client (2 x 16 x 8 B), then three truncations of 16, 8 and 8 columns
     assert costs[CLIENT] == (1 + 3, 8 * 2 * 16 + 8 * 2 * (16 + 8 + 8))
     assert costs[SERVER] == (1 + 3, 8 * 2 * (16 + 8 + 8))
+
+
+@pytest.mark.parametrize("budget_mb", ["0", "8192"], ids=["lean", "limbs"])
+def test_lean_weights_give_the_same_products_and_hold_less(monkeypatch, budget_mb):
+    """Past the process's limb budget the client keeps F as int64 (8 B per entry instead of 16 as limbs) and
+    the dealer only B's seed, regenerating B a block of rows at a time in each product."""
+    from privformers.mpc import ringmath
+
+    monkeypatch.setenv(ringmath.LIMB_CACHE_ENV, budget_mb)
+    monkeypatch.setattr(ringmath, "CHUNK_ENTRIES", 256)   # several row blocks per product
+    g = torch.Generator().manual_seed(4)
+    w = torch.randn(64, 48, generator=g, dtype=torch.float64) * 0.2
+    x = torch.randn(3, 64, generator=g, dtype=torch.float64)
+    x2 = torch.randn(3, 48, generator=g, dtype=torch.float64)
+    held: dict = {}
+
+    def setup(party: Party):
+        weight = ServerWeight(party, w if party.role == SERVER else None, tuple(w.shape))
+        held[party.role] = weight.nbytes()
+        return weight
+
+    def run(party: Party, W):
+        a = share_input(party, CLIENT, x, tuple(x.shape))
+        b = share_input(party, CLIENT, x2, tuple(x2.shape))
+        return reveal_to(trunc(W.product(a)), CLIENT), reveal_to(trunc(W.product(b, "matmul_t")), CLIENT)
+
+    r1, r2 = run_local(Program(run=run, setup=setup)).results["client"]
+    assert (r1 - x @ w).abs().max() < 1e-3 and (r2 - x2 @ w.T).abs().max() < 1e-3
+    entries = w.numel()
+    lean = budget_mb == "0"
+    assert held == {"server": 8 * entries, "client": (8 if lean else 16) * entries, "dealer": 0 if lean else 16 * entries}

@@ -1,7 +1,9 @@
 """Products with a matrix the server holds in plaintext (model weights), masked once per session.
 
-Setup, once: the server sends the client F = W - B, where B comes from the stream the server
-shares with the dealer (the client never learns B; the dealer never sees F).
+Setup, once: the server sends the client F = W - B, where B comes from a per-weight seed drawn from the
+stream the server shares with the dealer (the client never learns B; the dealer never sees F). The dealer
+keeps B (as limbs, while its process's limb budget lasts) or only the seed, regenerating B in every
+product: a 7B model's masks then cost the dealer nothing to hold, and its offline time instead.
 Each product x @ W with x = x_c + x_s shared, and a dealer mask A known to client and dealer:
   offline  dealer -> client: A@B - C_s  (C_s from the dealer-server stream);
            client keeps z_c = A@F + A@B - C_s = A@W - C_s
@@ -18,26 +20,55 @@ x_c - A once, and each of the client's A@B_w - C_s,w is masked by its own C_s,w.
 
 from __future__ import annotations
 
+import math
+from collections.abc import Iterator
+
 import torch
 
 from privformers.mpc.material import take
 from privformers.mpc.party import CLIENT, DEALER, SERVER, Party, meta_like, placeholder
+from privformers.mpc.prg import SEED_BYTES, AesCtrPrg
 from privformers.mpc.protocols.lift import LIFT_RANGE, LOW_BITS, MASK32, lift32, to_int32
-from privformers.mpc.ringmath import PlainMatrix, RingMatrix, ring_matmul
+from privformers.mpc.ringmath import CHUNK_ENTRIES, PlainMatrix, RingMatrix, _release, _reserve, ring_matmul
 from privformers.mpc.ringmath import _apply as apply_product
 from privformers.mpc.shares import AShare
 
 
 class _RingOperand:
-    """The client's F or the dealer's B; a 2-D one is kept only as limbs (shared by both orientations)."""
+    """The client's F or the dealer's B; a 2-D one is kept only as limbs (shared by both orientations) while
+    the process's limb budget lasts, else as int64 (``RingMatrix``); the dealer's B may instead be
+    regenerated from its seed for every product (``seeded``), so the dealer holds 32 bytes per weight."""
 
-    def __init__(self, m: torch.Tensor) -> None:
+    def __init__(self, m: torch.Tensor | None, seeded: RingMatrix | None = None) -> None:
         self.m: torch.Tensor | None = m
-        self._ring: RingMatrix | None = None
-        if m.dim() == 2:
+        self._ring: RingMatrix | None = seeded
+        if m is not None and m.dim() == 2:
             self._ring = RingMatrix(m)
             if self._ring.limbs is not None:
                 self.m = None
+
+    @classmethod
+    def from_seed(cls, seed: bytes, shape: tuple[int, ...]) -> _RingOperand:
+        """B = AesCtrPrg(seed).ring(shape): kept as limbs if the budget allows, else regenerated per product."""
+        if len(shape) == 2 and _reserve(16 * math.prod(shape)):
+            _release(16 * math.prod(shape))   # RingMatrix reserves it again for itself
+            return cls(AesCtrPrg(seed).ring(shape))
+        if len(shape) != 2:
+            return cls(AesCtrPrg(seed).ring(shape))
+        step = max(1, CHUNK_ENTRIES // max(1, shape[-1]))
+
+        def rows() -> Iterator[torch.Tensor]:
+            prg = AesCtrPrg(seed)
+            for start in range(0, shape[0], step):
+                yield prg.ring((min(step, shape[0] - start), shape[1]))
+
+        return cls(None, RingMatrix(None, rows=rows, shape=shape))
+
+    def nbytes(self) -> int:
+        """Bytes held (the int64 tensor, or the limbs or int64 of a 2-D one; none when regenerated)."""
+        if self._ring is not None:
+            return self._ring.nbytes()
+        return 0 if self.m is None else self.m.numel() * self.m.element_size()
 
     def product(self, x: torch.Tensor, op: str, width: int = 64) -> torch.Tensor:
         """x @ M, x @ M.T or x * M mod 2^64; width < 64: x's entries lie in [0, 2^width) (fewer limbs)."""
@@ -90,8 +121,9 @@ class ServerWeight:
             if value is None or tuple(value.shape) != self.shape:
                 raise ValueError(f"server weight {name!r}: expected a tensor of shape {self.shape}")
             w = party.fp.encode(value.detach(), self.frac_bits)
-            b = party.prg[DEALER].ring(self.shape)
-            party.send(CLIENT, w - b)
+            f = AesCtrPrg(party.prg[DEALER].random_bytes(SEED_BYTES)).ring(self.shape)   # B, from a per-weight seed
+            party.send(CLIENT, f.neg_().add_(w))                                         # F = W - B, in place
+            del f
             self.plain = PlainMatrix(w, threads=party.gemm_threads, device=party.gemm_device)
         elif party.role == CLIENT:
             masked = party.recv_tensor(SERVER)
@@ -99,7 +131,15 @@ class ServerWeight:
                 raise ValueError(f"weight {name!r}: server sent shape {tuple(masked.shape)}")
             self.masked = _RingOperand(masked)
         else:
-            self.mask = _RingOperand(party.prg[SERVER].ring(self.shape))
+            self.mask = _RingOperand.from_seed(party.prg[SERVER].random_bytes(SEED_BYTES), self.shape)
+
+    def nbytes(self) -> int:
+        """Bytes this party holds for the weight: the server's float64 matrix, the client's F, the dealer's B
+        (0 when it is regenerated from its seed)."""
+        if self.plain is not None:
+            return self.plain.float.numel() * self.plain.float.element_size()
+        operand = self.masked if self.masked is not None else self.mask
+        return 0 if operand is None else operand.nbytes()
 
     def product(self, x: AShare, op: str = "matmul", shared: SharedInput | None = None) -> AShare:
         """Shares of x @ W ('matmul'), x @ W.T ('matmul_t') or x * W ('mul'), at scale f + frac_bits.
