@@ -25,6 +25,7 @@ from privformers.mpc.session import LocalRun, Program, run_local
 from privformers.secure import tracking
 from privformers.secure.adapt import adapt
 from privformers.secure.modules import apply_module_rules
+from privformers.secure.placeholders import shape_only_parameters
 from privformers.secure.tensor import SecretTensor
 from privformers.secure.weights import protect_weights
 
@@ -33,7 +34,8 @@ Weights = dict[str, torch.Tensor] | Callable[[], dict[str, torch.Tensor]] | None
 
 def setup_model(party: Party, factory: Callable[[], torch.nn.Module], weights: Weights) -> torch.nn.Module:
     """Build the model on every party; the server loads the real weights; all become server-held."""
-    model = factory().eval()
+    with shape_only_parameters(party.role != SERVER):   # client and dealer: shapes only, no memory
+        model = factory().eval()
     if party.role == SERVER:
         model.load_state_dict(weights() if callable(weights) else weights)
     adapt(model)   # folds, secure attention: the same change on every party; only the server's weights are real

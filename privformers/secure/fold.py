@@ -168,7 +168,7 @@ def fold_rms_norms(model: nn.Module) -> int:
         folded += 1
     for name, module in list(model.named_modules()):
         if type(module).__name__ in RMS_NORMS:   # not folded: x_hat * w with the effective weight
-            plain = nn.RMSNorm(module.weight.shape, eps=_rms_eps(module))
+            plain = nn.RMSNorm(module.weight.shape, eps=_rms_eps(module), device=module.weight.device)  # meta: shapes
             with torch.no_grad():
                 plain.weight.copy_(_rms_weight(module).to(plain.weight.dtype))
             owner, _, attr = name.rpartition(".")

@@ -2,7 +2,8 @@
 
 The server passes its real model; the client and dealer build the same architecture with any
 placeholder values, which are never read (only shapes). Each weight is masked once
-(``ServerWeight``); the server also keeps its plaintext for biases and server-local lookups.
+(``ServerWeight``); the server also keeps its plaintext (the model's own tensor, not a copy) for biases
+and server-local lookups.
 Tied weights (GPT-2's LM head and token embedding) stay one object, masked once.
 
 Non-persistent buffers (rotary embeddings' inverse frequencies, Gemma's embedding scale, BART's
@@ -32,7 +33,7 @@ def protect_weights(model: torch.nn.Module, party: Party) -> dict[str, ServerPar
                     continue   # derived from the config on every party: public
                 if id(t) not in made:
                     full = f"{mod_name}.{name}" if mod_name else name
-                    plain = t.detach().to(torch.float64) if party.role == SERVER else None
+                    plain = t.detach() if party.role == SERVER else None   # no copy: 4 B per parameter
                     sw = ServerWeight(party, plain, tuple(t.shape), name=full)
                     made[id(t)] = ServerParam(sw, plain, full, t.dtype)
                     named[full] = made[id(t)]
