@@ -83,3 +83,14 @@ def test_grouped_query_heads_open_each_kv_head_once() -> None:
     mha = _decode_step(2, kv_heads=4)["online_bytes"] - _decode_step(1, kv_heads=4)["online_bytes"]
     positions, width = len(PROMPT) + 1, 8
     assert mha - gqa >= 2 * 2 * positions * width * 8   # keys and values of 2 heads, 8 B each, both parties
+
+
+def test_a_config_we_do_not_run_fails_before_any_party_connects():
+    """The launcher makes a model spec from the public config first (``from_config_dict``, ``from_path``)."""
+    from privformers.generation.models import from_config_dict, public_config, random_decoder
+    from privformers.secure.support import UnsupportedConfigError
+
+    data = public_config(random_decoder("llama").config)
+    data["rope_parameters"] = {"rope_type": "proportional", "rope_theta": 10000.0}
+    with pytest.raises(UnsupportedConfigError, match="rope type 'proportional'"):
+        from_config_dict(data)

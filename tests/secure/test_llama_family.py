@@ -99,9 +99,9 @@ def test_sequence_classification(family: str) -> None:
 
 def test_unsupported_features_fail_naming_them() -> None:
     cfg = config("llama")
+    sdpa = lambda: T.LlamaForCausalLM._from_config(cfg, attn_implementation="sdpa").eval()  # noqa: E731
     with pytest.raises(RuntimeError, match="attention implementation 'sdpa'"):
-        secure_forward(lambda: T.LlamaForCausalLM._from_config(cfg, attn_implementation="sdpa").eval(), None,
-                       input_ids=IDS)
+        secure_forward(sdpa, sdpa().state_dict(), input_ids=IDS)
     odd = config("llama")
     odd.rope_parameters = {"rope_type": "proportional", "rope_theta": 10000.0}
     with pytest.raises(UnsupportedConfigError, match="rope type 'proportional'"):
