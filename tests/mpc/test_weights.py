@@ -144,4 +144,5 @@ def test_lean_weights_give_the_same_products_and_hold_less(monkeypatch, budget_m
     assert (r1 - x @ w).abs().max() < 1e-3 and (r2 - x2 @ w.T).abs().max() < 1e-3
     entries = w.numel()
     lean = budget_mb == "0"
-    assert held == {"server": 8 * entries, "client": (8 if lean else 16) * entries, "dealer": 0 if lean else 16 * entries}
+    assert held == {"server": 8 * entries, "client": (8 if lean else 16) * entries,
+                    "dealer": 0 if lean else 16 * entries}
