@@ -1,5 +1,10 @@
 """``privformers bench generate``: cost of private greedy generation on a random-weight model, as JSON;
-``privformers bench sweep``: the same over methods x sizes x prompt lengths (``privformers.generation.sweep``)."""
+``privformers bench sweep``: the same over methods x sizes x prompt lengths (``privformers.generation.sweep``).
+
+``bench generate`` runs the ``generate-layers`` program (``layer_costs.py``): besides the per-token costs it
+reports a decode step's cost per decoder layer and for the rest (embedding, final norm, LM head, argmax), the
+dealer's (offline) time, the bytes each party holds per weight parameter, and, for a model cut to fewer layers
+than its named size (``--layers N``), the full model's figures extrapolated from those (marked ``extrapolated``)."""
 
 from __future__ import annotations
 
@@ -10,8 +15,11 @@ import sys
 from collections.abc import Callable, Collection
 from datetime import datetime, timezone
 
+from privformers.generation.models import DECODER_ARCHS, DECODER_SIZES
 from privformers.mpc.launch import add_server_gemm_options, local_gemm_threads, server_gemm_from
 from privformers.mpc.party import SERVER
+
+GPT2_SIZES = ("tiny", "small", "base")
 
 METHODS = {  # --method: the approximation recipe applied to the random-weight model (None: exact)
     "vanilla": None, "mpcformer": "mpcformer-quad-2quad", "mpcformer-quad-2quad": "mpcformer-quad-2quad",
@@ -22,11 +30,24 @@ METHODS = {  # --method: the approximation recipe applied to the random-weight m
 
 def register_bench(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("generate", help="per-token cost of private greedy generation (parties as processes)")
-    p.add_argument("--arch", choices=("gpt2",), default="gpt2")
-    p.add_argument("--size", choices=("tiny", "small", "base"), default="tiny")
+    p.add_argument("--arch", choices=("gpt2", *DECODER_ARCHS), default="gpt2",
+                   help="gpt2, or a Llama-family decoder (llama, qwen2, mistral, gemma: each family's own config "
+                        "class and model class at the named shape)")
+    p.add_argument("--size", choices=("tiny", "small", "base", "7b", "8b"), default="tiny",
+                   help="gpt2: tiny, small, base (124M). Llama family: tiny, base (the SmolLM-135M shape), 7b "
+                        "(Llama-2-7B), 8b (Llama-3-8B)")
     p.add_argument("--random-weights", action="store_true", required=True,
                    help="seeded random weights of the named size (the only mode offline)")
-    p.add_argument("--layers", type=int, help="override the size's number of layers")
+    p.add_argument("--layers", type=int,
+                   help="keep only this many decoder layers; the JSON then also extrapolates the full model's "
+                        "per-token figures from the measured per-layer and head costs (marked extrapolated)")
+    p.add_argument("--config", type=_key_value, action="append", default=[], metavar="KEY=VALUE",
+                   help="override a config field of the named size (repeatable), e.g. --config n_embd=576 "
+                        "--config n_head=9 for a GPT-2 layer as wide as the base Llama shape")
+    p.add_argument("--limb-cache-mb", type=float, default=None,
+                   help="each party process keeps masked weights split into limbs up to this many MB (faster "
+                        "products) and the rest lean (client: 8 B per parameter; dealer: regenerated from a seed); "
+                        "default 8192. Give 0 for a large model on a small machine")
     p.add_argument("--method", choices=tuple(METHODS), default="vanilla",
                    help="vanilla (exact), or the model converted by an approximation recipe: mpcformer "
                         "(Quad GeLU + 2Quad softmax), thex, merge-er (Embedding Resending), merge-mm (Merge Module), "
@@ -105,6 +126,19 @@ def _names(allowed: Collection[str]) -> Callable[[str], list[str]]:
     return parse
 
 
+def _key_value(text: str) -> tuple[str, object]:
+    """An argparse type: KEY=VALUE, the value read as JSON when it parses (numbers, true/false), else a string."""
+    import json
+
+    key, sep, value = text.partition("=")
+    if not sep or not key.strip():
+        raise argparse.ArgumentTypeError(f"expected KEY=VALUE, got {text!r}")
+    try:
+        return key.strip(), json.loads(value)
+    except ValueError:
+        return key.strip(), value
+
+
 def _ints(text: str) -> list[int]:
     """An argparse type: a comma-separated list of positive integers."""
     try:
@@ -150,40 +184,74 @@ def _run_sweep(a: argparse.Namespace) -> int:
 
 
 def random_generate_args(size: str, seed: int, recipe: str | dict | None, overrides: dict, prompt_len: int,
-                         new_tokens: int, reveal_logits: bool = False, use_cache: bool = True) -> tuple[object, dict]:
-    """(model spec, ``generate`` program args) for a seeded random-weight GPT-2 and a seeded random prompt.
+                         new_tokens: int, reveal_logits: bool = False, use_cache: bool = True,
+                         arch: str = "gpt2") -> tuple[object, dict]:
+    """(model spec, ``generate`` program args) for a seeded random-weight GPT-2 or Llama-family decoder
+    (``arch``) and a seeded random prompt.
 
-    Raises PromptTooLongError when the prompt and new tokens do not fit the model's context."""
+    Raises PromptTooLongError when the prompt and new tokens do not fit the model's context, ValueError
+    for a size the arch does not have or a recipe on a Llama-family decoder."""
     import torch
 
-    from privformers.generation.models import check_length, random_gpt2
+    from privformers.generation.models import check_length, random_decoder, random_gpt2
 
-    spec = random_gpt2(size, seed, recipe, **overrides)
+    if arch == "gpt2":
+        if size not in GPT2_SIZES:
+            raise ValueError(f"gpt2 sizes are {', '.join(GPT2_SIZES)}, not {size!r}")
+        spec = random_gpt2(size, seed, recipe, **overrides)
+    else:
+        if recipe is not None:
+            raise ValueError("--method: approximation recipes are for gpt2 only")
+        spec = random_decoder(arch, size, seed, **overrides)
     check_length(spec, prompt_len, new_tokens)
     g = torch.Generator().manual_seed(seed)
     prompt = torch.randint(1, spec.config.vocab_size, (prompt_len,), generator=g).tolist()
-    args = {"arch": "gpt2", "size": size, "seed": seed, "config": overrides, "recipe": recipe, "prompt": prompt,
+    args = {"arch": arch, "size": size, "seed": seed, "config": overrides, "recipe": recipe, "prompt": prompt,
             "max_new_tokens": new_tokens, "reveal_logits": reveal_logits, "use_cache": use_cache, "progress": True}
     return spec, args
 
 
-def _run_generate(a: argparse.Namespace) -> int:
-    from privformers.generation.commands import _print, run_generate
-    from privformers.generation.models import PromptTooLongError
+def _layer_overrides(arch: str, layers: int | None) -> dict:
+    if not layers:
+        return {}
+    return {"n_layer": layers} if arch == "gpt2" else {"num_hidden_layers": layers}
 
-    overrides = {"n_layer": a.layers} if a.layers else {}
+
+def _full_layers(arch: str, size: str) -> int:
+    """The named size's own number of decoder layers."""
+    from privformers.generation.models import SIZES
+
+    return SIZES[size]["n_layer"] if arch == "gpt2" else DECODER_SIZES[size]["num_hidden_layers"]
+
+
+def _run_generate(a: argparse.Namespace) -> int:
+    from privformers.generation.commands import _print
+    from privformers.generation.models import PromptTooLongError
+    from privformers.mpc.launch import LaunchError
+
     try:
-        spec, args = random_generate_args(a.size, a.seed, METHODS[a.method], overrides, a.prompt_len, a.new_tokens,
-                                          a.reveal_logits, not a.no_cache)
+        overrides = {**dict(a.config), **_layer_overrides(a.arch, a.layers)}
+        spec, args = random_generate_args(a.size, a.seed, METHODS[a.method], overrides,
+                                          a.prompt_len, a.new_tokens, a.reveal_logits, not a.no_cache, a.arch)
         a.server_gemm = server_gemm_from(a)
+        if a.limb_cache_mb is not None and a.limb_cache_mb < 0:
+            raise ValueError("--limb-cache-mb must be >= 0")
     except (PromptTooLongError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    if a.limb_cache_mb is not None:
+        from privformers.mpc.ringmath import LIMB_CACHE_ENV
+
+        os.environ[LIMB_CACHE_ENV] = str(a.limb_cache_mb)   # the party processes inherit it
     if a.material_budget_mb is not None:
         args["material_mb"] = a.material_budget_mb
     if a.compare_transport:
         return _compare_transport(a, args, spec)
-    out = run_generate(args, a.timeout, a.frac_bits, a.insecure_transport, a.server_gemm)
+    try:
+        out = run_layers(args, a.timeout, a.frac_bits, a.insecure_transport, a.server_gemm)
+    except LaunchError as exc:
+        print(exc, file=sys.stderr)
+        return 1
     out = {"text": " ".join(map(str, out["tokens"])), **out}
     decode = out["per_token"][1:]
     if decode:  # the first token includes the prefill; later ones are single decode steps
@@ -193,6 +261,9 @@ def _run_generate(a: argparse.Namespace) -> int:
         if steps:  # the decode step's cost per op class (the breakdown above also holds the prefill)
             out["decode_breakdown"] = {c: {k: round(sum(st[c][k] for st in steps) / len(steps), 6)
                                            for k in ("seconds", "online_bytes", "rounds")} for c in steps[0]}
+        out.update(layer_summary(out.pop("_layers"), _full_layers(a.arch, a.size)))
+    else:
+        out.pop("_layers")
     if a.check:
         from privformers.generation.plain import plain_greedy
 
@@ -203,9 +274,77 @@ def _run_generate(a: argparse.Namespace) -> int:
     return _print(out, a.json)
 
 
+def run_layers(args: dict, timeout: float, frac_bits: int, insecure: bool, server_gemm: object) -> dict:
+    """Launch the ``generate-layers`` program; the ``run_generate`` summary plus ``_layers`` (each party's layer
+    records, held bytes, parameter count, peak RSS and per-step seconds) for ``layer_summary``."""
+    from privformers.generation.commands import split_secrets
+    from privformers.generation.report import summarize
+    from privformers.mpc.launch import launch_local
+
+    public, client, server = split_secrets(args)
+    reports = launch_local("generate-layers", public, timeout, frac_bits, insecure, client_args=client,
+                           server_args=server, follow="[client]", connect_timeout=min(60.0, timeout),
+                           server_gemm=server_gemm)
+    c, s = reports["client"], reports["server"]
+    out = summarize(c["result"], s["result"], c["meter"], s["meter"])
+    out["cpu_seconds"] = {role: r.get("cpu_seconds") for role, r in reports.items()}
+    out["offline_bytes"] = sum(r["meter"]["offline_bytes"] for r in reports.values() if r.get("meter"))
+    out["_layers"] = {role: {**{k: r["result"][k] for k in ("layer_costs", "held_bytes", "params", "layers")},
+                             "per_token": r["result"]["per_token"], "peak_rss_mb": r.get("peak_rss_mb")}
+                      for role, r in reports.items()}
+    return out
+
+
+def _mean(rows: list[dict], key: str) -> float:
+    return sum(r[key] for r in rows) / len(rows) if rows else 0.0
+
+
+def layer_summary(parties: dict, full_layers: int) -> dict:
+    """Per decode step (means over the steps after the first, which holds the prefill): the cost of one decoder
+    layer and of the rest, online (client seconds and rounds, client and server bytes) and offline (the
+    dealer's seconds, and the material all three send); the bytes each party holds per weight parameter; and,
+    when the model has fewer layers than ``full_layers``, those figures extrapolated to the full model."""
+    n = parties["client"]["layers"]
+    on = {r: parties[r]["layer_costs"].get("online", [])[1:] for r in ("client", "server")}
+    off = {r: parties[r]["layer_costs"].get("offline", [])[1:] for r in ("client", "server", "dealer")}
+    steps = {r: parties[r]["per_token"][1:] for r in ("client", "server", "dealer")}
+    inside = {"seconds": _mean([x["layers"] for x in on["client"]], "seconds"),
+              "online_bytes": _mean([x["layers"] for x in on["client"]], "bytes")
+              + _mean([x["layers"] for x in on["server"]], "bytes"),
+              "rounds": _mean([x["layers"] for x in on["client"]], "rounds")}
+    total = {"seconds": _mean(steps["client"], "seconds"),
+             "online_bytes": _mean(steps["client"], "online_bytes") + _mean(steps["server"], "online_bytes"),
+             "rounds": _mean(steps["client"], "rounds")}
+    per_layer = {k: round(v / n, 6) for k, v in inside.items()}
+    head = {k: round(total[k] - inside[k], 6) for k in inside}
+    dealer_inside = _mean([x["layers"] for x in off["dealer"]], "seconds")
+    material_inside = sum(_mean([x["layers"] for x in off[r]], "bytes") for r in off)
+    offline = {"dealer_seconds_per_token": round(_mean(steps["dealer"], "seconds"), 6),
+               "dealer_seconds_per_layer": round(dealer_inside / n, 6),
+               "material_bytes_per_layer": round(material_inside / n),
+               "client_offline_forward_seconds_per_token": round(_mean(off["client"], "forward_seconds"), 6)}
+    params = parties["server"]["params"]
+    held = {r: round(parties[r]["held_bytes"] / params, 3) for r in ("server", "client", "dealer")}
+    out = {"decode_per_layer": per_layer, "decode_head": head, "offline_per_token": offline,
+           "held_bytes_per_param": held, "params": params,
+           "peak_rss_mb": {r: parties[r]["peak_rss_mb"] for r in ("server", "client", "dealer")}}
+    if n < full_layers:
+        extra = full_layers - n
+        out["full_model_extrapolated"] = {
+            "extrapolated": True, "layers": full_layers, "from_layers": n,
+            "decode_seconds_per_token": round(total["seconds"] + extra * per_layer["seconds"], 3),
+            "online_bytes_per_token": round(total["online_bytes"] + extra * per_layer["online_bytes"]),
+            "rounds_per_token": round(total["rounds"] + extra * per_layer["rounds"]),
+            "dealer_seconds_per_token": round(offline["dealer_seconds_per_token"]
+                                              + extra * offline["dealer_seconds_per_layer"], 3),
+            "method": "measured total + (full - measured layers) x measured per-layer cost"}
+    return out
+
+
 def _meta(a: argparse.Namespace, spec: object, transport: str) -> dict:
     recipe = getattr(spec, "recipe", None)
-    return {"arch": a.arch, "size": a.size, "layers": spec.config.n_layer, "method": a.method,
+    layers = getattr(spec.config, "n_layer", None) or spec.config.num_hidden_layers
+    return {"arch": a.arch, "size": a.size, "layers": layers, "config_overrides": dict(a.config), "method": a.method,
             "recipe": None if recipe is None else recipe.to_dict(),
             "prompt_len": a.prompt_len, "new_tokens": a.new_tokens,
             "kv_cache": not a.no_cache, "reveal_logits": a.reveal_logits, "parties": "processes",

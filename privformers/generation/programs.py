@@ -50,3 +50,6 @@ def generate_many(args: dict) -> Program:
     return generate_many_program(spec.factory, spec.weights, prompts, int(args["max_new_tokens"]),
                                  int(args.get("bits", 48)), budget, bool(args.get("progress", False)),
                                  int(args.get("batch_size", DEFAULT_BATCH)))
+
+
+from privformers.generation import layer_costs  # noqa: E402, F401 - registers generate-layers (bench generate)

@@ -73,7 +73,7 @@ def test_decode_step_cost_per_layer_is_pinned() -> None:
     rounds = two["rounds"] - one["rounds"]
     per_layer_bytes = two["online_bytes"] - one["online_bytes"]
     assert rounds == 52
-    assert per_layer_bytes == 16576   # client and server together
+    assert per_layer_bytes == 16576   # what the client sends
 
 
 def test_grouped_query_heads_open_each_kv_head_once() -> None:
@@ -94,3 +94,42 @@ def test_a_config_we_do_not_run_fails_before_any_party_connects():
     data["rope_parameters"] = {"rope_type": "proportional", "rope_theta": 10000.0}
     with pytest.raises(UnsupportedConfigError, match="rope type 'proportional'"):
         from_config_dict(data)
+
+
+def test_layer_summary_splits_layers_from_the_head_and_extrapolates() -> None:
+    """Decode steps only (the first step holds the prefill); per layer = inside the layers / N; the full model =
+    the measured total plus the missing layers at the per-layer cost, marked extrapolated."""
+    from privformers.generation.bench_commands import layer_summary
+
+    def party(inside: list[tuple[int, int, float]], steps: list[tuple[float, int, int]], held: int) -> dict:
+        rec = [{"layers": {"bytes": b, "rounds": r, "seconds": s}, "forward_seconds": 2 * s} for b, r, s in inside]
+        return {"layers": 2, "params": 100, "held_bytes": held, "peak_rss_mb": 1.0,
+                "layer_costs": {"online": rec, "offline": rec},
+                "per_token": [{"seconds": s, "online_bytes": b, "rounds": r} for s, b, r in steps]}
+
+    steps = [(9.0, 999, 999), (1.0, 300, 50), (1.0, 300, 50)]
+    parties = {"client": party([(999, 9, 9.0), (200, 40, 0.6), (200, 40, 0.6)], steps, 800),
+               "server": party([(999, 9, 9.0), (100, 40, 0.5), (100, 40, 0.5)], steps, 1200),
+               "dealer": party([(0, 0, 9.0), (0, 0, 2.0), (0, 0, 2.0)], [(9.0, 0, 0), (3.0, 0, 0), (3.0, 0, 0)], 0)}
+    out = layer_summary(parties, full_layers=32)
+    assert out["decode_per_layer"] == {"seconds": 0.3, "online_bytes": 150.0, "rounds": 20.0}
+    assert out["decode_head"] == {"seconds": 0.4, "online_bytes": 300.0, "rounds": 10.0}
+    assert out["held_bytes_per_param"] == {"server": 12.0, "client": 8.0, "dealer": 0.0}
+    full = out["full_model_extrapolated"]
+    assert full["extrapolated"] and full["layers"] == 32 and full["rounds_per_token"] == 50 + 30 * 20
+    assert full["dealer_seconds_per_token"] == 3.0 + 30 * 1.0
+    assert "full_model_extrapolated" not in layer_summary(parties, full_layers=2)
+
+
+@pytest.mark.slow
+def test_bench_generate_llama_reports_layers(capsys: pytest.CaptureFixture) -> None:
+    import json
+
+    from privformers.cli import main
+
+    code = main(["bench", "generate", "--arch", "llama", "--size", "tiny", "--random-weights", "--layers", "1",
+                 "--prompt-len", "4", "--new-tokens", "2", "--check", "--json"])
+    out = json.loads(capsys.readouterr().out)
+    assert code == 0 and out["tokens"] == out["plaintext_tokens"]
+    assert out["decode_per_layer"]["rounds"] > 0 and out["full_model_extrapolated"]["layers"] == 2
+    assert set(out["held_bytes_per_param"]) == {"server", "client", "dealer"}
