@@ -42,7 +42,7 @@ def held_bytes(model: nn.Module) -> tuple[int, int]:
             if isinstance(t, ServerParam):
                 seen[id(t.weight)] = t
     held = sum(p.weight.nbytes() for p in seen.values())
-    plain = sum(p.plain.numel() * p.plain.element_size() for p in seen.values() if p.plain is not None)
+    plain = sum(p._plain.numel() * p._plain.element_size() for p in seen.values() if p._plain is not None)
     return held + plain, sum(p.numel() for p in seen.values())
 
 

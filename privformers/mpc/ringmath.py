@@ -108,6 +108,30 @@ def _release(nbytes: int) -> None:
 
 
 CHUNK_ENTRIES = 1 << 22   # a lean matrix's product splits limbs of this many entries at a time
+FEW_ROWS = 4              # up to this many rows, a lean product runs on int64 directly (no limbs)
+MASKED_WEIGHTS_DIR_ENV = "PRIVFORMERS_MASKED_WEIGHTS_DIR"
+
+
+def spill(m: torch.Tensor) -> torch.Tensor:
+    """m in a memory-mapped file under ``PRIVFORMERS_MASKED_WEIGHTS_DIR`` (unlinked at once, so it goes when the
+    process does), or m itself when the variable is unset. A client's lean F is then paged in from the file
+    (the page cache, which the kernel may reclaim) in each product, instead of held in anonymous memory."""
+    folder = os.environ.get(MASKED_WEIGHTS_DIR_ENV)
+    if not folder or m.dim() != 2:
+        return m
+    import tempfile
+
+    import numpy as np
+
+    fd, path = tempfile.mkstemp(prefix="masked-", dir=folder)
+    try:
+        mapped = np.memmap(path, dtype=np.int64, mode="w+", shape=tuple(m.shape))
+        mapped[:] = m.numpy()
+        mapped.flush()
+    finally:
+        os.close(fd)
+        os.unlink(path)
+    return torch.from_numpy(mapped)
 
 
 class RingMatrix:
@@ -129,7 +153,7 @@ class RingMatrix:
         self._rows = rows
         split = m is not None and m.dim() == 2 and max(m.shape) < 1 << 18 and _reserve(16 * m.numel())
         self.limbs = _limbs(m, LIMB_BITS, N_LIMBS, torch.float32) if split else None
-        self.int = None if split else m
+        self.int = None if split else (spill(m) if m is not None else None)
         if split:
             weakref.finalize(self, _release, 16 * m.numel())
 
@@ -152,14 +176,18 @@ class RingMatrix:
         yield from self.int.split(step, dim=0)
 
     def _lean_product(self, a: torch.Tensor, transpose: bool) -> torch.Tensor:
-        """a @ M or a @ M.T a block of M's rows at a time (each block split into limbs by ``ring_matmul``)."""
+        """a @ M or a @ M.T a block of M's rows at a time. Many rows of a: each block split into limbs
+        (``ring_matmul``); a few (a decode step): torch's int64 product, exact mod 2^64, which reads each entry
+        once instead of splitting the block into limbs for a product that small."""
+        few = a.numel() // max(1, a.shape[-1]) <= FEW_ROWS
+        product = torch.matmul if few else ring_matmul
         out, start, parts = None, 0, []
         for block in self._row_blocks():
             rows = block.shape[0]
             if transpose:
-                parts.append(ring_matmul(a, block.t()))
+                parts.append(product(a, block.t()))
             else:
-                part = ring_matmul(a[..., start:start + rows], block)
+                part = product(a[..., start:start + rows].contiguous(), block)
                 out = part if out is None else out + part
             start += rows
         return torch.cat(parts, dim=-1) if transpose else out

@@ -2,8 +2,9 @@
 
 The server passes its real model; the client and dealer build the same architecture with any
 placeholder values, which are never read (only shapes). Each weight is masked once
-(``ServerWeight``); the server also keeps its plaintext (the model's own tensor, not a copy) for biases
-and server-local lookups.
+(``ServerWeight``); the server also keeps the plaintext of vectors (biases, norm weights), while a matrix's
+plaintext (a server-local lookup of public rows) is decoded on demand from the float64 copy it holds for
+products: 8 bytes per matrix parameter on the server, nothing more.
 Tied weights (GPT-2's LM head and token embedding) stay one object, masked once.
 
 Non-persistent buffers (rotary embeddings' inverse frequencies, Gemma's embedding scale, BART's
@@ -33,9 +34,10 @@ def protect_weights(model: torch.nn.Module, party: Party) -> dict[str, ServerPar
                     continue   # derived from the config on every party: public
                 if id(t) not in made:
                     full = f"{mod_name}.{name}" if mod_name else name
-                    plain = t.detach() if party.role == SERVER else None   # no copy: 4 B per parameter
+                    plain = t.detach() if party.role == SERVER else None
                     sw = ServerWeight(party, plain, tuple(t.shape), name=full)
-                    made[id(t)] = ServerParam(sw, plain, full, t.dtype)
+                    kept = plain if plain is not None and t.dim() < 2 else None   # a matrix: decoded on demand
+                    made[id(t)] = ServerParam(sw, kept, full, t.dtype)
                     named[full] = made[id(t)]
                 table[name] = made[id(t)]
     return named
