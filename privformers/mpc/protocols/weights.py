@@ -96,6 +96,15 @@ def product_shape(x: tuple[int, ...], w: tuple[int, ...], op: str) -> tuple[int,
     return (*batch, x[-2], cols)
 
 
+def _row_slices(shape: tuple[int, ...]) -> list[slice | tuple]:
+    """How a weight travels: blocks of ``CHUNK_ENTRIES`` entries' worth of rows (all of a vector or scalar), so
+    neither side holds more than one block of temporaries; both derive the blocks from the public shape."""
+    if len(shape) < 2:
+        return [(...,)]
+    step = max(1, CHUNK_ENTRIES // max(1, math.prod(shape[1:])))
+    return [slice(start, start + step) for start in range(0, shape[0], step)] or [slice(0, 0)]
+
+
 class SharedInput:
     """One input's mask for several weight products (see the module docstring): A on the client and the
     dealer, x - A on the server once it has arrived. One per input tensor and pass, on every party."""
@@ -120,15 +129,21 @@ class ServerWeight:
         if party.role == SERVER:
             if value is None or tuple(value.shape) != self.shape:
                 raise ValueError(f"server weight {name!r}: expected a tensor of shape {self.shape}")
-            w = party.fp.encode(value.detach(), self.frac_bits)
-            f = AesCtrPrg(party.prg[DEALER].random_bytes(SEED_BYTES)).ring(self.shape)   # B, from a per-weight seed
-            party.send(CLIENT, f.neg_().add_(w))                                         # F = W - B, in place
-            del f
-            self.plain = PlainMatrix(w, threads=party.gemm_threads, device=party.gemm_device)
+            prg = AesCtrPrg(party.prg[DEALER].random_bytes(SEED_BYTES))   # B, from a per-weight seed
+            scaled = torch.empty(self.shape, dtype=torch.float64)         # W at frac_bits, as float64 for products
+            for rows in _row_slices(self.shape):
+                part = scaled[rows]
+                part.copy_(value.detach()[rows]).mul_(float(1 << self.frac_bits)).round_()
+                f = prg.ring(part.shape)
+                party.send(CLIENT, f.neg_().add_(part.to(torch.int64)))   # F = W - B, a block of rows at a time
+            self.plain = PlainMatrix(scaled, threads=party.gemm_threads, device=party.gemm_device)
         elif party.role == CLIENT:
-            masked = party.recv_tensor(SERVER)
-            if tuple(masked.shape) != self.shape:
-                raise ValueError(f"weight {name!r}: server sent shape {tuple(masked.shape)}")
+            masked = torch.empty(self.shape, dtype=torch.int64)
+            for rows in _row_slices(self.shape):
+                block = party.recv_tensor(SERVER)
+                if tuple(block.shape) != tuple(masked[rows].shape):
+                    raise ValueError(f"weight {name!r}: server sent a block of shape {tuple(block.shape)}")
+                masked[rows] = block
             self.masked = _RingOperand(masked)
         else:
             self.mask = _RingOperand.from_seed(party.prg[SERVER].random_bytes(SEED_BYTES), self.shape)
