@@ -48,9 +48,10 @@ def register_bench(sub: argparse._SubParsersAction) -> None:
                    help="each party process keeps masked weights split into limbs up to this many MB (faster "
                         "products) and the rest lean (client: 8 B per parameter; dealer: regenerated from a seed); "
                         "default 8192. Give 0 for a large model on a small machine")
-    p.add_argument("--masked-weights-dir", default=None, metavar="DIR",
-                   help="the client keeps its lean masked weights in memory-mapped files here (unlinked at once; "
-                        "the page cache holds them), not in its own memory: a 7B model's 8 B per parameter")
+    p.add_argument("--weights-dir", default=None, metavar="DIR",
+                   help="party processes keep large weight matrices (the server's float64 W, a lean client's F: "
+                        "8 B per parameter each) in memory-mapped files here, unlinked at once: the page cache "
+                        "holds them, and memory pressure pages them out instead of ending a party")
     p.add_argument("--method", choices=tuple(METHODS), default="vanilla",
                    help="vanilla (exact), or the model converted by an approximation recipe: mpcformer "
                         "(Quad GeLU + 2Quad softmax), thex, merge-er (Embedding Resending), merge-mm (Merge Module), "
@@ -239,8 +240,8 @@ def _run_generate(a: argparse.Namespace) -> int:
         a.server_gemm = server_gemm_from(a)
         if a.limb_cache_mb is not None and a.limb_cache_mb < 0:
             raise ValueError("--limb-cache-mb must be >= 0")
-        if a.masked_weights_dir is not None and not os.path.isdir(a.masked_weights_dir):
-            raise ValueError(f"--masked-weights-dir {a.masked_weights_dir!r} is not a folder")
+        if a.weights_dir is not None and not os.path.isdir(a.weights_dir):
+            raise ValueError(f"--weights-dir {a.weights_dir!r} is not a folder")
     except (PromptTooLongError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
@@ -248,10 +249,10 @@ def _run_generate(a: argparse.Namespace) -> int:
         from privformers.mpc.ringmath import LIMB_CACHE_ENV
 
         os.environ[LIMB_CACHE_ENV] = str(a.limb_cache_mb)   # the party processes inherit it
-    if a.masked_weights_dir is not None:
-        from privformers.mpc.ringmath import MASKED_WEIGHTS_DIR_ENV
+    if a.weights_dir is not None:
+        from privformers.mpc.ringmath import WEIGHTS_DIR_ENV
 
-        os.environ[MASKED_WEIGHTS_DIR_ENV] = a.masked_weights_dir
+        os.environ[WEIGHTS_DIR_ENV] = a.weights_dir
     if a.material_budget_mb is not None:
         args["material_mb"] = a.material_budget_mb
     if a.compare_transport:

@@ -109,29 +109,37 @@ def _release(nbytes: int) -> None:
 
 CHUNK_ENTRIES = 1 << 22   # a lean matrix's product splits limbs of this many entries at a time
 FEW_ROWS = 4              # up to this many rows, a lean product runs on int64 directly (no limbs)
-MASKED_WEIGHTS_DIR_ENV = "PRIVFORMERS_MASKED_WEIGHTS_DIR"
+WEIGHTS_DIR_ENV = "PRIVFORMERS_WEIGHTS_DIR"
 
 
-def spill(m: torch.Tensor) -> torch.Tensor:
-    """m in a memory-mapped file under ``PRIVFORMERS_MASKED_WEIGHTS_DIR`` (unlinked at once, so it goes when the
-    process does), or m itself when the variable is unset. A client's lean F is then paged in from the file
-    (the page cache, which the kernel may reclaim) in each product, instead of held in anonymous memory."""
-    folder = os.environ.get(MASKED_WEIGHTS_DIR_ENV)
-    if not folder or m.dim() != 2:
-        return m
+def spill_empty(shape: tuple[int, ...], dtype: torch.dtype) -> torch.Tensor:
+    """An uninitialised matrix in a memory-mapped file under ``PRIVFORMERS_WEIGHTS_DIR`` (unlinked at once, so it
+    goes when the process does), or in memory when the variable is unset. The file's pages live in the page cache,
+    which the kernel may write out and read back under memory pressure instead of ending the process: for a
+    model larger than the machine's spare memory (the server's float64 W, a lean client's F)."""
+    folder = os.environ.get(WEIGHTS_DIR_ENV)
+    if not folder or len(shape) != 2:
+        return torch.empty(shape, dtype=dtype)
     import tempfile
 
     import numpy as np
 
-    fd, path = tempfile.mkstemp(prefix="masked-", dir=folder)
+    fd, path = tempfile.mkstemp(prefix="weights-", dir=folder)
     try:
-        mapped = np.memmap(path, dtype=np.int64, mode="w+", shape=tuple(m.shape))
-        mapped[:] = m.numpy()
-        mapped.flush()
+        mapped = np.memmap(path, dtype=torch.empty((), dtype=dtype).numpy().dtype, mode="w+", shape=tuple(shape))
     finally:
         os.close(fd)
         os.unlink(path)
     return torch.from_numpy(mapped)
+
+
+def spill(m: torch.Tensor) -> torch.Tensor:
+    """m copied into ``spill_empty`` storage (m itself when ``PRIVFORMERS_WEIGHTS_DIR`` is unset)."""
+    if not os.environ.get(WEIGHTS_DIR_ENV) or m.dim() != 2:
+        return m
+    out = spill_empty(tuple(m.shape), m.dtype)
+    out.copy_(m)
+    return out
 
 
 class RingMatrix:

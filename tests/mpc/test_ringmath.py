@@ -169,7 +169,7 @@ def test_gemm_device_refuses_a_device_it_cannot_use():
 
 
 def test_spilled_matrix_lives_in_an_unlinked_file_and_multiplies_the_same(tmp_path, monkeypatch):
-    """A lean client's F in a memory-mapped file (``PRIVFORMERS_MASKED_WEIGHTS_DIR``): same products, few-row
+    """A lean client's F in a memory-mapped file (``PRIVFORMERS_WEIGHTS_DIR``): same products, few-row
     products on int64 directly, and no file left behind."""
     from privformers.mpc import ringmath
 
@@ -178,7 +178,7 @@ def test_spilled_matrix_lives_in_an_unlinked_file_and_multiplies_the_same(tmp_pa
     a = torch.randint(-(2**62), 2**62, (3, 64), generator=g)
     wide = torch.randint(-(2**62), 2**62, (9, 64), generator=g)
     monkeypatch.setenv(ringmath.LIMB_CACHE_ENV, "0")
-    monkeypatch.setenv(ringmath.MASKED_WEIGHTS_DIR_ENV, str(tmp_path))
+    monkeypatch.setenv(ringmath.WEIGHTS_DIR_ENV, str(tmp_path))
     monkeypatch.setattr(ringmath, "CHUNK_ENTRIES", 640)
     rm = RingMatrix(m.clone())
     assert rm.limbs is None and list(tmp_path.iterdir()) == []

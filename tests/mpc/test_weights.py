@@ -116,13 +116,17 @@ def test_products_sharing_an_input_send_it_once():
     assert costs[SERVER] == (1 + 3, 8 * 2 * (16 + 8 + 8))
 
 
-@pytest.mark.parametrize("budget_mb", ["0", "8192"], ids=["lean", "limbs"])
-def test_lean_weights_give_the_same_products_and_hold_less(monkeypatch, budget_mb):
+@pytest.mark.parametrize("budget_mb,on_disk", [("0", False), ("0", True), ("8192", False)],
+                         ids=["lean", "lean-on-disk", "limbs"])
+def test_lean_weights_give_the_same_products_and_hold_less(monkeypatch, tmp_path, budget_mb, on_disk):
     """Past the process's limb budget the client keeps F as int64 (8 B per entry instead of 16 as limbs) and
-    the dealer only B's seed, regenerating B a block of rows at a time in each product."""
+    the dealer only B's seed, regenerating B a block of rows at a time in each product; with a weights folder
+    the server's W and the client's F live in unlinked memory-mapped files there."""
     from privformers.mpc import ringmath
 
     monkeypatch.setenv(ringmath.LIMB_CACHE_ENV, budget_mb)
+    if on_disk:
+        monkeypatch.setenv(ringmath.WEIGHTS_DIR_ENV, str(tmp_path))
     monkeypatch.setattr(ringmath, "CHUNK_ENTRIES", 256)   # several row blocks per product
     g = torch.Generator().manual_seed(4)
     w = torch.randn(64, 48, generator=g, dtype=torch.float64) * 0.2
@@ -142,6 +146,7 @@ def test_lean_weights_give_the_same_products_and_hold_less(monkeypatch, budget_m
 
     r1, r2 = run_local(Program(run=run, setup=setup)).results["client"]
     assert (r1 - x @ w).abs().max() < 1e-3 and (r2 - x2 @ w.T).abs().max() < 1e-3
+    assert list(tmp_path.iterdir()) == []   # the files were unlinked at once
     entries = w.numel()
     lean = budget_mb == "0"
     assert held == {"server": 8 * entries, "client": (8 if lean else 16) * entries,

@@ -29,7 +29,15 @@ from privformers.mpc.material import take
 from privformers.mpc.party import CLIENT, DEALER, SERVER, Party, meta_like, placeholder
 from privformers.mpc.prg import SEED_BYTES, AesCtrPrg
 from privformers.mpc.protocols.lift import LIFT_RANGE, LOW_BITS, MASK32, lift32, to_int32
-from privformers.mpc.ringmath import CHUNK_ENTRIES, PlainMatrix, RingMatrix, _release, _reserve, ring_matmul
+from privformers.mpc.ringmath import (
+    CHUNK_ENTRIES,
+    PlainMatrix,
+    RingMatrix,
+    _release,
+    _reserve,
+    ring_matmul,
+    spill_empty,
+)
 from privformers.mpc.ringmath import _apply as apply_product
 from privformers.mpc.shares import AShare
 
@@ -130,7 +138,7 @@ class ServerWeight:
             if value is None or tuple(value.shape) != self.shape:
                 raise ValueError(f"server weight {name!r}: expected a tensor of shape {self.shape}")
             prg = AesCtrPrg(party.prg[DEALER].random_bytes(SEED_BYTES))   # B, from a per-weight seed
-            scaled = torch.empty(self.shape, dtype=torch.float64)         # W at frac_bits, as float64 for products
+            scaled = spill_empty(self.shape, torch.float64)               # W at frac_bits, as float64 for products
             for rows in _row_slices(self.shape):
                 part = scaled[rows]
                 part.copy_(value.detach()[rows]).mul_(float(1 << self.frac_bits)).round_()
