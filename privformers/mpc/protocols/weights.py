@@ -52,8 +52,7 @@ class _RingOperand:
         self._ring: RingMatrix | None = seeded
         if m is not None and m.dim() == 2:
             self._ring = RingMatrix(m)
-            if self._ring.limbs is not None:
-                self.m = None
+            self.m = None   # the ring matrix holds it (as limbs, as int64, or in a weights file)
 
     @classmethod
     def from_seed(cls, seed: bytes, shape: tuple[int, ...]) -> _RingOperand:
