@@ -15,7 +15,7 @@ import sys
 from collections.abc import Callable, Collection
 from datetime import datetime, timezone
 
-from privformers.generation.models import DECODER_ARCHS, DECODER_SIZES
+from privformers.generation.shapes import DECODER_ARCHS, DECODER_SIZES
 from privformers.mpc.launch import add_server_gemm_options, local_gemm_threads, server_gemm_from
 from privformers.mpc.party import SERVER
 

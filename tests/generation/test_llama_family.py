@@ -66,7 +66,7 @@ def _decode_step(layers: int, kv_heads: int = 2) -> dict:
 def test_decode_step_cost_per_layer_is_pinned() -> None:
     """One layer of a decode step at 8 positions (a 3-level max in softmax): 2 layers minus 1 layer, so the
     embedding, LM head and argmax cancel. Rounds: RMSNorm 7 + its truncation, Q/K/V 1 (one shared input),
-    K and V truncated together 1, Q's truncation 1, Q K^T 1, the scores' truncation 1, softmax 25, probs V 1,
+    K and V truncated together 1, Q's truncation 1, Q K^T 1, the scores' truncation 1, softmax 23, probs V 1,
     the output projection 1 (its input untruncated), RMSNorm 7 + 1, gate/up 1, SiLU 3, the gated product 1,
     the down projection 1 (untruncated input); the residual sums reach the next norm untruncated."""
     one, two = _decode_step(1), _decode_step(2)
@@ -133,3 +133,15 @@ def test_bench_generate_llama_reports_layers(capsys: pytest.CaptureFixture) -> N
     assert code == 0 and out["tokens"] == out["plaintext_tokens"]
     assert out["decode_per_layer"]["rounds"] > 0 and out["full_model_extrapolated"]["layers"] == 2
     assert set(out["held_bytes_per_param"]) == {"server", "client", "dealer"}
+
+
+@pytest.mark.slow
+def test_large_untied_lm_head_argmax() -> None:
+    """Qwen2's 151,936-token vocabulary (untied head): the secure argmax picks plaintext's token, in 18 halvings
+    of 2 rounds, the one-hot's rotation and the opening to the client."""
+    factory, model = _decisive_model("qwen2", vocab_size=151936, hidden_size=16, intermediate_size=32,
+                                     num_hidden_layers=1, num_attention_heads=2, num_key_value_heads=1,
+                                     tie_word_embeddings=False)
+    run = generate_run(factory, model.state_dict(), PROMPT, 1)
+    assert run.results["client"]["tokens"] == plain_greedy(model, PROMPT, 1)[0]
+    assert run.results["client"]["per_token"][0]["classes"]["sampling"]["rounds"] == 2 * 18 + 2
