@@ -309,7 +309,7 @@ def _local_processes(model: ModelRef, spec: ModelSpec, plan: Plan, prompts: list
         return True
 
     try:
-        reports = launch_local("generate", public, parties.timeout, options.frac_bits, parties.insecure_transport,
+        reports = launch_local(parties.program, public, parties.timeout, options.frac_bits, parties.insecure_transport,
                                client_args=client, server_args=server, follow="[client]" if options.progress else None,
                                connect_timeout=min(60.0, parties.timeout), server_gemm=parties.server_gemm,
                                on_line=on_line if streaming else None)
@@ -319,6 +319,11 @@ def _local_processes(model: ModelRef, spec: ModelSpec, plan: Plan, prompts: list
     out_client, out_server = c["result"], s["result"]
     out_client["cpu_seconds"] = {role: r.get("cpu_seconds") for role, r in reports.items()}
     out_client["offline_bytes"] = sum(r["meter"]["offline_bytes"] for r in reports.values() if r.get("meter"))
+    if "layer_costs" in out_client:   # generate-layers: every party's cost inside the decoder layers
+        keys = ("layer_costs", "held_bytes", "params", "layers")
+        out_client["_layers"] = {role: {**{k: r["result"][k] for k in keys},
+                                        "per_token": r["result"]["passes"][0]["per_token"],
+                                        "peak_rss_mb": r.get("peak_rss_mb")} for role, r in reports.items()}
     return out_client, out_server, (c["meter"], s["meter"])
 
 

@@ -1,5 +1,10 @@
 """``privformers bench generate``: cost of private greedy generation on a random-weight model, as JSON;
-``privformers bench sweep``: the same over methods x sizes x prompt lengths (``privformers.generation.sweep``)."""
+``privformers bench sweep``: the same over methods x sizes x prompt lengths (``privformers.generation.sweep``).
+
+``bench generate`` runs the ``generate-layers`` program (``layer_costs.py``): besides the per-token costs it
+reports a decode step's cost per decoder layer and for the rest (embedding, final norm, LM head, argmax), the
+dealer's (offline) time, the bytes each party holds per weight parameter, and, for a model cut to fewer layers
+than its named size (``--layers N``), the full model's figures extrapolated from those (marked ``extrapolated``)."""
 
 from __future__ import annotations
 
@@ -11,10 +16,13 @@ from collections.abc import Callable, Collection
 from datetime import datetime, timezone
 from pathlib import Path
 
-from privformers.argtypes import frac_bits, positive_float, positive_int, strict_json
+from privformers.argtypes import frac_bits, non_negative_float, positive_float, positive_int, strict_json
 from privformers.generation.commands import add_sampling_options
+from privformers.generation.shapes import DECODER_ARCHS, DECODER_SIZES
 from privformers.mpc.launch import add_server_gemm_options, local_gemm_threads, server_gemm_from
 from privformers.mpc.party import SERVER
+
+GPT2_SIZES = ("tiny", "small", "base")
 
 METHODS = {  # --method: the approximation recipe applied to the random-weight model (None: exact)
     "vanilla": None, "mpcformer": "mpcformer-quad-2quad", "mpcformer-quad-2quad": "mpcformer-quad-2quad",
@@ -25,11 +33,28 @@ METHODS = {  # --method: the approximation recipe applied to the random-weight m
 
 def register_bench(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("generate", help="per-token cost of private greedy generation (parties as processes)")
-    p.add_argument("--arch", choices=("gpt2",), default="gpt2")
-    p.add_argument("--size", choices=("tiny", "small", "base"), default="tiny")
+    p.add_argument("--arch", choices=("gpt2", *DECODER_ARCHS), default="gpt2",
+                   help="gpt2, or a Llama-family decoder (llama, qwen2, mistral, gemma: each family's own config "
+                        "class and model class at the named shape)")
+    p.add_argument("--size", choices=("tiny", "small", "base", "7b", "8b"), default="tiny",
+                   help="gpt2: tiny, small, base (124M). Llama family: tiny, base (the SmolLM-135M shape), 7b "
+                        "(Llama-2-7B), 8b (Llama-3-8B)")
     p.add_argument("--random-weights", action="store_true", required=True,
                    help="seeded random weights of the named size (the only mode offline)")
-    p.add_argument("--layers", type=positive_int, help="override the size's number of layers")
+    p.add_argument("--layers", type=positive_int,
+                   help="keep only this many decoder layers; the JSON then also extrapolates the full model's "
+                        "per-token figures from the measured per-layer and head costs (marked extrapolated)")
+    p.add_argument("--config", type=_key_value, action="append", default=[], metavar="KEY=VALUE",
+                   help="override a config field of the named size (repeatable), e.g. --config n_embd=576 "
+                        "--config n_head=9 for a GPT-2 layer as wide as the base Llama shape")
+    p.add_argument("--limb-cache-mb", type=non_negative_float, default=None,
+                   help="each party process keeps masked weights split into limbs up to this many MB (faster "
+                        "products) and the rest lean (client: 8 B per parameter; dealer: regenerated from a seed); "
+                        "default 8192. Give 0 for a large model on a small machine")
+    p.add_argument("--weights-dir", default=None, metavar="DIR",
+                   help="party processes keep large weight matrices (the server's float64 W, a lean client's F: "
+                        "8 B per parameter each) in memory-mapped files here, unlinked at once: the page cache "
+                        "holds them, and memory pressure pages them out instead of ending a party")
     p.add_argument("--method", choices=tuple(METHODS), default="vanilla",
                    help="vanilla (exact), or the model converted by an approximation recipe: mpcformer "
                         "(Quad GeLU + 2Quad softmax), thex, merge-er (Embedding Resending), merge-mm (Merge Module), "
@@ -112,6 +137,19 @@ def _names(allowed: Collection[str]) -> Callable[[str], list[str]]:
     return parse
 
 
+def _key_value(text: str) -> tuple[str, object]:
+    """An argparse type: KEY=VALUE, the value read as JSON when it parses (numbers, true/false), else a string."""
+    import json
+
+    key, sep, value = text.partition("=")
+    if not sep or not key.strip():
+        raise argparse.ArgumentTypeError(f"expected KEY=VALUE, got {text!r}")
+    try:
+        return key.strip(), json.loads(value)
+    except ValueError:
+        return key.strip(), value
+
+
 def _ints(text: str) -> list[int]:
     """An argparse type: a comma-separated list of positive integers."""
     try:
@@ -184,15 +222,20 @@ def _run_sweep(a: argparse.Namespace) -> int:
 
 
 def random_bench_model(size: str, seed: int, recipe: str | dict | None, overrides: dict, prompt_len: int,
-                       new_tokens: int) -> tuple[object, list[int]]:
-    """(``RandomModel``, a seeded random prompt) for a benchmark run. Raises PromptTooLongError when the
-    prompt and new tokens do not fit the model's context."""
+                       new_tokens: int, arch: str = "gpt2") -> tuple[object, list[int]]:
+    """(``RandomModel``, a seeded random prompt) for a benchmark run of a GPT-2 or a Llama-family decoder
+    (``arch``). Raises PromptTooLongError when the prompt and new tokens do not fit the model's context,
+    ValueError for a size the arch does not have or a recipe on a Llama-family decoder."""
     import torch
 
     from privformers.generation.api import RandomModel
     from privformers.generation.models import check_length
 
-    model = RandomModel("gpt2", size, seed, recipe, dict(overrides))
+    if arch == "gpt2" and size not in GPT2_SIZES:
+        raise ValueError(f"gpt2 sizes are {', '.join(GPT2_SIZES)}, not {size!r}")
+    if arch != "gpt2" and recipe is not None:
+        raise ValueError("--method: approximation recipes are for gpt2 only")
+    model = RandomModel(arch, size, seed, recipe, dict(overrides))
     spec = model.spec()
     check_length(spec, prompt_len, new_tokens)
     g = torch.Generator().manual_seed(seed)
@@ -201,10 +244,13 @@ def random_bench_model(size: str, seed: int, recipe: str | dict | None, override
 
 def bench_run(model: object, prompt: list[int], new_tokens: int, *, reveal_logits: bool = False,
               use_cache: bool = True, timeout: float = 3600.0, frac_bits: int = 16, insecure: bool = False,
-              server_gemm: object = None, material_mb: float | None = None, config: object = None) -> dict:
+              server_gemm: object = None, material_mb: float | None = None, config: object = None,
+              layers: bool = False) -> dict:
     """One private generation of a random-weight model as three local processes (``generate``), as the
     one-prompt report of ``privformers generate``. config: a GenerationConfig (sampling); its
-    max_new_tokens is new_tokens, and every step runs (no end-of-text cut)."""
+    max_new_tokens is new_tokens, and every step runs (no end-of-text cut). layers: run the
+    ``generate-layers`` program, whose parties also report their cost inside the decoder layers
+    (``_layers`` in the report, for ``layer_summary``)."""
     from transformers import GenerationConfig
 
     from privformers.generation.api import MpcOptions, generate
@@ -212,7 +258,8 @@ def bench_run(model: object, prompt: list[int], new_tokens: int, *, reveal_logit
     from privformers.generation.parties import LocalProcesses
     from privformers.mpc.launch import LOCAL_DEFAULT
 
-    parties = LocalProcesses(timeout, insecure, server_gemm or LOCAL_DEFAULT, material_mb)
+    parties = LocalProcesses(timeout, insecure, server_gemm or LOCAL_DEFAULT, material_mb,
+                             program="generate-layers" if layers else "generate")
     options = MpcOptions(reveal_logits=reveal_logits, use_cache=use_cache, frac_bits=frac_bits, progress=True)
     values = {} if config is None else {k: v for k, v in config.to_diff_dict().items() if k != "transformers_version"}
     values.update(max_new_tokens=new_tokens, eos_token_id=[])
@@ -220,33 +267,58 @@ def bench_run(model: object, prompt: list[int], new_tokens: int, *, reveal_logit
     return single_report(out)
 
 
+def _layer_overrides(arch: str, layers: int | None) -> dict:
+    if not layers:
+        return {}
+    return {"n_layer": layers} if arch == "gpt2" else {"num_hidden_layers": layers}
+
+
+def _full_layers(arch: str, size: str) -> int:
+    """The named size's own number of decoder layers."""
+    from privformers.generation.models import SIZES
+
+    return SIZES[size]["n_layer"] if arch == "gpt2" else DECODER_SIZES[size]["num_hidden_layers"]
+
+
 def _run_generate(a: argparse.Namespace) -> int:
     from privformers.generation.commands import _print, generation_config
     from privformers.generation.models import PromptTooLongError
 
-    overrides = {"n_layer": a.layers} if a.layers else {}
     try:
-        model, prompt = random_bench_model(a.size, a.seed, METHODS[a.method], overrides, a.prompt_len, a.new_tokens)
+        overrides = {**dict(a.config), **_layer_overrides(a.arch, a.layers)}
+        model, prompt = random_bench_model(a.size, a.seed, METHODS[a.method], overrides, a.prompt_len, a.new_tokens,
+                                           a.arch)
         a.server_gemm = server_gemm_from(a)
         a.max_new_tokens = a.new_tokens
         config = generation_config(a)
         if a.check and a.do_sample:
             raise ValueError("--check compares with plaintext greedy decoding; it cannot check sampled tokens")
+        if a.weights_dir is not None and not os.path.isdir(a.weights_dir):
+            raise ValueError(f"--weights-dir {a.weights_dir!r} is not a folder")
     except (PromptTooLongError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    if a.limb_cache_mb is not None:
+        from privformers.mpc.ringmath import LIMB_CACHE_ENV
+
+        os.environ[LIMB_CACHE_ENV] = str(a.limb_cache_mb)   # the party processes inherit it
+    if a.weights_dir is not None:
+        from privformers.mpc.ringmath import WEIGHTS_DIR_ENV
+
+        os.environ[WEIGHTS_DIR_ENV] = a.weights_dir
     spec = model.spec()
-    run = lambda insecure: bench_run(model, prompt, a.new_tokens, reveal_logits=a.reveal_logits,  # noqa: E731
-                                     use_cache=not a.no_cache, timeout=a.timeout, frac_bits=a.frac_bits,
-                                     insecure=insecure, server_gemm=a.server_gemm, material_mb=a.material_budget_mb,
-                                     config=config)
+    run = lambda insecure, layers=False: bench_run(  # noqa: E731
+        model, prompt, a.new_tokens, reveal_logits=a.reveal_logits, use_cache=not a.no_cache, timeout=a.timeout,
+        frac_bits=a.frac_bits, insecure=insecure, server_gemm=a.server_gemm, material_mb=a.material_budget_mb,
+        config=config, layers=layers)
     if a.compare_transport:
         return _compare_transport(a, run, spec)
     try:
-        out = run(a.insecure_transport)
+        out = run(a.insecure_transport, True)
     except RuntimeError as exc:
         print(exc, file=sys.stderr)
         return 1
+    layers = out.pop("_layers", None)
     decode = out["per_token"][1:]
     if decode:  # the first token includes the prefill; later ones are single decode steps
         out["decode_mean"] = {k: round(sum(r[k] for r in decode) / len(decode), 6)
@@ -255,6 +327,8 @@ def _run_generate(a: argparse.Namespace) -> int:
         if steps:  # the decode step's cost per op class (the breakdown above also holds the prefill)
             out["decode_breakdown"] = {c: {k: round(sum(st[c][k] for st in steps) / len(steps), 6)
                                            for k in ("seconds", "online_bytes", "rounds")} for c in steps[0]}
+        if layers is not None:
+            out.update(layer_summary(layers, _full_layers(a.arch, a.size)))
     if a.check:
         from privformers.generation.plain import plain_greedy
 
@@ -265,9 +339,56 @@ def _run_generate(a: argparse.Namespace) -> int:
     return _print(out, a.json)
 
 
+def _mean(rows: list[dict], key: str) -> float:
+    return sum(r[key] for r in rows) / len(rows) if rows else 0.0
+
+
+def layer_summary(parties: dict, full_layers: int) -> dict:
+    """Per decode step (means over the steps after the first, which holds the prefill): the cost of one decoder
+    layer and of the rest, online (client seconds and rounds, client and server bytes) and offline (the
+    dealer's seconds, and the material all three send); the bytes each party holds per weight parameter; and,
+    when the model has fewer layers than ``full_layers``, those figures extrapolated to the full model."""
+    n = parties["client"]["layers"]
+    on = {r: parties[r]["layer_costs"].get("online", [])[1:] for r in ("client", "server")}
+    off = {r: parties[r]["layer_costs"].get("offline", [])[1:] for r in ("client", "server", "dealer")}
+    steps = {r: parties[r]["per_token"][1:] for r in ("client", "server", "dealer")}
+    inside = {"seconds": _mean([x["layers"] for x in on["client"]], "seconds"),
+              "online_bytes": _mean([x["layers"] for x in on["client"]], "bytes")
+              + _mean([x["layers"] for x in on["server"]], "bytes"),
+              "rounds": _mean([x["layers"] for x in on["client"]], "rounds")}
+    total = {"seconds": _mean(steps["client"], "seconds"),
+             "online_bytes": _mean(steps["client"], "online_bytes") + _mean(steps["server"], "online_bytes"),
+             "rounds": _mean(steps["client"], "rounds")}
+    per_layer = {k: round(v / n, 6) for k, v in inside.items()}
+    head = {k: round(total[k] - inside[k], 6) for k in inside}
+    dealer_inside = _mean([x["layers"] for x in off["dealer"]], "seconds")
+    material_inside = sum(_mean([x["layers"] for x in off[r]], "bytes") for r in off)
+    offline = {"dealer_seconds_per_token": round(_mean(steps["dealer"], "seconds"), 6),
+               "dealer_seconds_per_layer": round(dealer_inside / n, 6),
+               "material_bytes_per_layer": round(material_inside / n),
+               "client_offline_forward_seconds_per_token": round(_mean(off["client"], "forward_seconds"), 6)}
+    params = parties["server"]["params"]
+    held = {r: round(parties[r]["held_bytes"] / params, 3) for r in ("server", "client", "dealer")}
+    out = {"decode_per_layer": per_layer, "decode_head": head, "offline_per_token": offline,
+           "held_bytes_per_param": held, "params": params,
+           "peak_rss_mb": {r: parties[r]["peak_rss_mb"] for r in ("server", "client", "dealer")}}
+    if n < full_layers:
+        extra = full_layers - n
+        out["full_model_extrapolated"] = {
+            "extrapolated": True, "layers": full_layers, "from_layers": n,
+            "decode_seconds_per_token": round(total["seconds"] + extra * per_layer["seconds"], 3),
+            "online_bytes_per_token": round(total["online_bytes"] + extra * per_layer["online_bytes"]),
+            "rounds_per_token": round(total["rounds"] + extra * per_layer["rounds"]),
+            "dealer_seconds_per_token": round(offline["dealer_seconds_per_token"]
+                                              + extra * offline["dealer_seconds_per_layer"], 3),
+            "method": "measured total + (full - measured layers) x measured per-layer cost"}
+    return out
+
+
 def _meta(a: argparse.Namespace, spec: object, transport: str) -> dict:
     recipe = getattr(spec, "recipe", None)
-    return {"arch": a.arch, "size": a.size, "layers": spec.config.n_layer, "method": a.method,
+    layers = getattr(spec.config, "n_layer", None) or spec.config.num_hidden_layers
+    return {"arch": a.arch, "size": a.size, "layers": layers, "config_overrides": dict(a.config), "method": a.method,
             "recipe": None if recipe is None else recipe.to_dict(),
             "prompt_len": a.prompt_len, "new_tokens": a.new_tokens,
             "kv_cache": not a.no_cache, "reveal_logits": a.reveal_logits, "parties": "processes",

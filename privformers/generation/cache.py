@@ -15,7 +15,7 @@ from transformers.cache_utils import Cache, DynamicCache, DynamicLayer
 from privformers.mpc.protocols.held import HeldRows, HeldView
 from privformers.mpc.shares import AShare
 from privformers.secure.tensor import SecretTensor
-from privformers.secure.values import secret
+from privformers.secure.values import secret, settle
 
 
 class HeldTensor:
@@ -54,6 +54,7 @@ class SecretLayer(DynamicLayer):
                **kwargs: object) -> tuple[torch.Tensor, torch.Tensor]:
         """Append the new keys and values along the sequence (no communication: their masks come from
         the dealer streams; attention opens them once)."""
+        settle(key_states, value_states, keep=key_states.party.fp.frac_bits)   # rotary may leave 2f: at most f
         if not self.is_initialized or self.keys is None:
             self.lazy_initialization(key_states, value_states)
             self._held = (HeldTensor(key_states), HeldTensor(value_states))

@@ -15,13 +15,13 @@ from transformers import AutoConfig, GPT2Config, PretrainedConfig
 
 from privformers.approx.checkpoint import load_student, read_recipe
 from privformers.approx.recipes import Recipe, get_recipe
+from privformers.generation.shapes import DECODER_ARCHS, DECODER_SIZES
 
 SIZES = {  # GPT-2 shapes for random-weight runs
     "tiny": dict(n_layer=2, n_embd=32, n_head=2, vocab_size=101, n_positions=64),
     "small": dict(n_layer=4, n_embd=256, n_head=4, vocab_size=50257, n_positions=1024),
     "base": dict(n_layer=12, n_embd=768, n_head=12, vocab_size=50257, n_positions=1024),
 }
-
 
 WEIGHT_FILES = ("model.safetensors", "model.safetensors.index.json", "pytorch_model.bin",
                 "pytorch_model.bin.index.json")
@@ -66,6 +66,12 @@ class ModelSpec:
     config: PretrainedConfig
     weights: Callable[[], dict[str, torch.Tensor]]
     recipe: Recipe | None = None
+
+    def __post_init__(self) -> None:
+        """A config the secure runtime cannot run fails here, naming the feature, before any party connects."""
+        from privformers.secure.support import check_supported
+
+        check_supported(self.config)
 
     def factory(self) -> torch.nn.Module:
         """The architecture with placeholder weights (eager attention), converted by the recipe."""
@@ -123,6 +129,28 @@ def random_gpt2(size: str = "tiny", seed: int = 0, recipe: str | Recipe | None =
     return random_spec(GPT2Config(**kwargs), seed, recipe)
 
 
+def decoder_config(arch: str, size: str = "tiny", **overrides: object) -> PretrainedConfig:
+    """A Llama-family config of a named shape (``DECODER_SIZES``) for one of ``DECODER_ARCHS``; the head width
+    is hidden / heads in every family (Gemma's own default is 256)."""
+    from transformers.models.auto.configuration_auto import CONFIG_MAPPING
+
+    if arch not in DECODER_ARCHS:
+        raise ValueError(f"random-weight decoders: arch must be one of {', '.join(DECODER_ARCHS)}, not {arch!r}")
+    if size not in DECODER_SIZES:
+        raise ValueError(f"size must be one of {', '.join(DECODER_SIZES)}, not {size!r}")
+    shape = {**DECODER_SIZES[size], **overrides}
+    shape.setdefault("head_dim", shape["hidden_size"] // shape["num_attention_heads"])
+    return CONFIG_MAPPING[arch](**shape, bos_token_id=0, eos_token_id=0, pad_token_id=None)
+
+
+def random_decoder(arch: str, size: str = "tiny", seed: int = 0, **overrides: object) -> ModelSpec:
+    """A Llama-family decoder of a named shape with seeded random weights (initializer_range 0.2 at the tiny
+    size, as for ``random_gpt2``, so that tiny models are decisive)."""
+    if size == "tiny":
+        overrides = {"initializer_range": 0.2, **overrides}
+    return random_spec(decoder_config(arch, size, **overrides), seed)
+
+
 PRIVATE_CONFIG_KEYS = ("_name_or_path", "_commit_hash")   # where the server keeps the model: not architecture
 
 
@@ -159,13 +187,18 @@ def from_config_dict(data: dict, recipe: dict | None = None) -> ModelSpec:
 
 def from_args(args: dict) -> ModelSpec:
     """{"model": PATH} (the server), {"hf_config": ..., "recipe": ...} (``public_spec``: architecture
-    only), or {"arch": "gpt2", "size": ..., "seed": ..., "config": {overrides}, "recipe": NAME}."""
+    only), or {"arch": "gpt2", "size": ..., "seed": ..., "config": {overrides}, "recipe": NAME}; arch may
+    also be llama, qwen2, mistral or gemma (``random_decoder``, no recipe)."""
     if args.get("model"):
         return from_path(args["model"])
     if args.get("hf_config"):
         return from_config_dict(args["hf_config"], args.get("recipe"))
+    if args.get("arch", "gpt2") in DECODER_ARCHS:
+        return random_decoder(args["arch"], args.get("size", "tiny"), int(args.get("seed", 0)),
+                              **args.get("config", {}))
     if args.get("arch", "gpt2") != "gpt2":
-        raise ValueError(f"random-weight models: only arch 'gpt2' so far, not {args['arch']!r}")
+        raise ValueError(f"random-weight models: arch must be gpt2 or one of {', '.join(DECODER_ARCHS)}, "
+                         f"not {args['arch']!r}")
     return random_gpt2(args.get("size", "tiny"), int(args.get("seed", 0)), args.get("recipe"),
                        **args.get("config", {}))
 

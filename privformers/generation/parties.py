@@ -33,12 +33,14 @@ class LocalProcesses:
     timeout: seconds for the whole session; insecure_transport: plain TCP (tests and measurements,
     with a warning); server_gemm: threads and device of the server's products with its weights;
     material_budget_mb: stream the dealer's material at most this many MB ahead of the online pass
-    (bounded memory; None makes it all first)."""
+    (bounded memory; None makes it all first). program: the registered party program (benchmarks give
+    "generate-layers", which also reports each party's cost inside the decoder layers)."""
 
     timeout: float = 600.0
     insecure_transport: bool = False
     server_gemm: ServerGemm = LOCAL_DEFAULT
     material_budget_mb: float | None = None
+    program: str = "generate"
 
     def __post_init__(self) -> None:
         if not self.timeout > 0:

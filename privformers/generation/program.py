@@ -25,9 +25,10 @@ from privformers.mpc.meter import OP_CLASSES, diff
 from privformers.mpc.party import CLIENT, SERVER, Party
 from privformers.mpc.session import LocalRun, Program, run_local
 from privformers.secure import tracking
-from privformers.secure.fold import fold_attention_scaling, fold_layer_norms
+from privformers.secure.adapt import adapt
 from privformers.secure.key_mask import secret_key_mask
 from privformers.secure.modules import apply_module_rules
+from privformers.secure.placeholders import shape_only_parameters
 from privformers.secure.tensor import SecretTensor
 from privformers.secure.weights import protect_weights
 
@@ -36,11 +37,11 @@ Weights = dict[str, torch.Tensor] | Callable[[], dict[str, torch.Tensor]] | None
 
 def setup_model(party: Party, factory: Callable[[], torch.nn.Module], weights: Weights) -> torch.nn.Module:
     """Build the model on every party; the server loads the real weights; all become server-held."""
-    model = factory().eval()
+    with shape_only_parameters(party.role != SERVER):   # client and dealer: shapes only, no memory
+        model = factory().eval()
     if party.role == SERVER:
         model.load_state_dict(weights() if callable(weights) else weights)
-    fold_layer_norms(model)   # same architecture change on every party; only the server's weights are real
-    fold_attention_scaling(model)
+    adapt(model)   # folds, secure attention: the same change on every party; only the server's weights are real
     protect_weights(model, party)
     tracking.track_modules(model)
     apply_module_rules(model)

@@ -37,3 +37,6 @@ def generate(args: dict) -> Program:
     return generation_program(spec.factory, spec.weights, plan, prompts, stop_ids, on_tokens,
                               bool(args.get("progress", False)), budget)
 
+
+
+from privformers.generation import layer_costs  # noqa: E402, F401 - registers generate-layers (bench generate)

@@ -87,7 +87,7 @@ def plan_report(plan: object, client: dict, server: dict, client_meter: dict, se
             out["final"] = passes[0]["final"]
         first_c, first_s = client["passes"][0]["per_token"], server["passes"][0]["per_token"]
         out["per_token_breakdown"] = per_token_breakdown(first_c, first_s)
-    for key in ("cpu_seconds", "offline_bytes"):
+    for key in ("cpu_seconds", "offline_bytes", "_layers"):
         if key in client:
             out[key] = client[key]
     return out

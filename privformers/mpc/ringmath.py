@@ -10,7 +10,10 @@ of one side suffice.
 from __future__ import annotations
 
 import functools
-from collections.abc import Iterator
+import os
+import threading
+import weakref
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
 import torch
@@ -80,6 +83,65 @@ def _limb_product(al: torch.Tensor, bl: torch.Tensor, widen: bool = False, bits:
     return _combine(parts, bits)  # at most n products per part, each exact (``limb_split``)
 
 
+LIMB_CACHE_ENV = "PRIVFORMERS_LIMB_CACHE_MB"
+DEFAULT_LIMB_CACHE_MB = 8192   # per process: a client's F for GPT-2 base (124M entries) takes 2 GB as limbs
+_cache_lock = threading.Lock()
+_cached_bytes = [0]
+
+
+def limb_cache_budget() -> int:
+    """Bytes of split limbs a process may keep (``PRIVFORMERS_LIMB_CACHE_MB``; 0 keeps none)."""
+    return int(float(os.environ.get(LIMB_CACHE_ENV, DEFAULT_LIMB_CACHE_MB)) * 2**20)
+
+
+def _reserve(nbytes: int) -> bool:
+    with _cache_lock:
+        if _cached_bytes[0] + nbytes > limb_cache_budget():
+            return False
+        _cached_bytes[0] += nbytes
+        return True
+
+
+def _release(nbytes: int) -> None:
+    with _cache_lock:
+        _cached_bytes[0] -= nbytes
+
+
+CHUNK_ENTRIES = 1 << 22   # a lean matrix's product splits limbs of this many entries at a time
+FEW_ROWS = 4              # up to this many rows, a lean product runs on int64 directly (no limbs)
+WEIGHTS_DIR_ENV = "PRIVFORMERS_WEIGHTS_DIR"
+
+
+def spill_empty(shape: tuple[int, ...], dtype: torch.dtype) -> torch.Tensor:
+    """An uninitialised matrix in a memory-mapped file under ``PRIVFORMERS_WEIGHTS_DIR`` (unlinked at once, so it
+    goes when the process does), or in memory when the variable is unset. The file's pages live in the page cache,
+    which the kernel may write out and read back under memory pressure instead of ending the process: for a
+    model larger than the machine's spare memory (the server's float64 W, a lean client's F)."""
+    folder = os.environ.get(WEIGHTS_DIR_ENV)
+    if not folder or len(shape) != 2:
+        return torch.empty(shape, dtype=dtype)
+    import tempfile
+
+    import numpy as np
+
+    fd, path = tempfile.mkstemp(prefix="weights-", dir=folder)
+    try:
+        mapped = np.memmap(path, dtype=torch.empty((), dtype=dtype).numpy().dtype, mode="w+", shape=tuple(shape))
+    finally:
+        os.close(fd)
+        os.unlink(path)
+    return torch.from_numpy(mapped)
+
+
+def spill(m: torch.Tensor) -> torch.Tensor:
+    """m copied into ``spill_empty`` storage (m itself when ``PRIVFORMERS_WEIGHTS_DIR`` is unset)."""
+    if not os.environ.get(WEIGHTS_DIR_ENV) or m.dim() != 2:
+        return m
+    out = spill_empty(tuple(m.shape), m.dtype)
+    out.copy_(m)
+    return out
+
+
 class RingMatrix:
     """A ring-uniform matrix used in many products (a masked weight): its limbs are split once.
 
@@ -87,21 +149,62 @@ class RingMatrix:
     what lets GPT-2 base or BERT-base at 128 tokens fit three parties in 24 GB) and widened to
     float64 one limb at a time inside each product; both orientations (a @ M and a @ M.T) use
     the same limbs through views, and the int64 matrix is dropped once split.
+    Split limbs count against the process's ``limb_cache_budget``; past it a matrix stays lean, as int64
+    (8 B per entry), and each product splits it a block of rows at a time (``CHUNK_ENTRIES``): the same
+    exact result for half the memory, at the cost of splitting again in every product. Where the
+    matrix need not be held at all (the dealer's B, regenerated from its seed), ``rows`` yields it.
     """
 
-    def __init__(self, m: torch.Tensor) -> None:
-        self.shape = m.shape
-        split = m.dim() == 2 and max(m.shape) < 1 << 18
+    def __init__(self, m: torch.Tensor | None, rows: Callable[[], Iterator[torch.Tensor]] | None = None,
+                 shape: tuple[int, ...] | None = None) -> None:
+        self.shape = torch.Size(shape) if m is None else m.shape
+        self._rows = rows
+        split = m is not None and m.dim() == 2 and max(m.shape) < 1 << 18 and _reserve(16 * m.numel())
         self.limbs = _limbs(m, LIMB_BITS, N_LIMBS, torch.float32) if split else None
-        self.int = None if split else m
+        self.int = None if split else (spill(m) if m is not None else None)
+        if split:
+            weakref.finalize(self, _release, 16 * m.numel())
+
+    def nbytes(self) -> int:
+        """Bytes this matrix holds (limbs or int64; nothing when regenerated)."""
+        held = self.limbs if self.limbs is not None else self.int
+        return 0 if held is None else held.numel() * held.element_size()
 
     def value(self) -> torch.Tensor:
         """The int64 matrix (rebuilt from the limbs when only they are kept)."""
+        if self.int is None and self.limbs is None:
+            return torch.cat(list(self._rows()))
         return self.int if self.int is not None else _combine([limb.double() for limb in self.limbs], LIMB_BITS)
+
+    def _row_blocks(self) -> Iterator[torch.Tensor]:
+        if self._rows is not None and self.int is None:
+            yield from self._rows()
+            return
+        step = max(1, CHUNK_ENTRIES // max(1, self.shape[-1]))
+        yield from self.int.split(step, dim=0)
+
+    def _lean_product(self, a: torch.Tensor, transpose: bool) -> torch.Tensor:
+        """a @ M or a @ M.T a block of M's rows at a time. Many rows of a: each block split into limbs
+        (``ring_matmul``); a few (a decode step): torch's int64 product, exact mod 2^64, which reads each entry
+        once instead of splitting the block into limbs for a product that small."""
+        few = a.numel() // max(1, a.shape[-1]) <= FEW_ROWS
+        product = torch.matmul if few else ring_matmul
+        out, start, parts = None, 0, []
+        for block in self._row_blocks():
+            rows = block.shape[0]
+            if transpose:
+                parts.append(product(a, block.t()))
+            else:
+                part = product(a[..., start:start + rows].contiguous(), block)
+                out = part if out is None else out + part
+            start += rows
+        return torch.cat(parts, dim=-1) if transpose else out
 
     def rmatmul(self, a: torch.Tensor, transpose: bool = False, width: int = 64) -> torch.Tensor:
         """a @ M (or a @ M.T) mod 2^64; width < 64: a's entries lie in [0, 2^width) (fewer limb products)."""
         if self.limbs is None:
+            if len(self.shape) == 2:
+                return self._lean_product(a, transpose)
             return torch.matmul(a, self.int.t() if transpose else self.int)
         limbs = self.limbs.transpose(-1, -2) if transpose else self.limbs
         if a.numel() * limbs.shape[-1] < _SMALL:

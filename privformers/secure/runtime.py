@@ -11,8 +11,9 @@ from privformers.mpc.party import CLIENT, SERVER, Party
 from privformers.mpc.protocols.inputs import reveal_to
 from privformers.mpc.session import LocalRun, Program, run_local
 from privformers.secure import tracking
-from privformers.secure.fold import fold_attention_scaling, fold_layer_norms
+from privformers.secure.adapt import adapt
 from privformers.secure.modules import apply_module_rules
+from privformers.secure.placeholders import shape_only_parameters
 from privformers.secure.tensor import PrivateIds, SecretTensor
 from privformers.secure.weights import protect_weights
 
@@ -34,14 +35,14 @@ def secure_program(model_factory: Callable[[], torch.nn.Module], weights: dict[s
     correlated material, at most this many bytes ahead (see ``Program``)."""
 
     def setup(party: Party) -> torch.nn.Module:
-        model = model_factory().eval()
+        with shape_only_parameters(party.role != SERVER):   # client and dealer: shapes only, no memory
+            model = model_factory().eval()
         if party.role == SERVER:
             model.load_state_dict(weights)
         for m in model.modules():  # no KV cache (encoder-decoder stacks keep their own config copies)
             if hasattr(getattr(m, "config", None), "use_cache"):
                 m.config.use_cache = False
-        fold_layer_norms(model)   # architecture change on every party; only the server's weights are real
-        fold_attention_scaling(model)
+        adapt(model)   # folds, secure attention: the same change on every party; only the server's weights are real
         protect_weights(model, party)
         tracking.track_modules(model)
         apply_module_rules(model)

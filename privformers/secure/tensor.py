@@ -95,17 +95,25 @@ class SecretTensor(_Routed):
 
 
 class ServerParam(_Routed):
-    """A model weight the server holds: masked once for products; plaintext on the server only."""
+    """A model weight the server holds: masked once for products; plaintext on the server only.
+
+    ``plain`` on the server: the tensor given, or, when none was kept (a matrix: its float64 fixed-point copy
+    for products is all the server holds), that copy decoded; encoding it again gives the same ring values."""
 
     weight: ServerWeight
-    plain: torch.Tensor | None
     param_name: str
 
     @staticmethod
     def __new__(cls, weight: ServerWeight, plain: torch.Tensor | None, name: str, dtype: torch.dtype) -> ServerParam:
         t = torch.Tensor._make_wrapper_subclass(cls, weight.shape, dtype=dtype, device="cpu")
-        t.weight, t.plain, t.param_name = weight, plain, name
+        t.weight, t._plain, t.param_name = weight, plain, name
         return t
+
+    @property
+    def plain(self) -> torch.Tensor | None:
+        if self._plain is not None or self.weight.plain is None:
+            return self._plain
+        return self.weight.plain.float.cpu() / float(1 << self.weight.frac_bits)
 
     @property
     def party(self) -> Party:

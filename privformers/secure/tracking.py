@@ -56,4 +56,6 @@ def default_scope() -> str:
             return "activation"
         if name.endswith("lm_head"):
             return "lm_head"
+        if cls.endswith("MLP"):   # a gated MLP's act(gate) * up: the activation's second half
+            return "activation"
     return "other"

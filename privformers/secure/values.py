@@ -49,6 +49,23 @@ def secret(share: AShare, mask: torch.Tensor | None = None, pending: int = 0, sc
     return SecretTensor(share, mask, pending, scope)
 
 
+def settle(*values: Any, keep: int = 0) -> None:
+    """Truncate the pending secrets among values now, all in one round (``fused_mul`` without products),
+    in place, down to ``keep`` pending bits: their later readers find them truncated (or at most ``keep``
+    bits above the working scale, for a reader that folds those into its own truncation, as the held KV
+    cache does). Cost: 8 bytes per element per party, 1 round, for the values above ``keep``; nothing when
+    none is; charged to the first one's op class. (A KV cache settles a step's keys and values together.)"""
+    from privformers.mpc.protocols.fused import Factor, fused_mul
+
+    todo = [v for v in values if isinstance(v, SecretTensor) and v.pending > keep]
+    if not todo:
+        return
+    with todo[0].party.meter.scope(todo[0].pending_scope):
+        truncated, _, _ = fused_mul([Factor(v.raw, v.pending - keep) for v in todo])
+    for v, t in zip(todo, truncated):
+        v._share, v.pending = t, keep
+
+
 def mask_of(*values: Any) -> torch.Tensor | None:
     """The combined keep-mask of the secrets among values (None when none carries one)."""
     masks = [v.mask for v in values if isinstance(v, SecretTensor) and v.mask is not None]

@@ -166,3 +166,22 @@ def test_gemm_device_refuses_a_device_it_cannot_use():
         gemm_device(absent)
     with pytest.raises(ValueError, match="server's option"):
         Party(CLIENT, {}, gemm_device="cuda")
+
+
+def test_spilled_matrix_lives_in_an_unlinked_file_and_multiplies_the_same(tmp_path, monkeypatch):
+    """A lean client's F in a memory-mapped file (``PRIVFORMERS_WEIGHTS_DIR``): same products, few-row
+    products on int64 directly, and no file left behind."""
+    from privformers.mpc import ringmath
+
+    g = torch.Generator().manual_seed(5)
+    m = torch.randint(-(2**62), 2**62, (64, 40), generator=g)
+    a = torch.randint(-(2**62), 2**62, (3, 64), generator=g)
+    wide = torch.randint(-(2**62), 2**62, (9, 64), generator=g)
+    monkeypatch.setenv(ringmath.LIMB_CACHE_ENV, "0")
+    monkeypatch.setenv(ringmath.WEIGHTS_DIR_ENV, str(tmp_path))
+    monkeypatch.setattr(ringmath, "CHUNK_ENTRIES", 640)
+    rm = RingMatrix(m.clone())
+    assert rm.limbs is None and list(tmp_path.iterdir()) == []
+    assert torch.equal(rm.rmatmul(a), torch.matmul(a, m))                       # few rows: int64 blocks
+    assert torch.equal(rm.rmatmul(wide), ring_matmul(wide, m))                  # many rows: limbs per block
+    assert torch.equal(rm.rmatmul(a[:, :40], transpose=True), torch.matmul(a[:, :40], m.t()))

@@ -2,6 +2,16 @@
 
 Adding a public additive attention mask (entries near the float minimum) records the masked
 positions as a public keep-mask on the secret instead of adding huge values: softmax applies it.
+
+Linear maps with public coefficients keep a pending truncation pending (``SecretTensor.pending``):
+a sum or difference of secrets (the less pending one shifted up, locally), a negation, and a product
+with a public real of magnitude at most 1 (its encoding adds f pending bits), while the scale stays
+within ``PENDING_SCALE_BITS`` (48: values below 2^14, the domain LayerNorm and RMSNorm state anyway).
+A residual stream therefore stays untruncated from one norm to the next, which truncates it in its
+own first round. Rotary position embeddings (q cos + rotate_half(q) sin, cos and sin public)
+are such a map, so a query or key projection reaches its consumer with one truncation to do.
+A product of two secrets truncates both factors in its own opening (``fused_mul``) and leaves the
+product's truncation pending: one round, where truncate, multiply, truncate took up to four.
 """
 
 from __future__ import annotations
@@ -13,6 +23,7 @@ import torch
 from privformers.mpc.functions.rsqrt import rsqrt
 from privformers.mpc.protocols.beaver import mul as beaver_mul
 from privformers.mpc.protocols.beaver import square
+from privformers.mpc.protocols.fused import Factor, fused_mul
 from privformers.mpc.protocols.trunc import trunc
 from privformers.mpc.shares import AShare
 from privformers.secure.registry import UnsupportedOpError, register_op
@@ -22,6 +33,13 @@ from privformers.secure.values import MASK_BELOW, as_share, encode_public, is_se
 
 T = torch.Tensor
 EXTRA_BITS = 16  # 1/n for means at f + 16 bits (as in layer_norm)
+PENDING_SCALE_BITS = 48  # public products keep a truncation pending up to this scale: values below 2^14
+
+
+def _pending_sum(a: Any, b: Any) -> bool:
+    """Two secrets, at least one pending, and room to keep their sum pending at the larger scale."""
+    return (isinstance(a, SecretTensor) and isinstance(b, SecretTensor) and (a.pending or b.pending)
+            and a.party.fp.frac_bits + max(a.pending, b.pending) <= PENDING_SCALE_BITS)
 
 
 def _add_public(x: SecretTensor | ServerParam, value: Any) -> SecretTensor:
@@ -42,6 +60,10 @@ def add(a: Any, b: Any, alpha: float = 1) -> SecretTensor:
         a, b = b, a
     if isinstance(a, SecretTensor) and a.pending and isinstance(b, ServerParam):   # a bias: keep a untruncated
         return secret(a.raw + as_share(b).lshift(a.pending), mask_of(a), a.pending, a.pending_scope)
+    if _pending_sum(a, b):   # a residual sum: aligned locally, truncated once by its reader
+        k = max(a.pending, b.pending)
+        scope = a.pending_scope if a.pending == k else b.pending_scope
+        return secret(a.raw.lshift(k - a.pending) + b.raw.lshift(k - b.pending), mask_of(a, b), k, scope)
     if is_secret(a) and is_secret(b):
         return secret(as_share(a) + as_share(b), mask_of(a, b))
     return _add_public(a, b) if is_secret(a) else _add_public(b, a)
@@ -49,6 +71,9 @@ def add(a: Any, b: Any, alpha: float = 1) -> SecretTensor:
 
 @register_op(torch.neg, T.neg, T.__neg__)
 def neg(x: Any) -> SecretTensor:
+    """-x, local; a pending truncation stays pending."""
+    if isinstance(x, SecretTensor) and x.pending:
+        return secret(-x.raw, mask_of(x), x.pending, x.pending_scope)
     return secret(-as_share(x), mask_of(x))
 
 
@@ -62,6 +87,17 @@ def rsub(a: Any, b: Any) -> SecretTensor:
     return add(neg(a), b)
 
 
+def _keeps_pending(x: SecretTensor, value: Any) -> bool:
+    """A product with this public real can stay untruncated: |value| <= 1 and room in the ring."""
+    if isinstance(value, bool) or not isinstance(value, (float, torch.Tensor)):
+        return False
+    if isinstance(value, torch.Tensor) and (not value.is_floating_point() or not value.numel()):
+        return False
+    f = x.party.fp.frac_bits
+    big = float(value.abs().max()) if isinstance(value, torch.Tensor) else abs(value)
+    return big <= 1 and f + x.pending + f <= PENDING_SCALE_BITS
+
+
 def _mul_public(s: AShare, value: Any) -> AShare:
     if isinstance(value, bool) or (isinstance(value, torch.Tensor) and not value.is_floating_point()):
         return s.mul_public(value.to(torch.int64) if isinstance(value, torch.Tensor) else int(value))
@@ -72,18 +108,26 @@ def _mul_public(s: AShare, value: Any) -> AShare:
 
 @register_op(torch.mul, T.mul, T.__mul__, T.__rmul__, T.__imul__, T.mul_, torch.multiply)
 def mul(a: Any, b: Any) -> SecretTensor:
-    """a * b: by a public value locally (then truncation), by a server weight with its mask, else Beaver."""
+    """a * b: by a public value locally (a real of magnitude <= 1 keeps the truncation pending, others
+    truncate), by a server weight with its mask, two secrets in one fused round (product pending)."""
     if not is_secret(a):
         a, b = b, a
     if isinstance(a, SecretTensor) and isinstance(b, (int, float)) and b == 1:
         return a   # x * 1 (a folded scaling): nothing to compute, a pending truncation stays pending
-    with a.party.meter.scope(default_scope()):
+    scope = default_scope()
+    with a.party.meter.scope(scope):
         if isinstance(b, ServerParam) and isinstance(a, SecretTensor):
             return secret(trunc(b.weight.product(a.share, "mul")), mask_of(a))
         if isinstance(a, ServerParam) and isinstance(b, SecretTensor):
             return secret(trunc(a.weight.product(b.share, "mul")), mask_of(b))
         if is_secret(b):
-            return secret(beaver_mul(as_share(a), as_share(b)), mask_of(a, b))
+            fa = Factor(a.raw, a.pending) if isinstance(a, SecretTensor) else Factor(as_share(a))
+            fb = Factor(b.raw, b.pending) if isinstance(b, SecretTensor) else Factor(as_share(b))
+            _, (z,), _ = fused_mul([fa, fb], [(0, 1)])
+            return secret(z, mask_of(a, b), a.party.fp.frac_bits, scope)
+        if isinstance(a, SecretTensor) and _keeps_pending(a, b):
+            return secret(a.raw.mul_public(encode_public(a.party, b)), mask_of(a), a.pending + a.party.fp.frac_bits,
+                          a.pending_scope if a.pending else scope)
         return secret(_mul_public(as_share(a), b), mask_of(a))
 
 

@@ -10,6 +10,9 @@ import torch
 from privformers.mpc.protocols.beaver import matmul as beaver_matmul
 from privformers.mpc.protocols.held import matmul_held
 from privformers.mpc.protocols.trunc import trunc
+from privformers.mpc.protocols.weights import SharedInput
+from privformers.mpc.shares import AShare
+from privformers.secure.ops.elementwise import PENDING_SCALE_BITS
 from privformers.secure.registry import UnsupportedOpError, register_op
 from privformers.secure.tensor import SecretTensor, ServerParam
 from privformers.secure.tracking import current_module
@@ -25,11 +28,30 @@ def weight_scope() -> str:
 
 def weight_product(x: SecretTensor, w: ServerParam, op: str) -> SecretTensor:
     """x @ W ('matmul') or x @ W.T ('matmul_t') for a server weight; its truncation back to scale f is
-    left pending: it runs when the result is read, or folds into a secret matmul's (``matmul``)."""
+    left pending: it runs when the result is read, or folds into a secret matmul's (``matmul``).
+
+    An input still pending goes in as it is while the product's scale stays within 48 bits (attention's
+    output, probs @ V, into the output projection: one truncation round fewer; the output is pending by
+    both). Products with one input share its mask (``SharedInput``): one message for a layer's query,
+    key and value projections."""
     scope = weight_scope()
+    f = x.party.fp.frac_bits
     with x.party.meter.scope(scope):
-        y = w.weight.product(x.share, op)
-    return secret(y, pending=x.party.fp.frac_bits, scope=scope)
+        if x.pending and 2 * f + x.pending <= PENDING_SCALE_BITS:
+            src, pending = x.raw, x.pending + f
+        else:
+            src, pending = x.share, f
+        y = w.weight.product(src, op, shared=_shared_input(x, src))
+    return secret(y, pending=pending, scope=scope)
+
+
+def _shared_input(x: SecretTensor, src: AShare) -> SharedInput:
+    """The mask handle of this input's share (a new one if the share changed, e.g. was truncated since)."""
+    held = getattr(x, "_shared_input", None)
+    if held is None or held[0] is not src.data:
+        held = (src.data, SharedInput())
+        x._shared_input = held
+    return held[1]
 
 
 def _absorbs_pending(a: SecretTensor, b: SecretTensor) -> bool:

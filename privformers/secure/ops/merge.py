@@ -94,7 +94,7 @@ def secure_merge_attention(value: SecretTensor, m: ServerParam, q_start: int, q_
     p_shape = (*value.shape[:-3], heads, q_len, kv_len)
     plain = None
     if party.role == SERVER:
-        plain = merge_weights(m.plain, q_start, q_len, kv_len, keep, variant)
+        plain = merge_weights(m.plain.double(), q_start, q_len, kv_len, keep, variant)
     elif q_start + q_len > m.shape[1] or kv_len > m.shape[1]:
         raise ValueError(f"sequence exceeds the merge module's max length {m.shape[1]}")
     with party.meter.scope("linear"):

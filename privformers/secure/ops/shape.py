@@ -21,11 +21,12 @@ RESHAPES = [T.view, T.reshape, torch.reshape, T.transpose, torch.transpose, T.pe
             T.expand_as, T.view_as, T.reshape_as, T.repeat, T.contiguous, T.clone]
 
 
-# single-output views keep a pending truncation (a value projection reaches its matmul untruncated);
+# single-output views keep a pending truncation (a value projection reaches its matmul untruncated;
+# rotary's rotate_half slices a query, negates a half and concatenates, all before its one truncation);
 # ops that give several pieces or copy truncate first, once for all pieces
 KEEPS_PENDING = {T.view, T.reshape, torch.reshape, T.transpose, torch.transpose, T.permute, torch.permute,
                  T.unsqueeze, torch.unsqueeze, T.squeeze, torch.squeeze, T.flatten, torch.flatten, T.t,
-                 T.view_as, T.reshape_as, T.contiguous}
+                 T.view_as, T.reshape_as, T.contiguous, T.__getitem__}
 
 
 # single-output views a held tensor keeps through (a transpose for K^T; expand and reshape repeat grouped
@@ -80,6 +81,13 @@ def dropout(x: SecretTensor, p: float = 0.5, training: bool = False, inplace: bo
 
 
 def _join(op: Any, tensors: list, dim: int) -> SecretTensor:
+    """Concatenate or stack shares; secrets all pending by the same bits stay pending (local either way)."""
+    first = tensors[0]
+    if (isinstance(first, SecretTensor) and first.pending
+            and all(isinstance(t, SecretTensor) and t.pending == first.pending for t in tensors)):
+        with torch._C.DisableTorchFunctionSubclass():
+            data = op([t.raw.data for t in tensors], dim)
+        return secret(AShare(first.party, data), pending=first.pending, scope=first.pending_scope)
     shares = [as_share(t) for t in tensors]
     with torch._C.DisableTorchFunctionSubclass():
         data = op([s.data for s in shares], dim)
