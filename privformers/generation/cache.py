@@ -43,6 +43,15 @@ class HeldTensor:
         return self.value
 
 
+def stored_pending(*rows: torch.Tensor) -> int:
+    """Pending bits a step's keys and values keep in the cache. Fresh projections carry f: kept, with no
+    round (the products' one truncation covers them). Rotary leaves the keys at 2f, which a held product
+    cannot carry (4f overflows the ring): a truncation round is due then, and it takes keys and values
+    to the working scale together, so the attention output needs no extra truncation either."""
+    f = rows[0].party.fp.frac_bits
+    return f if all(getattr(r, "pending", 0) <= f for r in rows) else 0
+
+
 class SecretLayer(DynamicLayer):
     """One layer's keys and values, held: the first update stores the secrets, later ones append."""
 
@@ -54,7 +63,7 @@ class SecretLayer(DynamicLayer):
                **kwargs: object) -> tuple[torch.Tensor, torch.Tensor]:
         """Append the new keys and values along the sequence (no communication: their masks come from
         the dealer streams; attention opens them once)."""
-        settle(key_states, value_states, keep=key_states.party.fp.frac_bits)   # rotary may leave 2f: at most f
+        settle(key_states, value_states, keep=stored_pending(key_states, value_states))
         if not self.is_initialized or self.keys is None:
             self.lazy_initialization(key_states, value_states)
             self._held = (HeldTensor(key_states), HeldTensor(value_states))

@@ -49,7 +49,8 @@ def test_cache_holds_only_the_kv_heads() -> None:
         with torch.no_grad():
             out = m(input_ids=batch_ids(party, [PROMPT]), cache=cache, use_cache=True)
         layer = cache.layers[0]
-        assert isinstance(layer.keys, SecretTensor) and layer.keys.pending == 0   # truncated once, when stored
+        assert isinstance(layer.keys, SecretTensor) and layer.keys.held is not None   # held: rows masked once
+        assert layer.keys.pending == 0   # rotary's 2f pending bits truncated once, with the values, when stored
         shapes[party.role] = (tuple(layer.keys.shape), tuple(layer.values.shape))
         return greedy_tokens(out.logits.share[:, -1, :])
 
@@ -68,21 +69,24 @@ def test_decode_step_cost_per_layer_is_pinned() -> None:
     embedding, LM head and argmax cancel. Rounds: RMSNorm 7 + its truncation, Q/K/V 1 (one shared input),
     K and V truncated together 1, Q's truncation 1, Q K^T 1, the scores' truncation 1, softmax 23, probs V 1,
     the output projection 1 (its input untruncated), RMSNorm 7 + 1, gate/up 1, SiLU 3, the gated product 1,
-    the down projection 1 (untruncated input); the residual sums reach the next norm untruncated."""
+    the down projection 1 (untruncated input); the residual sums reach the next norm untruncated. The cached
+    keys and values are held (``mpc/protocols/held.py``): the step opens only their new rows."""
     one, two = _decode_step(1), _decode_step(2)
     rounds = two["rounds"] - one["rounds"]
     per_layer_bytes = two["online_bytes"] - one["online_bytes"]
     assert rounds == 52
-    assert per_layer_bytes == 16576   # what the client sends
+    assert per_layer_bytes == 14784   # what the client sends (16,576 when every step reopened the cache)
 
 
 def test_grouped_query_heads_open_each_kv_head_once() -> None:
-    """4 query heads on 2 KV heads against 4 on 4: the attention products open half the keys and values,
-    so a decode step's per-layer bytes shrink by more than the smaller K and V projections alone."""
+    """4 query heads on 2 KV heads against 4 on 4: a decode step handles only the KV heads' new key and value
+    rows (each opened once, in the held cache, and truncated once), never a copy per query head. Per layer
+    the client sends, for the 2 extra KV heads, their new key and value rows' opening and their truncation:
+    2 heads x (key + value) x 8 wide x 8 bytes, twice."""
     gqa = _decode_step(2, kv_heads=2)["online_bytes"] - _decode_step(1, kv_heads=2)["online_bytes"]
     mha = _decode_step(2, kv_heads=4)["online_bytes"] - _decode_step(1, kv_heads=4)["online_bytes"]
-    positions, width = len(PROMPT) + 1, 8
-    assert mha - gqa >= 2 * 2 * positions * width * 8   # keys and values of 2 heads, 8 B each, both parties
+    width = 8
+    assert mha - gqa == 2 * (2 * 2 * width * 8)
 
 
 def test_a_config_we_do_not_run_fails_before_any_party_connects():
