@@ -33,13 +33,18 @@ def _cat_rows(old: torch.Tensor | None, new: torch.Tensor) -> torch.Tensor:
 
 
 def server_matrix_product(p_plain: torch.Tensor | None, v: AShare, p_shape: tuple[int, ...],
-                          memo: dict | None = None) -> AShare:
+                          memo: dict | None = None, pending: int = 0) -> AShare:
     """Shares of P @ V for a matrix P only the server knows (p_plain there, None elsewhere).
+
+    V may carry ``pending`` bits above the working scale (a held KV cache keeps fresh rows untruncated):
+    the product's one truncation takes them too, so cached rows are never re-truncated (which would
+    give them new shares and break the memo below).
 
     With a memo (kept with a KV cache), rows of V masked in earlier calls keep their masks: only
     the new rows are masked and sent, and each party checks that its share of the old rows is
     unchanged (the cache appends, it never rewrites)."""
     party = v.party
+    k = party.fp.frac_bits + pending
     out_shape = (*p_shape[:-1], v.shape[-1])
     memo = {} if memo is None else memo
     done = memo.get("rows", 0)
@@ -64,7 +69,7 @@ def server_matrix_product(p_plain: torch.Tensor | None, v: AShare, p_shape: tupl
     item = take(party, produce)
     memo["rows"] = v.shape[-2]
     if party.symbolic:
-        return trunc(AShare(party, meta_like(torch.empty(out_shape, dtype=torch.int64, device="meta"))))
+        return trunc(AShare(party, meta_like(torch.empty(out_shape, dtype=torch.int64, device="meta"))), k)
     if done and not torch.equal(memo["share"], v.data[..., :done, :]):
         raise RuntimeError("merge attention: cached values changed since they were masked")
     memo["share"] = v.data
@@ -74,11 +79,11 @@ def server_matrix_product(p_plain: torch.Tensor | None, v: AShare, p_shape: tupl
         a = memo["A"] = _cat_rows(memo.get("A"), a_new)
         party.send(SERVER, new - a_new)
         f = party.recv_tensor(SERVER)
-        return trunc(AShare(party, ring_matmul(f, a) + z))
+        return trunc(AShare(party, ring_matmul(f, a) + z), k)
     p_ring, c, f = item
     party.send(CLIENT, f)
     e = memo["E"] = _cat_rows(memo.get("E"), party.recv_tensor(CLIENT) + new)  # V - A, row by row
-    return trunc(AShare(party, ring_matmul(p_ring, e) + c))
+    return trunc(AShare(party, ring_matmul(p_ring, e) + c), k)
 
 
 @register_op(merge_attention)
@@ -98,4 +103,4 @@ def secure_merge_attention(value: SecretTensor, m: ServerParam, q_start: int, q_
     elif q_start + q_len > m.shape[1] or kv_len > m.shape[1]:
         raise ValueError(f"sequence exceeds the merge module's max length {m.shape[1]}")
     with party.meter.scope("linear"):
-        return SecretTensor(server_matrix_product(plain, value.share, p_shape, memo)), None
+        return SecretTensor(server_matrix_product(plain, value.raw, p_shape, memo, value.pending)), None
