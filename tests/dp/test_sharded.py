@@ -74,7 +74,7 @@ def test_sharded_two_ranks_equal_one_unsharded_process(ranks, mode, clip):
     want = _train(model, loss_fn, mode, STEPS, clip)
     for r in ranks:
         assert len(r[mode]) == len(want)
-        for got, expected, start in zip(r[mode], want, before):
+        for got, expected in zip(r[mode], want):
             torch.testing.assert_close(got, expected, atol=1e-12, rtol=0)
         assert any(not torch.equal(g, b) for g, b in zip(r[mode], before))
 
