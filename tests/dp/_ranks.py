@@ -10,6 +10,7 @@ the values in rank order. ``fn`` must be importable (defined at module level in 
 from __future__ import annotations
 
 import os
+import socket
 from pathlib import Path
 
 import torch
@@ -30,19 +31,32 @@ def pin_streams(monkeypatch=None) -> None:
         prg.new_seed = lambda: KEY
 
 
-def _entry(rank: int, world: int, folder: str, fn, args) -> None:
+def _entry(rank: int, world: int, folder: str, port: int | None, fn, args) -> None:
     torch.set_num_threads(1)
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    dist.init_process_group("gloo", init_method=f"file://{folder}/store", rank=rank, world_size=world)
+    if port is None:
+        dist.init_process_group("gloo", init_method=f"file://{folder}/store", rank=rank, world_size=world)
+    else:  # as a launcher would leave it: the code under test joins the group itself
+        os.environ.update(RANK=str(rank), LOCAL_RANK=str(rank), WORLD_SIZE=str(world), LOCAL_WORLD_SIZE=str(world),
+                          MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port))
     try:
         result = fn(rank, world, *args)
         torch.save(result, Path(folder) / f"rank{rank}.pt")
     finally:
-        dist.destroy_process_group()
+        if dist.is_initialized():
+            dist.destroy_process_group()
 
 
-def run_ranks(fn, world: int, folder: Path, *args) -> list:
-    """``fn(rank, world, *args)`` on ``world`` gloo ranks; their return values, in rank order."""
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def run_ranks(fn, world: int, folder: Path, *args, launcher_env: bool = False) -> list:
+    """``fn(rank, world, *args)`` on ``world`` gloo ranks; their return values, in rank order. With
+    ``launcher_env`` the ranks get torchrun's environment variables instead of a joined group."""
     folder.mkdir(parents=True, exist_ok=True)
-    mp.start_processes(_entry, args=(world, str(folder), fn, args), nprocs=world, start_method="fork")
+    port = _free_port() if launcher_env else None
+    mp.start_processes(_entry, args=(world, str(folder), port, fn, args), nprocs=world, start_method="fork")
     return [torch.load(folder / f"rank{r}.pt", weights_only=False) for r in range(world)]
