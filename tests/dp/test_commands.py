@@ -268,3 +268,27 @@ def test_dp_train_on_two_processes(tmp_path):
     assert report["processes"] == 2 and report["steps"] == 3 and 0 < report["eps_rdp"] <= 8 + 1e-6
     assert run.stdout.count('"step": 3') == 2   # the step line and the final report, printed once (rank 0)
     tf.GPT2ForSequenceClassification.from_pretrained(out / "final")
+
+
+def test_dp_train_lora_on_a_llama_architecture_model(tmp_path):
+    """dp-train --lora on a tiny random Llama (the default targets take q_proj and v_proj): only the adapters
+    are trained, and the checkpoint is a plain LlamaForCausalLM with them merged in."""
+    pytest.importorskip("peft")
+    e2e = _need(DATA / "e2e" / "devset.csv")
+    tokenizer = _need(DATA / "tokenizers" / "gpt2")
+    train = tmp_path / "train.csv"
+    train.write_text("\n".join(e2e.read_text(encoding="utf-8").splitlines()[:21]) + "\n", encoding="utf-8")
+    model_dir = tmp_path / "tiny-llama"
+    tf.LlamaConfig(vocab_size=50257, hidden_size=16, intermediate_size=32, num_hidden_layers=2, num_attention_heads=2,
+                   num_key_value_heads=1, max_position_embeddings=64, bos_token_id=50256,
+                   eos_token_id=50256).save_pretrained(model_dir)
+    out = tmp_path / "out"
+    code = main(["dp-train", "--model", str(model_dir), "--random-init", "--tokenizer", str(tokenizer), "--data",
+                 str(train), "--task", "lm", "--target-epsilon", "8", "--steps", "2", "--batch-size", "6",
+                 "--max-length", "32", "--lora", "2", "--log-every", "2", "--output-dir", str(out)])
+    assert code == 0
+    report = json.loads((out / "final" / "privacy_report.json").read_text())
+    # per layer: q_proj A (16 -> 2) and B (2 -> 16); v_proj A (16 -> 2) and B (2 -> 8: one key/value head)
+    assert report["trainable_parameters"] == 2 * (16 * 2 + 2 * 16 + 16 * 2 + 2 * 8)
+    model = tf.LlamaForCausalLM.from_pretrained(out / "final")
+    assert not any("lora_" in n for n, _ in model.named_parameters())
