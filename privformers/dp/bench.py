@@ -8,7 +8,8 @@ small machines), optionally with LoRA adapters (``--lora RANK``, on the attentio
 ``--nproc N`` runs each measurement as a torchrun job of N ranks: the non-private baseline under
 torch's DistributedDataParallel, the private modes through the engine's data-parallel step; the
 batch (``--batch``) is the global one, split over the ranks, so the two do the same work. ``--fsdp``
-shards the model with FSDP2 in both (the non-private run lets FSDP reduce the gradients).
+shards the model with FSDP2 in both (the non-private run lets FSDP reduce the gradients); it runs
+under torchrun even with ``--nproc 1``, so one GPU runs the sharded code path.
 ``--repeats R`` alternates the modes R times (nonprivate, bk, nonprivate, bk, ...) so that a load
 that changes over time hits both alike; the report gives every run and each mode's median.
 """
@@ -108,10 +109,9 @@ def run_worker(mode: str, arch: str, layers: int | None, hidden: int | None, bat
     from privformers.dp import PrivacyEngine, distributed
 
     torch.set_num_threads(threads)
-    device = distributed.init_from_env() if distributed.launched_world() > 1 else torch.device("cpu")
+    launched = distributed.launched_world() > 1 or fsdp   # --fsdp: a job even of one rank (one GPU)
+    device = distributed.init_from_env() if launched else torch.device("cpu")
     rank, world = distributed.rank_and_world()
-    if fsdp and world == 1:
-        raise ValueError("--fsdp shards over the ranks of a job: give --nproc 2 or more")
     model = build_model(arch, layers, hidden, seq, size).to(device=device, dtype=getattr(torch, dtype))
     if lora:
         from privformers.dp.lora import add_lora
@@ -164,7 +164,7 @@ def run_worker(mode: str, arch: str, layers: int | None, hidden: int | None, bat
               "the timed steps; step_extra_mb: that peak less what was in use before them",
               "processes": world, "device": device.type, "batch": batch, "seq": seq,
               "trainable_parameters": sum(p.numel() for p in model.parameters() if p.requires_grad)}
-    if world > 1:
+    if launched:
         torch.distributed.destroy_process_group()
     return result
 
@@ -178,7 +178,7 @@ def worker_command(mode: str, args: argparse.Namespace) -> list[str]:
     worker += ["--layers", str(args.layers)] if args.layers else []
     worker += ["--hidden", str(args.hidden)] if args.hidden else []
     worker += ["--fsdp"] if args.fsdp else []
-    if args.nproc == 1:
+    if args.nproc == 1 and not args.fsdp:
         return [sys.executable, *worker]
     return [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc-per-node={args.nproc}", *worker]
 
@@ -199,7 +199,7 @@ def run_all(args: argparse.Namespace) -> list[dict]:
             raise RuntimeError(f"bench worker {mode} failed:\n{out.stderr[-3000:]}")
         runs[mode].append(json.loads(out.stdout.strip().splitlines()[-1]))
     results = []
-    for mode, measured in runs.items():
+    for measured in runs.values():
         speeds = [r["steps_per_s"] for r in measured]
         results.append({**measured[0], "steps_per_s": statistics.median(speeds), "runs_steps_per_s": speeds,
                         "peak_mb": max(r["peak_mb"] for r in measured)})
@@ -230,7 +230,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--dtype", default="float32", choices=("float32", "bfloat16"), help="model dtype")
     parser.add_argument("--nproc", type=positive_int, default=1,
                         help="ranks per run (torchrun; gloo on the CPU, NCCL on GPUs): DDP against DP data parallel")
-    parser.add_argument("--fsdp", action="store_true", help="shard the model with FSDP2 (needs --nproc >= 2)")
+    parser.add_argument("--fsdp", action="store_true",
+                        help="shard the model with FSDP2 over the --nproc ranks (with 1: one rank, one GPU)")
     parser.add_argument("--repeats", type=positive_int, default=1, help="runs per mode, alternating the modes")
 
 

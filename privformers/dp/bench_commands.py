@@ -25,7 +25,8 @@ def register_bench(bench_subparsers) -> None:
     """Add the ``dp`` benchmark target."""
     from privformers.dp.bench import add_arguments
 
-    parser = bench_subparsers.add_parser("dp", help="DP training speed/memory per clipping mode (--nproc N: against DDP)")
+    parser = bench_subparsers.add_parser("dp", help="DP training speed/memory per clipping mode "
+                                         "(--nproc N: against DDP)")
     add_arguments(parser)
     parser.add_argument("--json", action="store_true", help="print JSON")
     parser.set_defaults(func=_run)

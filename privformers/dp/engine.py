@@ -79,12 +79,13 @@ class PrivacyEngine:
 
     def _setup_ranks(self, wanted: bool | None) -> None:
         """Data-parallel across ranks when a multi-rank process group is up (or ``wanted``)."""
-        up = distributed.is_distributed()
+        self.sharded_params = [p for p in self.params if sharded.is_sharded(p)]
+        # FSDP on a job of one rank (one GPU) takes the sharded path too: the same code as on many
+        up = distributed.is_distributed() or (bool(self.sharded_params) and torch.distributed.is_initialized())
         if wanted and not up:
             raise ValueError("data_parallel=True needs torch.distributed initialised with more than one rank")
         self.distributed = up if wanted is None else bool(wanted)
         self.rank, self.world = distributed.rank_and_world() if self.distributed else (0, 1)
-        self.sharded_params = [p for p in self.params if sharded.is_sharded(p)]
         if self.sharded_params:
             if not self.distributed:
                 raise ValueError("the model has sharded (DTensor) parameters but the engine is not distributed")

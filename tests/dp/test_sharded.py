@@ -92,3 +92,18 @@ def test_sharded_noise_is_one_draw_per_coordinate(ranks):
 
 def test_ghost_clipping_is_refused_with_sharded_parameters(ranks):
     assert all("second backward pass" in r["ghost_refused"] and "bk" in r["ghost_refused"] for r in ranks)
+
+
+def _one_rank_fsdp(rank: int, world: int, clip: float) -> list[torch.Tensor]:
+    model, loss_fn = make("llama")
+    return _train(shard_model(model), loss_fn, "bk", STEPS, clip)
+
+
+def test_fsdp_on_a_job_of_one_rank_takes_the_sharded_path(tmp_path, clip):
+    """One rank (one GPU's case): the parameters are DTensors on a 1-rank mesh, and the result is the plain
+    one-process result."""
+    model, loss_fn = make("llama")
+    want = _train(model, loss_fn, "bk", STEPS, clip)
+    (got,) = run_ranks(_one_rank_fsdp, 1, tmp_path, clip)
+    for a, b in zip(got, want):
+        torch.testing.assert_close(a, b, atol=1e-12, rtol=0)
