@@ -35,6 +35,11 @@ class DPTrainer(Trainer):
         super().__init__(*args, **kwargs)
         if self.args.gradient_accumulation_steps != 1:
             raise ValueError("DPTrainer draws whole Poisson batches; set gradient_accumulation_steps=1")
+        if getattr(self, "is_fsdp_enabled", False) or getattr(self, "is_deepspeed_enabled", False):
+            raise ValueError("DPTrainer does not run under accelerate's FSDP or DeepSpeed plugins (they would "
+                             "wrap the model after the privacy engine is attached): launch plain data "
+                             "parallel, or shard with privformers.dp.sharded.shard_model and use the "
+                             "PrivacyEngine directly")
         self.args.max_grad_norm = 0.0  # clipping is per example, done by the privacy engine
         self.privacy = dict(privacy)
         self.privacy_engine: PrivacyEngine | None = None

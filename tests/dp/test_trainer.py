@@ -99,3 +99,20 @@ def test_readme_accelerate_example_runs_on_two_processes(tmp_path):
     assert result["processes"] == 2 and result["logical_batch"] == 32 and result["steps"] == 3
     assert 0 < result["eps_rdp"] <= 8 + 1e-6
     tf.LlamaForCausalLM.from_pretrained(tmp_path / "final")
+
+
+def test_dp_trainer_refuses_accelerates_fsdp_plugin(tmp_path, monkeypatch):
+    original = tf.Trainer.__init__
+
+    def with_fsdp(self, *args, **kwargs):   # what Trainer sets when accelerate's state has an FSDP plugin
+        original(self, *args, **kwargs)
+        self.is_fsdp_enabled = True
+
+    monkeypatch.setattr(tf.Trainer, "__init__", with_fsdp)
+    config = tf.BertConfig(vocab_size=50, hidden_size=16, num_hidden_layers=1, num_attention_heads=2,
+                           intermediate_size=32, max_position_embeddings=16)
+    args = tf.TrainingArguments(output_dir=str(tmp_path), per_device_train_batch_size=8, max_steps=1, report_to=[],
+                                use_cpu=True)
+    with pytest.raises(ValueError, match="FSDP or DeepSpeed plugins"):
+        DPTrainer(model=tf.BertForSequenceClassification(config), args=args, train_dataset=Examples(16),
+                  privacy=dict(noise_multiplier=1.0, max_grad_norm=0.5))
