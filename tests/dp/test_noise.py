@@ -149,3 +149,17 @@ def test_a_range_of_a_draw_holds_what_one_process_draws_there(monkeypatch):
     assert torch.count_nonzero(gaussian_range(sizes, 3, 9, 0.0)) == 0
     with pytest.raises(ValueError, match="not inside"):
         gaussian_range(sizes, 5, 100, 1.0)
+
+
+def test_data_parallel_noise_and_sampling_never_touch_torch_generators(monkeypatch):
+    """A rank's noise range and the shared Poisson sampler use AES-CTR streams only."""
+    from privformers.dp.noise import gaussian_range
+    from privformers.dp.sampling import DistributedPoissonSampler
+
+    def forbidden(*args, **kwargs):
+        raise AssertionError("torch's generator was used for DP randomness")
+
+    for name in ("normal", "randn", "rand", "randint", "bernoulli"):
+        monkeypatch.setattr(torch, name, forbidden)
+    assert gaussian_range([5, 7], 3, 11, 1.0).shape == (8,)
+    assert len(list(DistributedPoissonSampler(20, 0.5, steps=2))) == 2
