@@ -54,6 +54,7 @@ def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``privformers`` script."""
     parser = build_parser()
     args = parser.parse_args(argv)
+    args.argv = list(sys.argv[1:] if argv is None else argv)  # for commands that run themselves again (--nproc)
     func: Callable[[argparse.Namespace], int | None] | None = getattr(args, "func", None)
     if func is None:
         parser.print_help()

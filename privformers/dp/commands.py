@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import sys
 from pathlib import Path
 
 from privformers.argtypes import (
@@ -45,6 +46,9 @@ def _check_options(args: argparse.Namespace) -> None:
                     "and --freeze-embeddings")
     if (args.lora_alpha is not None or args.lora_targets) and not args.lora:
         usage_error(COMMAND, "--lora-alpha and --lora-targets need --lora RANK")
+    if args.nproc > 1 and args.non_private and args.batch_size < args.nproc:
+        usage_error(COMMAND, f"--non-private --nproc {args.nproc} splits fixed batches over the processes: "
+                    f"--batch-size must be at least {args.nproc}")
     if args.bleu_mrs and (args.task != "lm" or not args.eval_data):
         usage_error(COMMAND, "--bleu-mrs scores generations for --eval-data sources: it needs --task lm and "
                     "--eval-data")
@@ -104,13 +108,27 @@ def _check_data(args: argparse.Namespace) -> None:
 
 
 def _run(args: argparse.Namespace) -> int:
+    from privformers.dp.distributed import launched_world
+
+    world = launched_world()
+    if world > 1 and args.nproc not in (1, world):
+        usage_error(COMMAND, f"--nproc {args.nproc} under a launcher that started {world} processes: drop --nproc")
+    _check_options(args)
+    _check_inputs(args)   # before any process starts (with --nproc), and by each rank under a launcher
+    _check_data(args)
+    if args.nproc > 1 and world == 1:
+        from privformers.dp.launch import launch
+
+        code = launch(args.nproc, args.argv, args.threads)
+        if code != 0:
+            print(f"privformers dp-train: error: the {args.nproc}-process run failed (exit status {code}); "
+                  "the failing rank's error is above", file=sys.stderr)
+        return code
     from privformers.dp.train import train
 
-    _check_options(args)
-    _check_inputs(args)
-    _check_data(args)
     final = train(args)
-    print(strict_json({k: v for k, v in final.items() if k != "training"}, indent=1))
+    if final is not None:  # rank 0
+        print(strict_json({k: v for k, v in final.items() if k != "training"}, indent=1))
     return 0
 
 
@@ -172,6 +190,11 @@ def register(subparsers) -> None:
     p.add_argument("--log-every", type=positive_int, default=50, help="steps between epsilon/eval reports")
     p.add_argument("--save-every", type=non_negative_int, default=0, help="steps between checkpoints (0: final only)")
     p.add_argument("--output-dir", default="dp-train-out")
-    p.add_argument("--threads", type=positive_int, default=1)
+    p.add_argument("--threads", type=positive_int, default=1, help="torch threads per process")
+    p.add_argument("--nproc", type=positive_int, default=1,
+                   help="data-parallel processes on this machine, started with torchrun (gloo on the CPU, NCCL "
+                   "with one GPU each): each clips its share of every logical batch, the noise is drawn once "
+                   "per coordinate; --batch-size stays the logical batch and epsilon is unchanged. Under "
+                   "torchrun or accelerate launch, leave it out")
     p.add_argument("--seed", type=int, default=0, help="seed of the non-private baseline's batches")
     p.set_defaults(func=_run)

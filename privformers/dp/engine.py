@@ -5,6 +5,14 @@ target_epsilon=...); engine.attach(optimizer)``; then per batch ``optimizer.step
 (or ``optimizer.virtual_step(loss=...)`` to accumulate). The engine runs the backward pass itself,
 clips each example's gradient to ``max_grad_norm``, adds Gaussian noise of standard deviation
 ``noise_multiplier * max_grad_norm`` once per step, and divides by the expected batch size.
+
+Across ranks (``torch.distributed`` initialised with more than one rank, e.g. under ``torchrun`` or
+``accelerate launch``): ``batch_size`` and ``sample_size`` are the logical batch and the whole
+dataset, each rank feeds the losses of its share (``DistributedPoissonSampler``), and the step sums
+the ranks' clipped sums with one noise draw per coordinate (``privformers.dp.distributed``; FSDP2
+parameters: ``privformers.dp.sharded``). Every rank must call ``step`` once per logical step, also
+with an empty share. The accounting is the single-process one: one Poisson-subsampled Gaussian event
+per logical step with q = batch_size / sample_size.
 """
 
 from __future__ import annotations
@@ -15,7 +23,7 @@ import types
 import torch
 from torch import Tensor, nn
 
-from privformers.dp import accounting
+from privformers.dp import accounting, distributed, sharded
 from privformers.dp.clipping import CLIPPING_MODES, clip_factors, clipped_sums, squared_norms
 from privformers.dp.noise import gaussian_like_many
 from privformers.dp.recorder import GradientRecorder
@@ -30,7 +38,7 @@ class PrivacyEngine:
                  epochs: float | None = None, steps: int | None = None,
                  noise_multiplier: float | None = None, target_epsilon: float | None = None,
                  target_delta: float | None = None, clipping_mode: str = "bk",
-                 accounting_mode: str = "rdp", sampling: str = "poisson"):
+                 accounting_mode: str = "rdp", sampling: str = "poisson", data_parallel: bool | None = None):
         if batch_size <= 0 or sample_size <= 0 or batch_size > sample_size:
             raise ValueError(f"need 0 < batch_size <= sample_size, got {batch_size}, {sample_size}")
         if max_grad_norm <= 0:
@@ -63,10 +71,27 @@ class PrivacyEngine:
         self.noise_multiplier = float(noise_multiplier)
         self.recorder = GradientRecorder(module)
         self.params = self.recorder.params
+        self._setup_ranks(data_parallel)
         self.steps_taken = 0
         self.summed: dict[nn.Parameter, Tensor] = {}
         self.last_norms: Tensor | None = None
         self.optimizer = None
+
+    def _setup_ranks(self, wanted: bool | None) -> None:
+        """Data-parallel across ranks when a multi-rank process group is up (or ``wanted``)."""
+        self.sharded_params = [p for p in self.params if sharded.is_sharded(p)]
+        # FSDP on a job of one rank (one GPU) takes the sharded path too: the same code as on many
+        up = distributed.is_distributed() or (bool(self.sharded_params) and torch.distributed.is_initialized())
+        if wanted and not up:
+            raise ValueError("data_parallel=True needs torch.distributed initialised with more than one rank")
+        self.distributed = up if wanted is None else bool(wanted)
+        self.rank, self.world = distributed.rank_and_world() if self.distributed else (0, 1)
+        if self.sharded_params:
+            if not self.distributed:
+                raise ValueError("the model has sharded (DTensor) parameters but the engine is not distributed")
+            sharded.check_sharded(self.sharded_params, self.clipping_mode)
+        if self.distributed:
+            distributed.broadcast_module(self.module)  # replicas start equal (DDP does the same)
 
     # --- gradients -------------------------------------------------------------------------
     def _clipped_sums(self, loss: Tensor) -> dict[nn.Parameter, Tensor]:
@@ -104,8 +129,19 @@ class PrivacyEngine:
         self.recorder.start(batch_size)
 
     def virtual_step(self, loss: Tensor) -> None:
-        """Accumulate clipped per-example gradients of ``loss`` without updating parameters."""
-        for param, total in self._clipped_sums(loss).items():
+        """Accumulate clipped per-example gradients of ``loss`` without updating parameters.
+
+        With sharded parameters each one's clipped sum is reduce-scattered to its shard here (a
+        collective per sharded parameter: every rank makes the same number of virtual steps)."""
+        sums = self._clipped_sums(loss)
+        if self.sharded_params:
+            dtype = distributed.reduction_dtype(self.sharded_params)
+            for param in self.sharded_params:
+                full = sums.pop(param, None)
+                if full is None:
+                    full = torch.zeros(param.shape, dtype=dtype, device=param.device)
+                sums[param] = sharded.reduce_to_shard(full, param, dtype)
+        for param, total in sums.items():
             self.summed[param] = self.summed[param] + total if param in self.summed else total
 
     def private_gradients(self, loss: Tensor | None = None) -> None:
@@ -113,12 +149,31 @@ class PrivacyEngine:
         if loss is not None:
             self.virtual_step(loss)
         std = self.noise_multiplier * self.max_grad_norm
-        # unused by the batch (or an empty Poisson batch): the sum is zero
-        totals = [self.summed[p] if p in self.summed else torch.zeros_like(p) for p in self.params]
-        for param, total, noise in zip(self.params, totals, gaussian_like_many(totals, std)):
-            param.grad = ((total + noise) / self.batch_size).to(param.dtype)
+        if self.distributed:
+            self._distributed_gradients(std)
+        else:
+            # unused by the batch (or an empty Poisson batch): the sum is zero
+            totals = [self.summed[p] if p in self.summed else torch.zeros_like(p) for p in self.params]
+            for param, total, noise in zip(self.params, totals, gaussian_like_many(totals, std)):
+                param.grad = ((total + noise) / self.batch_size).to(param.dtype)
         self.summed = {}
         self.steps_taken += 1
+
+    def _distributed_gradients(self, std: float) -> None:
+        """Sum over ranks plus one noise draw per coordinate: one all-reduce for replicated parameters,
+        the owner's noise on each shard of a sharded one (already reduced by ``virtual_step``)."""
+        replicated = [p for p in self.params if not sharded.is_sharded(p)]
+        if replicated:
+            totals = [self.summed[p] if p in self.summed else torch.zeros_like(p) for p in replicated]
+            for param, total in zip(replicated, distributed.noisy_all_reduce(totals, std)):
+                param.grad = (total / self.batch_size).to(param.dtype)
+        if self.sharded_params:
+            dtype = distributed.reduction_dtype(self.sharded_params)
+            shards = [self.summed[p] if p in self.summed else sharded.zeros_shard(p, dtype)
+                      for p in self.sharded_params]
+            sharded.add_shard_noise(shards, std)
+            for param, shard in zip(self.sharded_params, shards):
+                param.grad = (shard / self.batch_size).to(param.dtype)
 
     # --- optimizer integration ---------------------------------------------------------------
     def attach(self, optimizer: torch.optim.Optimizer) -> None:

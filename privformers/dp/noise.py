@@ -55,6 +55,33 @@ def _fill_normal(flat: torch.Tensor, start: int, stop: int, std: float, stream: 
         flat[a:b] = secure_normal(b - a, stream).mul_(std)
 
 
+def _fill_ranges(segments: list[tuple[torch.Tensor, int]], cuts: list[int], parts: range, std: float) -> None:
+    """Fill draw positions ``cuts[i]:cuts[i + 1]`` for each ``i`` in ``parts``, each range from its own
+    fresh stream (in threads when there are several).
+
+    ``segments`` are (flat tensor, draw position of its first value) pairs in draw order. Within a
+    range one stream runs on across segment boundaries, and each segment's share starts a new block,
+    so a range's values depend only on the segment boundaries, not on which buffer holds them."""
+
+    def fill_range(i: int) -> None:
+        stream = secure_stream()
+        for f, first in segments:
+            a, b = max(cuts[i], first), min(cuts[i + 1], first + f.numel())
+            if a < b:
+                _fill_normal(f, a - first, b - first, std, stream)
+
+    if len(parts) == 1:
+        fill_range(parts[0])
+    else:
+        with ThreadPoolExecutor(len(parts), thread_name_prefix="dp-noise") as pool:
+            list(pool.map(fill_range, parts))
+
+
+def _check_std(std: float) -> None:
+    if not math.isfinite(std) or std < 0:
+        raise ValueError(f"noise std must be a finite number >= 0, got {std}")
+
+
 def gaussian_like_many(tensors: list[torch.Tensor], std: float) -> list[torch.Tensor]:
     """N(0, std^2) noise for each tensor (its shape, dtype and device), from fresh secure streams.
 
@@ -63,8 +90,7 @@ def gaussian_like_many(tensors: list[torch.Tensor], std: float) -> list[torch.Te
     across tensor boundaries, each filled from its own fresh stream in its own thread (the cipher and
     torch's kernels release the GIL), so many small gradients are as parallel as one large one. The
     noise of all the tensors is held at once: one model's worth of memory in the gradients' dtype."""
-    if not math.isfinite(std) or std < 0:
-        raise ValueError(f"noise std must be a finite number >= 0, got {std}")
+    _check_std(std)
     if std == 0:
         return [torch.zeros_like(t) for t in tensors]
     flats = [torch.empty(t.numel(), dtype=t.dtype) for t in tensors]
@@ -73,21 +99,39 @@ def gaussian_like_many(tensors: list[torch.Tensor], std: float) -> list[torch.Te
         offsets.append(offsets[-1] + f.numel())
     total = offsets[-1]
     parts = WORKERS if total >= PARALLEL_FROM else 1
-    cuts = [total * i // parts for i in range(parts + 1)]
-
-    def fill_range(i: int) -> None:
-        stream = secure_stream()
-        for f, first in zip(flats, offsets):
-            a, b = max(cuts[i], first), min(cuts[i + 1], first + f.numel())
-            if a < b:
-                _fill_normal(f, a - first, b - first, std, stream)
-
-    if parts == 1:
-        fill_range(0)
-    else:
-        with ThreadPoolExecutor(parts, thread_name_prefix="dp-noise") as pool:
-            list(pool.map(fill_range, range(parts)))
+    _fill_ranges(list(zip(flats, offsets)), [total * i // parts for i in range(parts + 1)], range(parts), std)
     return [f.reshape(t.shape).to(t.device) for f, t in zip(flats, tensors)]
+
+
+def gaussian_range(sizes: list[int], start: int, stop: int, std: float,
+                   dtype: torch.dtype = torch.float32) -> torch.Tensor:
+    """Positions ``start:stop`` of one N(0, std^2) draw over tensors of ``sizes`` values (flattened,
+    in order), as a flat CPU tensor of ``dtype``; only that part is made (cost: ``stop - start``
+    normals, about 25 ns each on one core, and that many values of memory).
+
+    Why: in data-parallel training every coordinate's noise is drawn by exactly one rank, its owner;
+    a rank asks for its own range only. The range is cut like ``gaussian_like_many`` cuts a whole
+    draw (``WORKERS`` sub-ranges from ``PARALLEL_FROM`` values on, each from a fresh stream), so the
+    ranges of ranks ``0..N-1`` owning ``total * r // N`` onwards hold exactly the values a single
+    process draws with ``WORKERS = N`` when each rank fills its range from one stream and every stream
+    is keyed the same (the tests pin the key that way)."""
+    _check_std(std)
+    total = sum(sizes)
+    if not 0 <= start <= stop <= total:
+        raise ValueError(f"range {start}:{stop} is not inside a draw of {total} values")
+    out = torch.zeros(stop - start, dtype=dtype)
+    if std == 0 or stop == start:
+        return out
+    segments, first = [], 0
+    for n in sizes:
+        a, b = max(first, start), min(first + n, stop)
+        if a < b:
+            segments.append((out[a - start:b - start], a))
+        first += n
+    parts = WORKERS if stop - start >= PARALLEL_FROM else 1
+    cuts = [start + (stop - start) * i // parts for i in range(parts + 1)]
+    _fill_ranges(segments, cuts, range(parts), std)
+    return out
 
 
 def gaussian_like(tensor: torch.Tensor, std: float) -> torch.Tensor:
@@ -95,9 +139,10 @@ def gaussian_like(tensor: torch.Tensor, std: float) -> torch.Tensor:
     return gaussian_like_many([tensor], std)[0]
 
 
-def bernoulli_mask(n: int, p: float) -> torch.Tensor:
-    """n independent booleans, each True with probability p (to within 2^-53), from a fresh secure stream."""
+def bernoulli_mask(n: int, p: float, stream: AesCtrPrg | None = None) -> torch.Tensor:
+    """n independent booleans, each True with probability p (to within 2^-53), from a fresh secure stream
+    (or from ``stream``, which then runs on: data-parallel ranks share one to agree on a batch)."""
     if n == 0:
         return torch.zeros(0, dtype=torch.bool)
-    stream = secure_stream()
+    stream = stream if stream is not None else secure_stream()
     return torch.cat([secure_uniform(min(BLOCK, n - start), stream) < p for start in range(0, n, BLOCK)])

@@ -31,6 +31,9 @@ class GradientRecorder:
         self.watched: list[Tensor] = []
         self._handles = []
         self.params: list[nn.Parameter] = []
+        # (layer, name) -> the parameter as registered now: FSDP swaps a sharded parameter for its
+        # gathered copy during forward and backward, and the pieces belong to the registered one
+        self._owned: dict[tuple[int, str], nn.Parameter] = {}
         seen: set[int] = set()
         unsupported = []
         for name, module in model.named_modules():
@@ -42,7 +45,8 @@ class GradientRecorder:
                 unsupported.append(f"{name or type(module).__name__} ({type(module).__name__}: "
                                    f"{', '.join(n for n, _ in direct)})")
                 continue
-            for _, p in direct:
+            for n, p in direct:
+                self._owned[(id(module), n)] = p
                 if id(p) not in seen:
                     seen.add(id(p))
                     self.params.append(p)
@@ -96,7 +100,7 @@ class GradientRecorder:
                 grad = grad.reshape(self.batch_size, -1, *grad.shape[1:])
                 act = act.reshape(self.batch_size, -1, *act.shape[1:])
             for name, piece in rule.fn(owner, act, grad).items():
-                param = getattr(owner, name)
+                param = self._owned.get((id(owner), name))
                 if param is not None and param.requires_grad:
                     self.pieces[param].append(piece)
 

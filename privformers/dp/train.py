@@ -2,6 +2,12 @@
 
 Also trains non-privately (``--non-private``) with the same step budget and batch size, as the
 baseline the utility numbers are compared with.
+
+Under a launcher (``--nproc N`` starts ``torchrun``; or ``torchrun``/``accelerate launch`` directly)
+every rank loads the data and the model, takes its share of each logical batch (one Poisson mask
+agreed by all ranks), and the engine sums the ranks' clipped sums with one noise draw per coordinate;
+``--batch-size`` stays the logical (expected) batch. Rank 0 alone evaluates, reports and saves.
+The non-private baseline runs under torch's DistributedDataParallel.
 """
 
 from __future__ import annotations
@@ -16,10 +22,10 @@ import torch
 from tqdm import tqdm
 
 from privformers.argtypes import strict_json
-from privformers.dp import datasets, losses
+from privformers.dp import datasets, distributed, losses
 from privformers.dp.ema import ParameterEMA
 from privformers.dp.engine import PrivacyEngine
-from privformers.dp.sampling import PoissonBatchSampler, physical_batches
+from privformers.dp.sampling import DistributedPoissonSampler, PoissonBatchSampler, physical_batches
 
 ACCOUNTANT_NOTE = "rdp: per-order RDP from prv-accountant, converted by dp-accounting; pld: dp-accounting"
 
@@ -77,12 +83,13 @@ def load_examples(args, tokenizer, path: str) -> list[dict]:
 
 
 @torch.no_grad()
-def evaluate(model, examples: list[dict], collate, batch_size: int, task: str) -> dict:
+def evaluate(model, examples: list[dict], collate, batch_size: int, task: str,
+             device: torch.device | None = None) -> dict:
     """Accuracy (classification) or mean per-token loss (lm) on ``examples``."""
     model.eval()
     correct, total, loss_sum = 0, 0, 0.0
     for i in range(0, len(examples), batch_size):
-        batch = collate(examples[i:i + batch_size])
+        batch = _to(collate(examples[i:i + batch_size]), device)
         labels = batch.pop("labels")
         logits = model(**batch).logits
         if task == "classification":
@@ -92,6 +99,10 @@ def evaluate(model, examples: list[dict], collate, batch_size: int, task: str) -
         total += len(labels)
     model.train()
     return {"accuracy": correct / total} if task == "classification" else {"loss": loss_sum / total}
+
+
+def _to(batch: dict, device: torch.device | None) -> dict:
+    return batch if device is None else {k: v.to(device) for k, v in batch.items()}
 
 
 def table_to_text_bleu(model, tokenizer, path: str, task: str, count: int) -> dict:
@@ -145,9 +156,20 @@ def save_checkpoint(model, tokenizer, folder: Path, report: dict) -> None:
     (folder / "privacy_report.json").write_text(strict_json(report, indent=1))
 
 
-def train(args) -> dict:
-    """Run dp-train with parsed ``args``; return the final report."""
+def train(args) -> dict | None:
+    """Run dp-train with parsed ``args``; return the final report (None on ranks other than 0)."""
     torch.set_num_threads(args.threads)
+    if distributed.launched_world() == 1:
+        return _train(args, torch.device("cpu"))
+    device = distributed.init_from_env()
+    try:
+        return _train(args, device)
+    finally:
+        torch.distributed.destroy_process_group()
+
+
+def _train(args, device: torch.device) -> dict | None:
+    rank, world = distributed.rank_and_world()
     tokenizer = load_tokenizer(args.tokenizer or args.model)
     train_set = load_examples(args, tokenizer, args.data)
     if args.max_train_examples:
@@ -172,22 +194,26 @@ def train(args) -> dict:
             raise ValueError("--lora trains only the adapters (and a classification head): drop --trainable "
                              "and --freeze-embeddings")
         model = add_lora(model, args.lora, args.lora_alpha, args.lora_targets or DEFAULT_TARGETS, args.task)
+    model.to(device)
     collate = datasets.pad_collate(tokenizer.pad_token_id)
     n = len(train_set)
     steps = args.steps or math.ceil(args.epochs * n / args.batch_size)
     trainable = [p for p in model.parameters() if p.requires_grad]
     optimizer = torch.optim.AdamW(trainable, lr=args.lr, weight_decay=0)
-    engine = None
+    engine, forward = None, model
     if not args.non_private:
         engine = PrivacyEngine(model, batch_size=args.batch_size, sample_size=n, steps=steps,
                                max_grad_norm=args.max_grad_norm, target_epsilon=args.target_epsilon,
                                noise_multiplier=args.noise_multiplier, target_delta=args.target_delta,
                                clipping_mode=args.clipping_mode, accounting_mode=args.accounting_mode)
         engine.attach(optimizer)
-        batches = PoissonBatchSampler(n, args.batch_size / n, steps)
+        sampler = DistributedPoissonSampler if world > 1 else PoissonBatchSampler
+        batches = sampler(n, args.batch_size / n, steps)
     else:
-        rng = random.Random(args.seed)
-        batches = [rng.sample(range(n), args.batch_size) for _ in range(steps)]
+        rng = random.Random(args.seed)  # the same batches on every rank, each taking its share
+        batches = [rng.sample(range(n), args.batch_size)[rank::world] for _ in range(steps)]
+        if world > 1:
+            forward = torch.nn.parallel.DistributedDataParallel(model)
     schedule = lr_schedule(optimizer, getattr(args, "lr_schedule", "constant"), steps,
                            getattr(args, "warmup_steps", 0))  # after attach: it wraps the private step
     ema = ParameterEMA(trainable, args.ema) if getattr(args, "ema", None) else None
@@ -196,22 +222,22 @@ def train(args) -> dict:
 
     def report(step: int) -> dict:
         r = {"step": step, "task": args.task, "model": args.model, "private": engine is not None,
-             "trainable_parameters": sum(p.numel() for p in trainable)}
+             "trainable_parameters": sum(p.numel() for p in trainable), "processes": world}
         if engine is not None:
             spent, r["private"] = privacy_claim(engine.get_privacy_spent(step, "all"))
             r.update(spent, accountant=ACCOUNTANT_NOTE, training=engine.get_training_stats())
         if eval_set and ema is not None:
-            r["eval_last_iterate"] = evaluate(model, eval_set, collate, args.eval_batch_size, args.task)
+            r["eval_last_iterate"] = evaluate(model, eval_set, collate, args.eval_batch_size, args.task, device)
             r["ema_decay"] = ema.decay
         if eval_set:  # "eval" scores what the checkpoint holds: the average with --ema
             with ema.applied() if ema is not None else contextlib.nullcontext():
-                r["eval"] = evaluate(model, eval_set, collate, args.eval_batch_size, args.task)
+                r["eval"] = evaluate(model, eval_set, collate, args.eval_batch_size, args.task, device)
                 if args.task == "lm" and args.bleu_mrs and step == steps:
                     r["eval"].update(table_to_text_bleu(model, tokenizer, args.eval_data, args.lm_data_task,
                                                           args.bleu_mrs))
         return r
 
-    bar = tqdm(batches, total=steps, desc="dp-train" if engine else "train")
+    bar = tqdm(batches, total=steps, desc="dp-train" if engine else "train", disable=rank != 0)
     for step, indices in enumerate(bar, start=1):
         # cut the logical batch into physical ones by length, so little padding is computed; the
         # logical batch (what the accountant sees) and its summed gradient are unchanged
@@ -220,14 +246,17 @@ def train(args) -> dict:
         if engine is not None and not chunks:
             optimizer.step()  # empty Poisson batch: noise only
         for k, chunk in enumerate(chunks):
-            batch = collate([train_set[i] for i in chunk])
+            batch = _to(collate([train_set[i] for i in chunk]), device)
             labels = batch.pop("labels")
-            loss = losses.per_example_loss(model(**batch).logits, labels)
+            last = k == len(chunks) - 1
+            with contextlib.nullcontext() if last or forward is model else forward.no_sync():
+                loss = losses.per_example_loss(forward(**batch).logits, labels)
+                if engine is None:  # DDP averages over ranks: scale so that the mean is sum / batch
+                    (loss.sum() * world / args.batch_size).backward()
             if engine is None:
-                (loss.sum() / args.batch_size).backward()
-                if k == len(chunks) - 1:
+                if last:
                     optimizer.step()
-            elif k == len(chunks) - 1:
+            elif last:
                 optimizer.step(loss=loss)
             else:
                 optimizer.virtual_step(loss=loss)
@@ -236,6 +265,8 @@ def train(args) -> dict:
         schedule.step()
         if ema is not None:
             ema.update()
+        if rank != 0:
+            continue  # reports and checkpoints come from rank 0; the others go on to the next all-reduce
         if step % args.log_every == 0 or step == steps:
             r = report(step)
             history.append(r)
@@ -243,6 +274,8 @@ def train(args) -> dict:
         if args.save_every and step % args.save_every == 0:
             latest = history[-1] if history and history[-1]["step"] == step else report(step)
             save_weights(model, tokenizer, out / f"checkpoint-{step}", latest, ema)
+    if rank != 0:
+        return None
     final = history[-1]
     save_weights(model, tokenizer, out / "final", final, ema)
     return final

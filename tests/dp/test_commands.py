@@ -219,3 +219,76 @@ def test_contradictory_or_impossible_settings_are_refused_before_loading(tmp_pat
         code, out, err = run_cli(base + extra, capsys)
         assert code == 2 and len(err.strip().splitlines()) == 1 and reason in err, (extra, err)
         assert err.startswith("privformers dp-train: error: ") and out == ""
+
+
+def test_nproc_relaunches_through_torchrun_without_the_nproc_option(tmp_path, capsys, monkeypatch):
+    """--nproc N runs the same command line (less --nproc) under torchrun; a failed run says so, exit status
+    kept; --nproc that contradicts the launcher's world size is refused."""
+    from privformers.dp import launch
+
+    assert launch.without_nproc(["a", "--nproc", "2", "b", "--nproc=3", "c"]) == ["a", "b", "c"]
+    cmd = launch.torchrun_command(2, ["dp-train", "--nproc", "2", "--steps", "1"])
+    assert cmd[1:6] == ["-m", "torch.distributed.run", "--standalone", "--nproc-per-node=2", "-m"]
+    assert cmd[6:] == ["privformers.cli", "dp-train", "--steps", "1"]
+    assert launch.child_env(3)["OMP_NUM_THREADS"] == "3"
+    assert launch.child_env(1)["PYTHONPATH"].split(":")[0] == str(Path(__file__).resolve().parents[2])
+    train, tokenizer, model_dir = tiny_sst2_setup(tmp_path, 9)
+    argv = ["dp-train", "--model", str(model_dir), "--random-init", "--tokenizer", str(tokenizer), "--data",
+            str(train), "--task", "classification", "--target-epsilon", "8", "--steps", "1", "--batch-size", "4",
+            "--output-dir", str(tmp_path / "out"), "--nproc", "2"]
+    calls = []
+    monkeypatch.setattr(launch, "launch", lambda n, args, threads: calls.append((n, args)) or 7)
+    code, _, err = run_cli(argv, capsys)
+    assert code == 7 and calls == [(2, argv)] and "the 2-process run failed (exit status 7)" in err
+    monkeypatch.setenv("WORLD_SIZE", "3")
+    code, _, err = run_cli(argv, capsys)
+    assert code == 2 and "--nproc 2 under a launcher that started 3 processes" in err
+    monkeypatch.delenv("WORLD_SIZE")
+    non_private = [a for a in argv if a not in ("--target-epsilon", "8")]
+    code, _, err = run_cli(non_private + ["--non-private", "--batch-size", "1"], capsys)
+    assert code == 2 and "--batch-size must be at least 2" in err
+
+
+@pytest.mark.slow
+def test_dp_train_on_two_processes(tmp_path):
+    """dp-train --nproc 2 end to end (torchrun, gloo): one report and one checkpoint, from rank 0."""
+    import subprocess
+    import sys
+
+    train, tokenizer, model_dir = tiny_sst2_setup(tmp_path, 41)
+    out = tmp_path / "out"
+    run = subprocess.run([sys.executable, "-m", "privformers.cli", "dp-train", "--model", str(model_dir),
+                          "--random-init", "--tokenizer", str(tokenizer), "--data", str(train), "--eval-data",
+                          str(train), "--task", "classification", "--target-epsilon", "8", "--steps", "3",
+                          "--batch-size", "8", "--max-physical-batch-size", "4", "--max-length", "32",
+                          "--log-every", "1", "--output-dir", str(out), "--nproc", "2"],
+                         capture_output=True, text=True, cwd=Path(__file__).resolve().parents[2], timeout=600)
+    assert run.returncode == 0, run.stderr[-3000:]
+    report = json.loads((out / "final" / "privacy_report.json").read_text())
+    assert report["processes"] == 2 and report["steps"] == 3 and 0 < report["eps_rdp"] <= 8 + 1e-6
+    assert run.stdout.count('"step": 3') == 2   # the step line and the final report, printed once (rank 0)
+    tf.GPT2ForSequenceClassification.from_pretrained(out / "final")
+
+
+def test_dp_train_lora_on_a_llama_architecture_model(tmp_path):
+    """dp-train --lora on a tiny random Llama (the default targets take q_proj and v_proj): only the adapters
+    are trained, and the checkpoint is a plain LlamaForCausalLM with them merged in."""
+    pytest.importorskip("peft")
+    e2e = _need(DATA / "e2e" / "devset.csv")
+    tokenizer = _need(DATA / "tokenizers" / "gpt2")
+    train = tmp_path / "train.csv"
+    train.write_text("\n".join(e2e.read_text(encoding="utf-8").splitlines()[:21]) + "\n", encoding="utf-8")
+    model_dir = tmp_path / "tiny-llama"
+    tf.LlamaConfig(vocab_size=50257, hidden_size=16, intermediate_size=32, num_hidden_layers=2, num_attention_heads=2,
+                   num_key_value_heads=1, max_position_embeddings=64, bos_token_id=50256,
+                   eos_token_id=50256).save_pretrained(model_dir)
+    out = tmp_path / "out"
+    code = main(["dp-train", "--model", str(model_dir), "--random-init", "--tokenizer", str(tokenizer), "--data",
+                 str(train), "--task", "lm", "--target-epsilon", "8", "--steps", "2", "--batch-size", "6",
+                 "--max-length", "32", "--lora", "2", "--log-every", "2", "--output-dir", str(out)])
+    assert code == 0
+    report = json.loads((out / "final" / "privacy_report.json").read_text())
+    # per layer: q_proj A (16 -> 2) and B (2 -> 16); v_proj A (16 -> 2) and B (2 -> 8: one key/value head)
+    assert report["trainable_parameters"] == 2 * (16 * 2 + 2 * 16 + 16 * 2 + 2 * 8)
+    model = tf.LlamaForCausalLM.from_pretrained(out / "final")
+    assert not any("lora_" in n for n, _ in model.named_parameters())

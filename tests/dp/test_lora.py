@@ -16,7 +16,7 @@ from privformers.dp.lora import add_lora, merged  # noqa: E402
 
 def _lora(family: str):
     model, loss_fn = make(family)
-    targets = r".*\.(query|value)$" if family == "bert" else r".*\.c_attn$"
+    targets = {"bert": r".*\.(query|value)$", "llama": r".*\.(q_proj|v_proj)$"}.get(family, r".*\.c_attn$")
     task = "classification" if family == "bert" else "lm"
     model = add_lora(model, 2, targets=targets, task=task).double()
     torch.manual_seed(3)
@@ -28,7 +28,7 @@ def _lora(family: str):
 
 
 @pytest.mark.parametrize("mode", CLIPPING_MODES)
-@pytest.mark.parametrize("family", ["bert", "gpt2-tied"])
+@pytest.mark.parametrize("family", ["bert", "gpt2-tied", "llama"])
 def test_lora_clipped_sum_matches_per_example_loop(family: str, mode: str) -> None:
     model, loss_fn = _lora(family)
     trained = [n for n, p in model.named_parameters() if p.requires_grad]

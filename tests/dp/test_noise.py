@@ -126,3 +126,40 @@ def test_noise_for_many_tensors_is_one_draw_cut_across_them(monkeypatch):
     flat = torch.cat([o.flatten() for o in outs]).double().numpy()
     assert stats.kstest(flat / 0.5, "norm").pvalue > 1e-3
     assert [torch.count_nonzero(x).item() for x in gaussian_like_many([torch.ones(4), torch.ones(2)], 0.0)] == [0, 0]
+
+
+def test_a_range_of_a_draw_holds_what_one_process_draws_there(monkeypatch):
+    """gaussian_range: rank r of 3 filling its third of a draw from one stream gets exactly the values one
+    process puts there when it cuts the same draw into 3 ranges (every stream keyed the same)."""
+    from privformers.dp.distributed import owned_range
+    from privformers.dp.noise import gaussian_like_many, gaussian_range
+
+    _fixed_urandom(monkeypatch, bytes(range(3, 35)))
+    monkeypatch.setattr(noise, "PARALLEL_FROM", 0)
+    monkeypatch.setattr(noise, "WORKERS", 3)
+    shapes = [(7, 5), (11,), (40,)]
+    whole = torch.cat([t.flatten() for t in gaussian_like_many([torch.zeros(s, dtype=torch.float64)
+                                                                for s in shapes], 1.5)])
+    monkeypatch.setattr(noise, "WORKERS", 1)
+    sizes = [math.prod(s) for s in shapes]
+    for rank in range(3):
+        start, stop = owned_range(sum(sizes), rank, 3)
+        torch.testing.assert_close(gaussian_range(sizes, start, stop, 1.5, torch.float64), whole[start:stop],
+                                   atol=0, rtol=0)
+    assert torch.count_nonzero(gaussian_range(sizes, 3, 9, 0.0)) == 0
+    with pytest.raises(ValueError, match="not inside"):
+        gaussian_range(sizes, 5, 100, 1.0)
+
+
+def test_data_parallel_noise_and_sampling_never_touch_torch_generators(monkeypatch):
+    """A rank's noise range and the shared Poisson sampler use AES-CTR streams only."""
+    from privformers.dp.noise import gaussian_range
+    from privformers.dp.sampling import DistributedPoissonSampler
+
+    def forbidden(*args, **kwargs):
+        raise AssertionError("torch's generator was used for DP randomness")
+
+    for name in ("normal", "randn", "rand", "randint", "bernoulli"):
+        monkeypatch.setattr(torch, name, forbidden)
+    assert gaussian_range([5, 7], 3, 11, 1.0).shape == (8,)
+    assert len(list(DistributedPoissonSampler(20, 0.5, steps=2))) == 2
