@@ -35,7 +35,7 @@ from privformers.dp.accounting import RDP_ORDERS
 
 ACCOUNTANTS = ("rdp", "pld")
 PLD_DISCRETIZATION = 1e-3
-MAX_NOISE_MULTIPLIER = 1000.0   # beyond this a phase would learn nothing: a budget needing more is refused
+MAX_NOISE_MULTIPLIER = 1000.0   # the search's end; a phase's own limit is its expected batch (see ``plan``)
 
 
 class BudgetError(ValueError):
@@ -111,10 +111,11 @@ def _quiet_absl() -> Iterator[None]:
 
 
 def calibrate(target: float, delta: float, sample_rate: float, steps: int, accountant: str,
-              before: Sequence[PhaseEvent] = (), phase: str = "phase") -> float:
+              before: Sequence[PhaseEvent] = (), phase: str = "phase",
+              max_noise_multiplier: float = MAX_NOISE_MULTIPLIER) -> float:
     """The smallest noise multiplier (to 1e-6 relative) whose phase, composed after ``before``, has epsilon
     <= ``target``; BudgetError when ``before`` already spends the target or no multiplier up to
-    ``MAX_NOISE_MULTIPLIER`` reaches it."""
+    ``max_noise_multiplier`` reaches it."""
     if not target > 0:
         raise BudgetError(f"{phase}: the epsilon target must be > 0, got {target}")
     spent = epsilon(composed(before), delta, accountant) if before else 0.0
@@ -126,13 +127,14 @@ def calibrate(target: float, delta: float, sample_rate: float, steps: int, accou
         trial = PhaseEvent(phase, sample_rate, sigma, steps)
         return epsilon(composed([*before, trial]), delta, accountant) - target
 
-    high = 0.5
+    high = min(0.5, max_noise_multiplier)
     while gap(high) > 0:
-        high *= 2
-        if high > MAX_NOISE_MULTIPLIER:
-            raise BudgetError(f"{phase}: no noise multiplier up to {MAX_NOISE_MULTIPLIER:g} brings epsilon to "
+        if high >= max_noise_multiplier:
+            raise BudgetError(f"{phase}: no noise multiplier up to {max_noise_multiplier:g} brings epsilon to "
                               f"{target:.4g} ({accountant}; {steps} steps at sampling rate {sample_rate:.4g}, after "
-                              f"epsilon {spent:.4g} already spent): fewer steps or a smaller batch would")
+                              f"epsilon {spent:.6g} already spent): fewer steps, a lower sampling rate or a larger "
+                              "budget would")
+        high = min(high * 2, max_noise_multiplier)
     low = high / 2
     while gap(low) <= 0:   # bracket: gap(low) > 0 >= gap(high)
         high, low = low, low / 2
@@ -146,11 +148,14 @@ def calibrate(target: float, delta: float, sample_rate: float, steps: int, accou
 
 @dataclass(frozen=True)
 class PhasePlan:
-    """The sampling of a private phase before its noise is known: expected batch over rows, and steps."""
+    """A private phase before its noise is known: sampling rate (expected batch over rows), steps, and
+    the expected batch, which bounds its useful noise: with sigma above the expected batch B the noise
+    on the averaged gradient (sigma C / B per coordinate) exceeds the clip norm C, more than any step's signal."""
 
     phase: str
     sample_rate: float
     steps: int
+    batch_size: float = MAX_NOISE_MULTIPLIER
 
 
 @dataclass(frozen=True)
@@ -181,7 +186,8 @@ def plan(target_epsilon: float, delta: float, accountant: str, phases: Sequence[
     """Noise multipliers for ``phases`` (the teacher, then optionally the private student) so that the
     composition of ``spent_before`` and all planned phases has epsilon <= ``target_epsilon`` under
     ``accountant``. With two phases, the first may reach ``(1 - student_fraction) * target`` (composed
-    with ``spent_before``); the last always gets what is left of the total. BudgetError when impossible."""
+    with ``spent_before``); the last always gets what is left of the total. BudgetError when impossible: the
+    target is already spent, or a phase would need a noise multiplier above its expected batch."""
     if accountant not in ACCOUNTANTS:
         raise ValueError(f"accountant must be one of {ACCOUNTANTS}, got {accountant!r}")
     if not 0 <= student_fraction < 1:
@@ -196,7 +202,8 @@ def plan(target_epsilon: float, delta: float, accountant: str, phases: Sequence[
     for i, phase in enumerate(phases):
         last = i == len(phases) - 1
         target = target_epsilon if last else (1 - student_fraction) * target_epsilon
-        sigma = calibrate(target, delta, phase.sample_rate, phase.steps, accountant, before, phase.phase)
+        sigma = calibrate(target, delta, phase.sample_rate, phase.steps, accountant, before, phase.phase,
+                          min(MAX_NOISE_MULTIPLIER, phase.batch_size))
         event = PhaseEvent(phase.phase, phase.sample_rate, sigma, phase.steps)
         planned.append(event)
         before.append(event)

@@ -57,10 +57,11 @@ def phases_to_run(config: PipelineConfig, ledger: Ledger, rows: int) -> list[Pha
     """The private phases not yet completed (the teacher; the student when it trains on private rows)."""
     todo = []
     if ledger.completed("teacher") is None:
-        todo.append(PhasePlan("teacher", config.teacher.batch_size / rows, config.teacher.steps))
+        t = config.teacher
+        todo.append(PhasePlan("teacher", t.batch_size / rows, t.steps, t.batch_size))
     if config.student.data == "private" and ledger.completed("student") is None:
         s = config.student
-        todo.append(PhasePlan("student", s.batch_size / rows, s.stage1_steps + s.stage2_steps))
+        todo.append(PhasePlan("student", s.batch_size / rows, s.stage1_steps + s.stage2_steps, s.batch_size))
     return todo
 
 

@@ -11,7 +11,9 @@ Cost: dp-train's (for MiniLM on SST-2 with LoRA, batch 4,096 x 75 steps: about 7
 from __future__ import annotations
 
 import argparse
+import contextlib
 import math
+import sys
 from pathlib import Path
 
 from privformers.pipeline.budget import PhaseEvent
@@ -62,7 +64,8 @@ def train_teacher(config: PipelineConfig, event: PhaseEvent, out: Path) -> Path:
 
     folder = out / TEACHER_DIR
     args = parse_dp_train(dp_train_argv(config, event.noise_multiplier, folder))
-    final = train(args)
+    with contextlib.redirect_stdout(sys.stderr):   # dp-train's progress lines; stdout is the pipeline's report
+        final = train(args)
     if event.noise_multiplier is not None:
         stats = final["training"]
         ran = (stats["sample_rate"], stats["noise_multiplier"], final["step"])
