@@ -234,3 +234,12 @@ def test_the_non_private_baseline_claims_no_epsilon(e2e: dict[str, Path], tmp_pa
     privacy = strict_loads(stdout)["privacy"]
     assert privacy["private"] is False and privacy["total_epsilon"] == {"rdp": None, "pld": None}
     assert "no epsilon bounds" in privacy["privacy"] and privacy["phases"][0]["noise_multiplier"] is None
+
+
+def test_a_malformed_private_row_is_named_by_line_never_quoted(sst2: dict[str, Path], tmp_path: Path,
+                                                              capsys: pytest.CaptureFixture) -> None:
+    bad = tmp_path / "private.tsv"
+    bad.write_text("sentence\tlabel\na fine row\t1\nmy secret diary entry without a label\n", encoding="utf-8")
+    code, stdout, stderr = run_cli([*_sst2_args({**sst2, "private": bad}, tmp_path / "out"), "--target-epsilon", "8"],
+                                   capsys)
+    assert code == 2 and f"{bad}:3:" in stderr and "diary" not in stderr and stdout == ""
