@@ -155,7 +155,7 @@ class PhasePlan:
     phase: str
     sample_rate: float
     steps: int
-    batch_size: float = MAX_NOISE_MULTIPLIER
+    batch_size: float | None = None
 
 
 @dataclass(frozen=True)
@@ -202,8 +202,8 @@ def plan(target_epsilon: float, delta: float, accountant: str, phases: Sequence[
     for i, phase in enumerate(phases):
         last = i == len(phases) - 1
         target = target_epsilon if last else (1 - student_fraction) * target_epsilon
-        sigma = calibrate(target, delta, phase.sample_rate, phase.steps, accountant, before, phase.phase,
-                          min(MAX_NOISE_MULTIPLIER, phase.batch_size))
+        limit = MAX_NOISE_MULTIPLIER if phase.batch_size is None else min(MAX_NOISE_MULTIPLIER, phase.batch_size)
+        sigma = calibrate(target, delta, phase.sample_rate, phase.steps, accountant, before, phase.phase, limit)
         event = PhaseEvent(phase.phase, phase.sample_rate, sigma, phase.steps)
         planned.append(event)
         before.append(event)
