@@ -9,7 +9,7 @@ import pytest
 
 from privformers.lazy import lazy_exports
 
-LAZY_PACKAGES = ("approx", "data", "distill", "dp", "generation", "lm", "metrics", "secure")
+LAZY_PACKAGES = ("approx", "data", "distill", "dp", "generation", "lm", "metrics", "pipeline", "secure")
 
 
 @pytest.mark.parametrize("area", LAZY_PACKAGES)

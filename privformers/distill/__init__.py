@@ -3,6 +3,7 @@
 ``distill(student, teacher, batches, stages, out)`` trains through stages of objectives
 (``mpcformer_stage1``, ``mpcformer_stage2``, ``merge_objective``), with progress bars, resumable
 checkpoints and the final student saved by ``save_student`` (recipe included).
+``distill_private`` trains on private rows with DP-SGD (per-example objectives, clipping, noise).
 """
 
 from typing import TYPE_CHECKING
@@ -16,9 +17,11 @@ _EXPORTS = {
     "mpcformer_stage1": "objectives",
     "mpcformer_stage2": "objectives",
     "noisy_embeddings": "objectives",
+    "PrivateDistillConfig": "private",
     "Stage": "trainer",
     "TrainerConfig": "trainer",
     "distill": "trainer",
+    "distill_private": "private",
 }
 __all__ = sorted(_EXPORTS)
 __getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)

@@ -2,6 +2,7 @@
 
 Each objective maps (student, teacher, batch) to a dict of named loss terms plus ``loss`` (their
 weighted sum), so the trainer can log every term. A weight of 0 disables a term (it is not computed).
+MPCFormer's objectives with ``per_example=True`` give every term per example, shape (batch,), for DP-SGD.
 """
 
 from __future__ import annotations
@@ -47,7 +48,7 @@ class MPCFormerWeights:
     regression: bool = False
 
 
-def mpcformer_stage1(weights: MPCFormerWeights = MPCFormerWeights()) -> Objective:
+def mpcformer_stage1(weights: MPCFormerWeights = MPCFormerWeights(), per_example: bool = False) -> Objective:
     """Stage 1: MSE on attention probability maps and on every hidden state, layer by layer."""
 
     def objective(student: nn.Module, teacher: nn.Module, batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
@@ -56,15 +57,16 @@ def mpcformer_stage1(weights: MPCFormerWeights = MPCFormerWeights()) -> Objectiv
         mask = batch.get("attention_mask")
         terms = {}
         if weights.attention:
-            terms["attention"] = (weights.attention, losses.attention_mse(s.attentions, t.attentions, mask))
+            terms["attention"] = (weights.attention,
+                                  losses.attention_mse(s.attentions, t.attentions, mask, per_example))
         if weights.hidden:
-            terms["hidden"] = (weights.hidden, losses.hidden_mse(s.hidden_states, t.hidden_states, mask))
+            terms["hidden"] = (weights.hidden, losses.hidden_mse(s.hidden_states, t.hidden_states, mask, per_example))
         return _sum(terms)
 
     return objective
 
 
-def mpcformer_stage2(weights: MPCFormerWeights = MPCFormerWeights()) -> Objective:
+def mpcformer_stage2(weights: MPCFormerWeights = MPCFormerWeights(), per_example: bool = False) -> Objective:
     """Stage 2: soft cross-entropy on the teacher's logits (per token for an LM), or MSE for regression."""
 
     def objective(student: nn.Module, teacher: nn.Module, batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
@@ -73,8 +75,9 @@ def mpcformer_stage2(weights: MPCFormerWeights = MPCFormerWeights()) -> Objectiv
         s = student(**_inputs(batch)).logits
         mask = batch.get("attention_mask") if s.dim() == 3 else None
         if weights.regression:
-            return _sum({"logits_mse": (1.0, torch.nn.functional.mse_loss(s, t))})
-        return _sum({"soft_ce": (1.0, losses.soft_cross_entropy(s, t, weights.temperature, mask))})
+            mse = ((s - t) ** 2).flatten(1).mean(1) if per_example else torch.nn.functional.mse_loss(s, t)
+            return _sum({"logits_mse": (1.0, mse)})
+        return _sum({"soft_ce": (1.0, losses.soft_cross_entropy(s, t, weights.temperature, mask, per_example))})
 
     return objective
 
