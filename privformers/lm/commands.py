@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import argparse
 
-from privformers.argtypes import fraction, non_negative_int, positive_float, positive_int
-from privformers.lm.config import TrainConfig
+from privformers.argtypes import fraction, name_list, non_negative_int, positive_float, positive_int
+from privformers.data.splits import SPLIT_BY
+from privformers.lm.config import CLEANING, TrainConfig
+from privformers.lm.delex import PLACEHOLDERS
 from privformers.lm.model import ModelShape
 
 
@@ -21,6 +23,15 @@ def register(subparsers) -> None:
         "--task", default=defaults.task, help="data set reader (see `privformers evaluate --help`)"
     )
     p.add_argument("--out", required=True, help="output folder (save_pretrained form)")
+    p.add_argument("--split-by", default=defaults.split_by, choices=SPLIT_BY,
+                   help="mr: no MR in two splits; name: no E2E restaurant name in two splits (tests unseen names); "
+                        "name+mr: train on what is in neither test split, so both tests are fair (default mr)")
+    p.add_argument("--delex", type=name_list(tuple(PLACEHOLDERS)), default=[],
+                   help=f"comma-separated E2E slots whose values become placeholders in training and are put back "
+                        f"after decoding (from {', '.join(PLACEHOLDERS)}; recorded in the model folder)")
+    p.add_argument("--clean", default=defaults.clean, choices=CLEANING,
+                   help="leave out training references that name another restaurant than their MR's "
+                        "(other-names) or that have any slot error by the SER patterns (slot-errors)")
     p.add_argument("--validation-fraction", type=fraction, default=defaults.validation_fraction)
     p.add_argument("--test-fraction", type=fraction, default=defaults.test_fraction)
     p.add_argument("--split-seed", type=int, default=defaults.split_seed)
@@ -52,6 +63,9 @@ def run_train_lm(args: argparse.Namespace) -> int:
         data=args.data,
         out=args.out,
         task=args.task,
+        split_by=args.split_by,
+        delex=tuple(args.delex),
+        clean=args.clean,
         validation_fraction=args.validation_fraction,
         test_fraction=args.test_fraction,
         split_seed=args.split_seed,

@@ -6,6 +6,8 @@ from dataclasses import dataclass, field
 
 from privformers.lm.model import ModelShape
 
+CLEANING = ("none", "other-names", "slot-errors")   # which training references train-lm leaves out
+
 
 @dataclass
 class TrainConfig:
@@ -14,6 +16,9 @@ class TrainConfig:
     data: str
     out: str
     task: str = "e2e"
+    split_by: str = "mr"              # mr, name or name+mr (privformers.data.splits.split_pairs)
+    delex: tuple[str, ...] = ()       # slots whose values become placeholders (privformers.lm.delex)
+    clean: str = "none"               # drop training references: none, other-names or slot-errors
     validation_fraction: float = 0.05
     test_fraction: float = 0.10
     split_seed: int = 0
