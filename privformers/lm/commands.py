@@ -6,7 +6,7 @@ import argparse
 
 from privformers.argtypes import fraction, name_list, non_negative_int, positive_float, positive_int
 from privformers.data.splits import SPLIT_BY
-from privformers.lm.config import CLEANING, TrainConfig
+from privformers.lm.config import CLEANING, SELECTION, TrainConfig
 from privformers.lm.delex import PLACEHOLDERS
 from privformers.lm.model import ModelShape
 
@@ -46,6 +46,9 @@ def register(subparsers) -> None:
     p.add_argument("--lr", type=positive_float, default=defaults.learning_rate)
     p.add_argument("--warmup-steps", type=non_negative_int, default=defaults.warmup_steps)
     p.add_argument("--eval-every", type=positive_int, default=defaults.eval_every)
+    p.add_argument("--select", default=defaults.select, choices=SELECTION,
+                   help="keep the checkpoint with the best validation BLEU, or BLEU minus slot error rate "
+                        "(bleu-ser, E2E only: BLEU alone can prefer one that leaves slots out)")
     p.add_argument("--seed", type=int, default=defaults.seed)
     p.add_argument("--threads", type=positive_int, default=defaults.threads, help="torch CPU threads")
     p.set_defaults(func=run_train_lm)
@@ -76,6 +79,7 @@ def run_train_lm(args: argparse.Namespace) -> int:
         learning_rate=args.lr,
         warmup_steps=args.warmup_steps,
         eval_every=args.eval_every,
+        select=args.select,
         seed=args.seed,
         threads=args.threads,
     )

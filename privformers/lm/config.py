@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from privformers.lm.model import ModelShape
 
 CLEANING = ("none", "other-names", "slot-errors")   # which training references train-lm leaves out
+SELECTION = ("bleu", "bleu-ser")                    # what picks the kept checkpoint
 
 
 @dataclass
@@ -30,6 +31,7 @@ class TrainConfig:
     weight_decay: float = 0.01
     warmup_steps: int = 200
     eval_every: int = 2
+    select: str = "bleu"              # bleu or bleu-ser (validation BLEU minus slot error rate)
     max_new_tokens: int = 96
     seed: int = 0
     threads: int = 1

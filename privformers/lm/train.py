@@ -1,6 +1,7 @@
 """Train a small GPT-2 on a data-to-text set split by source (or by E2E restaurant name); keep the
-best-validation-BLEU checkpoint. Optionally delexicalised (``privformers.lm.delex``) and with the training
-references that contradict their MR left out (``clean``)."""
+checkpoint with the best validation BLEU (or BLEU minus slot error rate, ``select``). Optionally
+delexicalised (``privformers.lm.delex``) and with the training references that contradict their MR
+left out (``clean``)."""
 
 from __future__ import annotations
 
@@ -18,8 +19,8 @@ from tqdm import tqdm
 from privformers.data import TextPair, group_references, read_pairs
 from privformers.data.splits import split_pairs
 from privformers.lm.batches import collate, encode_pair
-from privformers.lm.config import CLEANING, TrainConfig
-from privformers.lm.delex import Delexicaliser
+from privformers.lm.config import CLEANING, SELECTION, TrainConfig
+from privformers.lm.delex import DELEX_FILE, Delexicaliser
 from privformers.lm.generate import generate_texts
 from privformers.lm.model import build_gpt2
 from privformers.lm.prompt import format_prompt, format_target
@@ -47,6 +48,18 @@ def validation_scores(model, tokenizer, groups: list[tuple[str, list[str]]], max
 
         scores["validation_ser"] = slot_error_rate(sources, hypotheses)
     return scores
+
+
+def selection_score(record: dict, select: str) -> float:
+    """What picks the kept checkpoint: validation BLEU (``bleu``), or BLEU minus the slot error rate
+    (``bleu-ser``, both 0-100): BLEU alone can prefer an early checkpoint that leaves slots out."""
+    if select == "bleu":
+        return record["validation_bleu"]
+    if select == "bleu-ser":
+        if "validation_ser" not in record:
+            raise ValueError("--select bleu-ser needs the slot error rate, which only E2E data (--task e2e) has")
+        return record["validation_bleu"] - record["validation_ser"]
+    raise ValueError(f"unknown checkpoint selection {select!r}; choose one of {', '.join(SELECTION)}")
 
 
 def clean_pairs(pairs: list[TextPair], how: str) -> list[TextPair]:
@@ -114,7 +127,7 @@ def train_lm(config: TrainConfig) -> dict:
     )
     steps_per_epoch = math.ceil(len(encoded) / config.batch_size)
     total_steps = steps_per_epoch * config.epochs
-    best = {"bleu": -1.0, "epoch": 0, "state": None}
+    best = {"score": -math.inf, "epoch": 0, "state": None, "bleu": -1.0}
     history = []
     step, start = 0, time.time()
     for epoch in range(1, config.epochs + 1):
@@ -147,8 +160,10 @@ def train_lm(config: TrainConfig) -> dict:
             record.update(validation_scores(
                 model, tokenizer, validation_groups, config.max_new_tokens, delex, config.task
             ))
-            if record["validation_bleu"] > best["bleu"]:
+            score = selection_score(record, config.select)
+            if score > best["score"]:
                 best = {
+                    "score": score,
                     "bleu": record["validation_bleu"],
                     "epoch": epoch,
                     "state": copy.deepcopy(model.state_dict()),
@@ -163,11 +178,14 @@ def train_lm(config: TrainConfig) -> dict:
     tokenizer.save_pretrained(out)
     if delex is not None:
         delex.save(out)
+    else:   # a folder trained over must not keep an earlier model's delexicalisation
+        (out / DELEX_FILE).unlink(missing_ok=True)
     summary = {
         "training_references": len(train_pairs),
         "config": asdict(config),
         "best_epoch": best["epoch"],
         "validation_bleu": best["bleu"],
+        "selected_by": config.select,
         "parameters": sum(p.numel() for p in model.parameters()),
         "history": history,
     }
