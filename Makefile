@@ -17,7 +17,8 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 # Private generation with the built-in E2E model: client, server and dealer as three processes.
-DEMO_PROMPT ?= name[The Eagle], eatType[coffee shop], food[French], area[riverside] =
+# A restaurant the built-in model never saw: the client replaces the name by a placeholder and puts it back.
+DEMO_PROMPT ?= name[Blue Spice], eatType[coffee shop], food[French], area[riverside] =
 
 demo: $(STAMP)
 	HF_HUB_OFFLINE=1 $(VENV)/bin/privformers generate --prompt "$(DEMO_PROMPT)" --max-new-tokens 12 --check

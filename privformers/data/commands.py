@@ -11,6 +11,7 @@ from pathlib import Path
 from privformers.argtypes import fraction, name_list, positive_float, positive_int, strict_json
 from privformers.data.evaluate import EvaluationResult, evaluate_generation, mpc_generator
 from privformers.data.registry import READERS
+from privformers.data.splits import SPLIT_BY
 from privformers.metrics.names import ALL_METRICS, DEFAULT_METRICS
 
 
@@ -19,8 +20,9 @@ def register(subparsers) -> None:
     p = subparsers.add_parser(
         "evaluate",
         help="generate for a data split (plaintext, greedy) and print BLEU, chrF++, ROUGE-L, NIST, ...",
-        description="Split the data by source as `privformers train-lm` does (same fractions and seed), "
-        "greedy-generate one text per source, and score it against all references of that source.",
+        description="Split the data by source (or by E2E restaurant name) as `privformers train-lm` does (same "
+        "fractions and seed), greedy-generate one text per source, and score it against all references of that "
+        "source. A model trained delexicalised gets its slot values back after decoding (in this process).",
     )
     p.add_argument(
         "--model", default=None, help="model folder (save_pretrained form); default: built-in E2E model"
@@ -28,6 +30,9 @@ def register(subparsers) -> None:
     p.add_argument("--data", required=True, help="data file, e.g. e2e/devset.csv")
     p.add_argument("--task", default="e2e", choices=sorted(READERS), help="data set reader (default e2e)")
     p.add_argument("--split", default="test", choices=["train", "validation", "test", "all"])
+    p.add_argument("--split-by", default="mr", choices=SPLIT_BY,
+                   help="mr: split by MR (default); name: by E2E restaurant name, so the test names are unseen "
+                        "(split as train-lm --split-by does)")
     p.add_argument("--validation-fraction", type=fraction, default=0.05)
     p.add_argument("--test-fraction", type=fraction, default=0.10)
     p.add_argument("--split-seed", type=int, default=0)
@@ -37,7 +42,9 @@ def register(subparsers) -> None:
         "--metrics",
         type=name_list(ALL_METRICS),
         default=",".join(DEFAULT_METRICS),
-        help=f"comma-separated, from {', '.join(ALL_METRICS)} (default {','.join(DEFAULT_METRICS)})",
+        help=f"comma-separated, from {', '.join(ALL_METRICS)} (default {','.join(DEFAULT_METRICS)}); ser: slot "
+        "error rate (E2E: missing, wrong or invented slot values, by patterns); other-names: texts naming an E2E "
+        "restaurant that is not the MR's name or near",
     )
     p.add_argument(
         "--bertscore-model", default=None, help="local encoder folder for BERTScore (adds bertscore)"
@@ -109,6 +116,7 @@ def run_evaluate(args: argparse.Namespace) -> int:
             metrics,
             args.bertscore_model,
             generate,
+            split_by=args.split_by,
         )
     except (FileNotFoundError, ValueError, RuntimeError) as error:
         print(f"privformers evaluate: error: {error}", file=sys.stderr)

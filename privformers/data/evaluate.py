@@ -8,7 +8,7 @@ from pathlib import Path
 
 from privformers.data.examples import group_references
 from privformers.data.registry import read_pairs
-from privformers.data.splits import SPLIT_NAMES, split_by_source
+from privformers.data.splits import SPLIT_NAMES, split_pairs
 from privformers.metrics.names import DEFAULT_METRICS
 
 
@@ -45,30 +45,40 @@ def mpc_generator(model_path: str | Path, material_mb: float = 512.0, timeout: f
                   costs: list[dict] | None = None, batch_size: int = 8) -> Callable[..., list[str]]:
     """A ``generate`` for ``evaluate_generation`` that runs every source under MPC (client, server and
     dealer as local processes over TLS, one session; prompts of equal token length share a pass, at
-    most ``batch_size``); each prompt's share of the online cost is appended to costs."""
+    most ``batch_size``); each prompt's share of the online cost is appended to costs. A delexicalised
+    model (``privformers_delex.json``) gets placeholders in its prompts; the values stay in this process
+    (the client's) and go back into the decoded texts."""
     from privformers.generation.many import mpc_generate
+    from privformers.lm.delex import load_delex, relexicalise
     from privformers.lm.prompt import format_prompt
 
+    delex = load_delex(model_path)
+
     def generate(model, tokenizer, sources: Sequence[str], max_new_tokens: int = 96) -> list[str]:
-        prompts = [tokenizer(format_prompt(s), add_special_tokens=False)["input_ids"] for s in sources]
-        results = mpc_generate(model_path, prompts, max_new_tokens, tokenizer.eos_token_id, timeout,
+        prompts = [delex.prompt(s) if delex is not None else None for s in sources]
+        texts = [p.text if p is not None else s for p, s in zip(prompts, sources)]
+        ids = [tokenizer(format_prompt(t), add_special_tokens=False)["input_ids"] for t in texts]
+        results = mpc_generate(model_path, ids, max_new_tokens, tokenizer.eos_token_id, timeout,
                                material_mb=material_mb, batch_size=batch_size)
         if costs is not None:
             costs.extend({k: v for k, v in r.items() if k != "tokens"} for r in results)
-        return [tokenizer.decode(r["tokens"], skip_special_tokens=True).strip() for r in results]
+        return [relexicalise(tokenizer.decode(r["tokens"], skip_special_tokens=True).strip(),
+                             p.mapping if p is not None else {}) for r, p in zip(results, prompts)]
 
     return generate
 
 
 def select_groups(
-    task: str, data: str | Path, split: str, validation_fraction: float, test_fraction: float, split_seed: int
+    task: str, data: str | Path, split: str, validation_fraction: float, test_fraction: float, split_seed: int,
+    split_by: str = "mr",
 ) -> list[tuple[str, list[str]]]:
-    """The (source, references) groups of one split (``all`` for the whole file)."""
+    """The (source, references) groups of one split (``all`` for the whole file), split by MR, by restaurant
+    name or both (``privformers.data.splits.split_pairs``)."""
     if split not in (*SPLIT_NAMES, "all"):
         raise ValueError(f"unknown split {split!r}; choose one of {', '.join((*SPLIT_NAMES, 'all'))}")
     pairs = read_pairs(task, data)
     if split != "all":
-        pairs = split_by_source(pairs, validation_fraction, test_fraction, split_seed)[split]
+        pairs = split_pairs(pairs, split_by, validation_fraction, test_fraction, split_seed)[split]
     return group_references(pairs)
 
 
@@ -85,12 +95,13 @@ def evaluate_generation(
     metrics: Sequence[str] = DEFAULT_METRICS,
     bertscore_model: str | Path | None = None,
     generate: Callable[..., list[str]] | None = None,
+    split_by: str = "mr",
 ) -> EvaluationResult:
     """Greedy-generate for every source of the split (``generate`` can swap in another runtime) and score."""
     from privformers.lm.generate import generate_texts
     from privformers.metrics.suite import compute_metrics
 
-    groups = select_groups(task, data, split, validation_fraction, test_fraction, split_seed)[:limit]
+    groups = select_groups(task, data, split, validation_fraction, test_fraction, split_seed, split_by)[:limit]
     if not groups:
         raise ValueError(f"split {split!r} of {data} is empty")
     model, tokenizer = load_causal_lm(model_path)
@@ -98,7 +109,8 @@ def evaluate_generation(
         model, tokenizer, [s for s, _ in groups], max_new_tokens=max_new_tokens
     )
     references = [refs for _, refs in groups]
-    scores, unavailable = compute_metrics(hypotheses, references, metrics, bertscore_model)
+    scores, unavailable = compute_metrics(hypotheses, references, metrics, bertscore_model,
+                                          sources=[s for s, _ in groups])
     return EvaluationResult(
         str(model_path), task, split, len(groups), sum(map(len, references)), scores, unavailable, hypotheses
     )

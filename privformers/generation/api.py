@@ -11,7 +11,9 @@ prompts and how they are grouped into passes, each pass's width (the longest pro
 pass; each prompt's own length when ``lengths_public``), the number of new tokens, how tokens
 are chosen (argmax, sampling with its temperature, top-k and top-p; or logits revealed to the
 client), and, with ``stop_early``, how many tokens were generated. Prompts, tokens and stop tokens
-stay with the client; the weights with the server.
+stay with the client; the weights with the server. A model trained delexicalised (its folder holds
+``privformers_delex.json``, ``privformers.lm.delex``) gets placeholders for some slot values of a text
+prompt; the client keeps the values and puts them back into ``texts`` (a streamer sees the placeholders).
 
 Example (the built-in model, the parties as threads of this process)::
 
@@ -41,6 +43,7 @@ from privformers.generation.padding import check_paddable
 from privformers.generation.parties import InProcess, LocalProcesses, Parties, RemoteServer
 from privformers.generation.plan import Plan, plan_passes
 from privformers.generation.report import plan_report
+from privformers.lm.delex import client_prompts, relexicalise
 
 STREAM_PREFIX = "[stream] "   # the client process's lines that carry its tokens to the launcher's streamer
 
@@ -212,6 +215,8 @@ def generate(model: ModelRef, prompts: Prompts,
     folder = None if isinstance(model, RandomModel) or model is None else Path(model)
     tokenizer = tokenizer if tokenizer is not None else (_tokenizer_at(model) if model is not None else None)
     decoding = decoding_of(merged(model_generation_config(folder), generation_config))
+    # a delexicalised model (privformers_delex.json): placeholders in the text prompts, the values kept here
+    prompts, mappings = client_prompts(folder, prompts)
     rows = prompt_ids(prompts, tokenizer)
     if isinstance(parties, RemoteServer):
         from privformers.generation.serve import served_generation
@@ -246,7 +251,10 @@ def generate(model: ModelRef, prompts: Prompts,
         for i, row in zip((i for g in groups for i in g), flat):
             tokens[i] = row
         cost = plan_report(plan, client, server, *meters, groups)
-    return _output(tokens, cost, decoding, tokenizer)
+    out = _output(tokens, cost, decoding, tokenizer)
+    if mappings is not None and out.texts is not None:   # the values go back on the client only
+        out.texts = [relexicalise(t, m) for t, m in zip(out.texts, mappings)]
+    return out
 
 
 def _output(tokens: list[list[int]], cost: dict, decoding: Decoding, tokenizer: Any) -> GenerationOutput:

@@ -181,6 +181,7 @@ def cmd_generate(a: argparse.Namespace) -> int:
         spec = from_path(a.model)   # a clear error when it is not a model folder
         check_weights(a.model)      # the local server process loads them
         tokenizer = _tokenizer(a.model)
+        mapping = _delexicalise(a)
         prompt = _prompt_ids(a, tokenizer, spec.config.vocab_size)
         parties = LocalProcesses(a.timeout, a.insecure_transport, server_gemm_from(a), a.material_budget_mb)
         options = MpcOptions(reveal_logits=a.reveal_logits, stop_early=a.stop_early, use_cache=not a.no_cache,
@@ -193,15 +194,30 @@ def cmd_generate(a: argparse.Namespace) -> int:
     except RuntimeError as exc:   # a party failed (the launcher's message names which and why)
         print(exc, file=sys.stderr)
         return 1
-    return _finish(a, single_report(out), tokenizer, prompt)
+    return _finish(a, single_report(out), tokenizer, prompt, mapping)
 
 
-def _finish(a: argparse.Namespace, out: dict, tokenizer: object | None, prompt: list[int]) -> int:
-    """Decode, optionally compare with plaintext greedy decoding of the local --model, print."""
+def _delexicalise(a: argparse.Namespace) -> dict[str, str]:
+    """The client's side of a delexicalised model (``privformers_delex.json`` in --model): --prompt gets
+    placeholders for the values, which stay in this process (returned, for ``_finish``)."""
+    from privformers.lm.delex import client_prompts
+
+    if a.prompt is None:
+        return {}
+    a.prompt, mappings = client_prompts(a.model, a.prompt)
+    return mappings[0] if mappings else {}
+
+
+def _finish(a: argparse.Namespace, out: dict, tokenizer: object | None, prompt: list[int],
+            mapping: dict[str, str] | None = None) -> int:
+    """Decode (the values of a delexicalised prompt put back), optionally compare with plaintext greedy
+    decoding of the local --model, print."""
     from privformers.generation.models import from_path
+    from privformers.lm.delex import relexicalise
 
     decode = (lambda ids: tokenizer.decode(ids)) if tokenizer is not None else (lambda ids: " ".join(map(str, ids)))
     out = {"text": decode(out["tokens"]), **out}
+    out["text"] = relexicalise(out["text"], mapping or {})
     if a.check:
         from privformers.generation.config import cut
         from privformers.generation.plain import plain_greedy
@@ -237,6 +253,7 @@ def _client(a: argparse.Namespace) -> int:
             raise ValueError("--check compares with plaintext greedy decoding; it cannot check sampled tokens")
         tls = tls_from_args(a, "client")
         tokenizer = _tokenizer(a.model)
+        mapping = _delexicalise(a)
         prompt = _prompt_ids(a, tokenizer, _vocab_size(a.model))
         config = generation_config(a)
         options = MpcOptions(reveal_logits=a.reveal_logits, stop_early=a.stop_early, use_cache=not a.no_cache,
@@ -250,7 +267,7 @@ def _client(a: argparse.Namespace) -> int:
     except (TransportError, ValueError) as exc:
         print(f"client failed: {exc}", file=sys.stderr)
         return 1
-    return _finish(a, single_report(out), tokenizer, prompt)
+    return _finish(a, single_report(out), tokenizer, prompt, mapping)
 
 
 def cmd_serve(a: argparse.Namespace) -> int:

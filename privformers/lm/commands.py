@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import argparse
 
-from privformers.argtypes import fraction, non_negative_int, positive_float, positive_int
-from privformers.lm.config import TrainConfig
+from privformers.argtypes import fraction, name_list, non_negative_int, positive_float, positive_int
+from privformers.data.splits import SPLIT_BY
+from privformers.lm.config import CLEANING, SELECTION, TrainConfig
+from privformers.lm.delex import PLACEHOLDERS
 from privformers.lm.model import ModelShape
 
 
@@ -21,6 +23,15 @@ def register(subparsers) -> None:
         "--task", default=defaults.task, help="data set reader (see `privformers evaluate --help`)"
     )
     p.add_argument("--out", required=True, help="output folder (save_pretrained form)")
+    p.add_argument("--split-by", default=defaults.split_by, choices=SPLIT_BY,
+                   help="mr: no MR in two splits; name: no E2E restaurant name in two splits (tests unseen names); "
+                        "name+mr: train on what is in neither test split, so both tests are fair (default mr)")
+    p.add_argument("--delex", type=name_list(tuple(PLACEHOLDERS)), default=[],
+                   help=f"comma-separated E2E slots whose values become placeholders in training and are put back "
+                        f"after decoding (from {', '.join(PLACEHOLDERS)}; recorded in the model folder)")
+    p.add_argument("--clean", default=defaults.clean, choices=CLEANING,
+                   help="leave out training references that name another restaurant than their MR's "
+                        "(other-names) or that have any slot error by the SER patterns (slot-errors)")
     p.add_argument("--validation-fraction", type=fraction, default=defaults.validation_fraction)
     p.add_argument("--test-fraction", type=fraction, default=defaults.test_fraction)
     p.add_argument("--split-seed", type=int, default=defaults.split_seed)
@@ -35,6 +46,9 @@ def register(subparsers) -> None:
     p.add_argument("--lr", type=positive_float, default=defaults.learning_rate)
     p.add_argument("--warmup-steps", type=non_negative_int, default=defaults.warmup_steps)
     p.add_argument("--eval-every", type=positive_int, default=defaults.eval_every)
+    p.add_argument("--select", default=defaults.select, choices=SELECTION,
+                   help="keep the checkpoint with the best validation BLEU, or BLEU minus slot error rate "
+                        "(bleu-ser, E2E only: BLEU alone can prefer one that leaves slots out)")
     p.add_argument("--seed", type=int, default=defaults.seed)
     p.add_argument("--threads", type=positive_int, default=defaults.threads, help="torch CPU threads")
     p.set_defaults(func=run_train_lm)
@@ -52,6 +66,9 @@ def run_train_lm(args: argparse.Namespace) -> int:
         data=args.data,
         out=args.out,
         task=args.task,
+        split_by=args.split_by,
+        delex=tuple(args.delex),
+        clean=args.clean,
         validation_fraction=args.validation_fraction,
         test_fraction=args.test_fraction,
         split_seed=args.split_seed,
@@ -62,6 +79,7 @@ def run_train_lm(args: argparse.Namespace) -> int:
         learning_rate=args.lr,
         warmup_steps=args.warmup_steps,
         eval_every=args.eval_every,
+        select=args.select,
         seed=args.seed,
         threads=args.threads,
     )

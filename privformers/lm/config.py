@@ -6,6 +6,9 @@ from dataclasses import dataclass, field
 
 from privformers.lm.model import ModelShape
 
+CLEANING = ("none", "other-names", "slot-errors")   # which training references train-lm leaves out
+SELECTION = ("bleu", "bleu-ser")                    # what picks the kept checkpoint
+
 
 @dataclass
 class TrainConfig:
@@ -14,6 +17,9 @@ class TrainConfig:
     data: str
     out: str
     task: str = "e2e"
+    split_by: str = "mr"              # mr, name or name+mr (privformers.data.splits.split_pairs)
+    delex: tuple[str, ...] = ()       # slots whose values become placeholders (privformers.lm.delex)
+    clean: str = "none"               # drop training references: none, other-names or slot-errors
     validation_fraction: float = 0.05
     test_fraction: float = 0.10
     split_seed: int = 0
@@ -25,6 +31,7 @@ class TrainConfig:
     weight_decay: float = 0.01
     warmup_steps: int = 200
     eval_every: int = 2
+    select: str = "bleu"              # bleu or bleu-ser (validation BLEU minus slot error rate)
     max_new_tokens: int = 96
     seed: int = 0
     threads: int = 1

@@ -8,6 +8,7 @@ import torch
 from tqdm import tqdm
 
 from privformers.kv_cache import cache_kwargs, returned_cache
+from privformers.lm.delex import Delexicaliser, load_delex, relexicalise
 from privformers.lm.prompt import format_prompt
 
 
@@ -47,12 +48,21 @@ def generate_texts(
     sources: Sequence[str],
     max_new_tokens: int = 96,
     progress: bool = True,
+    delex: Delexicaliser | None = None,
 ) -> list[str]:
-    """Greedy-generate one text per linearised source with a causal LM trained on ``format_prompt``."""
+    """Greedy-generate one text per linearised source with a causal LM trained on ``format_prompt``.
+
+    A model trained delexicalised gets placeholders for its delexicalised slots and its text gets the
+    values back (``delex``; by default what the tokenizer's model folder records, see ``load_delex``)."""
     model.eval()
+    delex = delex if delex is not None else load_delex(getattr(tokenizer, "name_or_path", None))
     texts = []
     for source in tqdm(sources, desc="generating", unit="src", disable=not progress):
+        mapping: dict[str, str] = {}
+        if delex is not None:
+            prompt = delex.prompt(source)
+            source, mapping = prompt.text, prompt.mapping
         prompt_ids = tokenizer(format_prompt(source), add_special_tokens=False)["input_ids"]
         new_ids = greedy_continue(model, prompt_ids, tokenizer.eos_token_id, max_new_tokens)
-        texts.append(tokenizer.decode(new_ids, skip_special_tokens=True).strip())
+        texts.append(relexicalise(tokenizer.decode(new_ids, skip_special_tokens=True).strip(), mapping))
     return texts

@@ -1,4 +1,7 @@
-"""Train a small GPT-2 on a data-to-text set split by source; keep the best-validation-BLEU checkpoint."""
+"""Train a small GPT-2 on a data-to-text set split by source (or by E2E restaurant name); keep the
+checkpoint with the best validation BLEU (or BLEU minus slot error rate, ``select``). Optionally
+delexicalised (``privformers.lm.delex``) and with the training references that contradict their MR
+left out (``clean``)."""
 
 from __future__ import annotations
 
@@ -13,9 +16,11 @@ from pathlib import Path
 import torch
 from tqdm import tqdm
 
-from privformers.data import group_references, read_pairs, split_by_source
+from privformers.data import TextPair, group_references, read_pairs
+from privformers.data.splits import split_pairs
 from privformers.lm.batches import collate, encode_pair
-from privformers.lm.config import TrainConfig
+from privformers.lm.config import CLEANING, SELECTION, TrainConfig
+from privformers.lm.delex import DELEX_FILE, Delexicaliser
 from privformers.lm.generate import generate_texts
 from privformers.lm.model import build_gpt2
 from privformers.lm.prompt import format_prompt, format_target
@@ -31,10 +36,57 @@ def learning_rate_at(step: int, total: int, config: TrainConfig) -> float:
     return config.learning_rate * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * min(1.0, progress))))
 
 
-def validation_bleu(model, tokenizer, groups: list[tuple[str, list[str]]], max_new_tokens: int) -> float:
-    """Greedy-decode every validation source and score it against all its references."""
-    hypotheses = generate_texts(model, tokenizer, [s for s, _ in groups], max_new_tokens, progress=False)
-    return corpus_bleu(hypotheses, [refs for _, refs in groups])
+def validation_scores(model, tokenizer, groups: list[tuple[str, list[str]]], max_new_tokens: int,
+                      delex: Delexicaliser | None = None, task: str = "e2e") -> dict[str, float]:
+    """Greedy-decode every validation source; BLEU against all its references (and, for E2E, the slot
+    error rate, which is logged, not used to select)."""
+    sources = [s for s, _ in groups]
+    hypotheses = generate_texts(model, tokenizer, sources, max_new_tokens, progress=False, delex=delex)
+    scores = {"validation_bleu": corpus_bleu(hypotheses, [refs for _, refs in groups])}
+    if task == "e2e":
+        from privformers.metrics.slot_error import slot_error_rate
+
+        scores["validation_ser"] = slot_error_rate(sources, hypotheses)
+    return scores
+
+
+def selection_score(record: dict, select: str) -> float:
+    """What picks the kept checkpoint: validation BLEU (``bleu``), or BLEU minus the slot error rate
+    (``bleu-ser``, both 0-100): BLEU alone can prefer an early checkpoint that leaves slots out."""
+    if select == "bleu":
+        return record["validation_bleu"]
+    if select == "bleu-ser":
+        if "validation_ser" not in record:
+            raise ValueError("--select bleu-ser needs the slot error rate, which only E2E data (--task e2e) has")
+        return record["validation_bleu"] - record["validation_ser"]
+    raise ValueError(f"unknown checkpoint selection {select!r}; choose one of {', '.join(SELECTION)}")
+
+
+def clean_pairs(pairs: list[TextPair], how: str) -> list[TextPair]:
+    """Leave out the E2E references that name another restaurant than their MR's (``other-names``) or
+    that have any slot error by ``privformers.metrics.slot_error``'s patterns (``slot-errors``)."""
+    if how == "none":
+        return list(pairs)
+    if how not in CLEANING:
+        raise ValueError(f"unknown cleaning {how!r}; choose one of {', '.join(CLEANING)}")
+    from privformers.metrics.slot_error import slot_errors
+
+    def keep(pair: TextPair) -> bool:
+        errors = slot_errors(pair.source, pair.target)
+        return not errors.other_names if how == "other-names" else errors.errors == 0
+
+    return [p for p in pairs if keep(p)]
+
+
+def delexicalised(pairs: list[TextPair], delex: Delexicaliser | None) -> list[TextPair]:
+    """The pairs with their delexicalised slots' values replaced by placeholders, in source and target."""
+    if delex is None:
+        return list(pairs)
+    out = []
+    for pair in pairs:
+        prompt = delex.prompt(pair.source)
+        out.append(TextPair(prompt.text, delex.target(pair.target, prompt.mapping)))
+    return out
 
 
 def train_lm(config: TrainConfig) -> dict:
@@ -42,17 +94,22 @@ def train_lm(config: TrainConfig) -> dict:
     torch.set_num_threads(config.threads)
     torch.manual_seed(config.seed)
     rng = random.Random(config.seed)
-    splits = split_by_source(
+    splits = split_pairs(
         read_pairs(config.task, config.data),
+        config.split_by,
         config.validation_fraction,
         config.test_fraction,
         config.split_seed,
     )
-    train_pairs, validation_groups = splits["train"], group_references(splits["validation"])
+    validation_groups = group_references(splits["validation"])
+    train_pairs = clean_pairs(splits["train"], config.clean)
+    delex = Delexicaliser.for_slots(config.delex) if config.delex else None
     print(
-        f"train pairs {len(train_pairs)} over {len(group_references(train_pairs))} sources; "
+        f"split by {config.split_by}: train pairs {len(train_pairs)} over {len(group_references(train_pairs))} "
+        f"sources ({len(splits['train']) - len(train_pairs)} references left out: {config.clean}); "
         f"validation sources {len(validation_groups)}; test sources {len(group_references(splits['test']))}"
     )
+    train_pairs = delexicalised(train_pairs, delex)
 
     texts = [format_prompt(p.source) + format_target(p.target) for p in train_pairs]
     tokenizer = train_bpe_tokenizer(texts, config.vocab_size)
@@ -70,7 +127,7 @@ def train_lm(config: TrainConfig) -> dict:
     )
     steps_per_epoch = math.ceil(len(encoded) / config.batch_size)
     total_steps = steps_per_epoch * config.epochs
-    best = {"bleu": -1.0, "epoch": 0, "state": None}
+    best = {"score": -math.inf, "epoch": 0, "state": None, "bleu": -1.0}
     history = []
     step, start = 0, time.time()
     for epoch in range(1, config.epochs + 1):
@@ -100,11 +157,13 @@ def train_lm(config: TrainConfig) -> dict:
             "elapsed_s": round(time.time() - start),
         }
         if epoch % config.eval_every == 0 or epoch == config.epochs:
-            record["validation_bleu"] = validation_bleu(
-                model, tokenizer, validation_groups, config.max_new_tokens
-            )
-            if record["validation_bleu"] > best["bleu"]:
+            record.update(validation_scores(
+                model, tokenizer, validation_groups, config.max_new_tokens, delex, config.task
+            ))
+            score = selection_score(record, config.select)
+            if score > best["score"]:
                 best = {
+                    "score": score,
                     "bleu": record["validation_bleu"],
                     "epoch": epoch,
                     "state": copy.deepcopy(model.state_dict()),
@@ -117,10 +176,16 @@ def train_lm(config: TrainConfig) -> dict:
     out.mkdir(parents=True, exist_ok=True)
     model.save_pretrained(out)
     tokenizer.save_pretrained(out)
+    if delex is not None:
+        delex.save(out)
+    else:   # a folder trained over must not keep an earlier model's delexicalisation
+        (out / DELEX_FILE).unlink(missing_ok=True)
     summary = {
+        "training_references": len(train_pairs),
         "config": asdict(config),
         "best_epoch": best["epoch"],
         "validation_bleu": best["bleu"],
+        "selected_by": config.select,
         "parameters": sum(p.numel() for p in model.parameters()),
         "history": history,
     }

@@ -15,6 +15,9 @@ _EXPORTS = {
     "ALL_METRICS": "names",
     "DEFAULT_METRICS": "names",
     "compute_metrics": "suite",
+    "slot_error_rate": "slot_error",
+    "slot_errors": "slot_error",
+    "texts_naming_other_restaurants": "slot_error",
 }
 __all__ = sorted(_EXPORTS)
 __getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)
@@ -29,4 +32,7 @@ if TYPE_CHECKING:   # the lazy names' real definitions, for IDEs and type checke
     from privformers.metrics.ngram import corpus_chrf_plus_plus as corpus_chrf_plus_plus
     from privformers.metrics.nist import corpus_nist as corpus_nist
     from privformers.metrics.rouge import corpus_rouge_l as corpus_rouge_l
+    from privformers.metrics.slot_error import slot_error_rate as slot_error_rate
+    from privformers.metrics.slot_error import slot_errors as slot_errors
+    from privformers.metrics.slot_error import texts_naming_other_restaurants as texts_naming_other_restaurants
     from privformers.metrics.suite import compute_metrics as compute_metrics

@@ -47,3 +47,10 @@ def tiny_model(tiny_data, tmp_path_factory):
     )
     summary = train_lm(config)
     return out, summary
+
+
+@pytest.fixture(scope="session")
+def tiny_delex_model(tmp_path_factory):
+    from tests.delex_helpers import train_tiny_delex_model
+
+    return train_tiny_delex_model(tmp_path_factory.mktemp("delex"))

@@ -1,4 +1,5 @@
-"""The shipped built-in E2E model: present, small, loadable, and (slow) BLEU >= 45 on the held-out MRs."""
+"""The shipped built-in E2E model: present, small, loadable, copies a restaurant name it never saw, and
+(slow) its scores on the two held-out tests of its model card: unseen names and unseen MRs."""
 
 from pathlib import Path
 
@@ -6,41 +7,58 @@ import pytest
 from transformers import AutoModelForCausalLM, AutoTokenizer
 
 from privformers.lm import builtin_model_path, generate_texts
+from privformers.lm.delex import load_delex
+from privformers.metrics import slot_errors
 
 MAX_BYTES = 20 * 1024 * 1024
+DEMO_MR = "name[Blue Spice], eatType[coffee shop], food[French], area[riverside]"   # the Makefile's demo prompt
 
 
-def test_builtin_model_loads_and_generates():
+def test_builtin_model_loads_and_copies_an_unseen_name():
     try:
         path = builtin_model_path()
     except FileNotFoundError as exc:  # the model lands with the data branch's training run
         pytest.skip(str(exc))
     assert sum(f.stat().st_size for f in path.rglob("*") if f.is_file()) < MAX_BYTES
     assert (path / "MODEL_CARD.md").is_file()
+    assert set(load_delex(path).slots) == {"name", "near", "food", "eatType"}
     model = AutoModelForCausalLM.from_pretrained(path)
     tokenizer = AutoTokenizer.from_pretrained(path)
     assert model.config.model_type == "gpt2" and model.config.vocab_size == len(tokenizer)
-    [text] = generate_texts(
-        model, tokenizer, ["name[The Eagle], eatType[coffee shop], area[riverside]"], progress=False
-    )
-    assert "The Eagle" in text
+    [text] = generate_texts(model, tokenizer, [DEMO_MR], progress=False)
+    errors = slot_errors(DEMO_MR, text)
+    assert "Blue Spice" in text and errors.errors == 0, (text, errors)
+
+
+def devset() -> Path:
+    repo = Path(__file__).resolve().parents[2]
+    found = next((p for p in (repo.parent / "shared/data/e2e/devset.csv", Path("/work/shared/data/e2e/devset.csv"))
+                  if p.is_file()), None)
+    if found is None:
+        pytest.skip("shared E2E dev set not found (../shared/data/e2e/devset.csv)")
+    return found
 
 
 @pytest.mark.slow
-def test_builtin_model_bleu_on_held_out_mrs():
-    repo = Path(__file__).resolve().parents[2]
-    devset = next(
-        (
-            p
-            for p in (repo.parent / "shared/data/e2e/devset.csv", Path("/work/shared/data/e2e/devset.csv"))
-            if p.is_file()
-        ),
-        None,
-    )
-    if devset is None:
-        pytest.skip("shared E2E dev set not found (../shared/data/e2e/devset.csv)")
+def test_builtin_model_on_unseen_names():
+    """The name split's test (3 restaurants, 73 MRs the model never saw, nor their names): BLEU >= 60,
+    SER <= 5 and no text names a restaurant other than its MR's name and near."""
     from privformers.data.evaluate import evaluate_generation
 
-    result = evaluate_generation(builtin_model_path(), devset, metrics=("bleu",))
+    result = evaluate_generation(builtin_model_path(), devset(), metrics=("bleu", "ser", "other-names"),
+                                 split_by="name")
+    print(result.scores)
+    assert result.sources == 73
+    assert result.scores["other-names"] == 0
+    assert result.scores["bleu"] >= 60 and result.scores["ser"] <= 5
+
+
+@pytest.mark.slow
+def test_builtin_model_on_held_out_mrs():
+    """The MR split's test (55 MRs the model never saw; their names it did)."""
+    from privformers.data.evaluate import evaluate_generation
+
+    result = evaluate_generation(builtin_model_path(), devset(), metrics=("bleu", "ser", "other-names"))
+    print(result.scores)
     assert result.sources == 55
-    assert result.scores["bleu"] >= 45
+    assert result.scores["bleu"] >= 60 and result.scores["other-names"] == 0

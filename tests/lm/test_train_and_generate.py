@@ -115,3 +115,10 @@ def test_train_lm_names_a_missing_data_file(tmp_path: Path) -> None:
     with pytest.raises(SystemExit, match="train-lm: data file not found"):
         main(["train-lm", "--data", str(tmp_path / "missing.csv"), "--out", str(tmp_path / "out")])
     assert not (tmp_path / "out").exists()
+
+
+def test_a_model_trained_without_delex_records_none(tiny_model):
+    from privformers.lm.delex import DELEX_FILE
+
+    out, summary = tiny_model
+    assert not (out / DELEX_FILE).exists() and summary["selected_by"] == "bleu"
