@@ -77,7 +77,8 @@ def test_dp_trainer_on_two_ranks_keeps_replicas_equal(tmp_path):
 
 @pytest.mark.slow
 def test_readme_accelerate_example_runs_on_two_processes(tmp_path):
-    """The README's DP LoRA Llama example, as written there (accelerate's torchrun launcher, gloo on the CPU)."""
+    """The DP LoRA Llama example of docs/how-to/dp-train.md, as written there
+    (accelerate's torchrun launcher, gloo on the CPU)."""
     import json
     import os
     import shutil
