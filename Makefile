@@ -31,7 +31,7 @@ test: $(STAMP) lint docs
 	HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 $(PY) -m pytest -q
 
 lint: $(STAMP)
-	$(VENV)/bin/ruff check privformers tests scripts
+	$(VENV)/bin/ruff check privformers tests scripts benchmarks
 
 # The documentation site (mkdocs.yml, docs/) built into site/; any warning is an error.
 $(DOCS_STAMP): $(STAMP)
