@@ -224,6 +224,11 @@ def test_a_huge_announced_request_is_refused_at_once(services):
                                              r"1048576-byte limit"):
         link.recv()
     link.close()
+    # the server logs the drop on its own thread: wait for it, so that no later test sees it as its own
+    deadline = time.monotonic() + 10
+    while not any(sid.hex()[:12] in line for line in services.lines) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert any(sid.hex()[:12] in line and "dropped before a request" in line for line in services.lines)
 
 
 def test_a_client_given_a_dead_dealer_fails_without_starting_a_server_session(services):
