@@ -188,6 +188,7 @@ def e2e(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     return files
 
 
+@pytest.mark.slow   # about a minute on a quiet 2-core machine; test_budget checks the composition itself
 def test_private_distillation_composes_with_the_teacher(e2e: dict[str, Path], tmp_path: Path,
                                                         capsys: pytest.CaptureFixture) -> None:
     """The student on the private rows with DP-SGD: two ledger events, their composition is the total (RDP and
