@@ -38,12 +38,13 @@ from typing import Any
 from transformers import GenerationConfig
 
 from privformers.generation.config import Decoding, cut, decoding_of, merged, model_generation_config
-from privformers.generation.models import ModelSpec, check_length, from_args, from_path, public_spec
 from privformers.generation.padding import check_paddable
 from privformers.generation.parties import InProcess, LocalProcesses, Parties, RemoteServer
 from privformers.generation.plan import Plan, plan_passes
 from privformers.generation.report import plan_report
 from privformers.lm.delex import client_prompts, relexicalise
+from privformers.models.load import from_args, from_path
+from privformers.models.spec import ModelSpec, check_length, public_spec
 
 STREAM_PREFIX = "[stream] "   # the client process's lines that carry its tokens to the launcher's streamer
 

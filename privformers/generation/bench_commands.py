@@ -18,7 +18,7 @@ from pathlib import Path
 
 from privformers.argtypes import frac_bits, non_negative_float, positive_float, positive_int, strict_json
 from privformers.generation.commands import add_sampling_options
-from privformers.generation.shapes import DECODER_ARCHS, DECODER_SIZES
+from privformers.models.shapes import DECODER_ARCHS, DECODER_SIZES
 from privformers.mpc.launch import add_server_gemm_options, local_gemm_threads, server_gemm_from
 from privformers.mpc.party import SERVER
 
@@ -229,7 +229,7 @@ def random_bench_model(size: str, seed: int, recipe: str | dict | None, override
     import torch
 
     from privformers.generation.api import RandomModel
-    from privformers.generation.models import check_length
+    from privformers.models.spec import check_length
 
     if arch == "gpt2" and size not in GPT2_SIZES:
         raise ValueError(f"gpt2 sizes are {', '.join(GPT2_SIZES)}, not {size!r}")
@@ -275,14 +275,14 @@ def _layer_overrides(arch: str, layers: int | None) -> dict:
 
 def _full_layers(arch: str, size: str) -> int:
     """The named size's own number of decoder layers."""
-    from privformers.generation.models import SIZES
+    from privformers.models.shapes import SIZES
 
     return SIZES[size]["n_layer"] if arch == "gpt2" else DECODER_SIZES[size]["num_hidden_layers"]
 
 
 def _run_generate(a: argparse.Namespace) -> int:
     from privformers.generation.commands import _print, generation_config
-    from privformers.generation.models import PromptTooLongError
+    from privformers.models.spec import PromptTooLongError
 
     try:
         overrides = {**dict(a.config), **_layer_overrides(a.arch, a.layers)}
@@ -330,7 +330,7 @@ def _run_generate(a: argparse.Namespace) -> int:
         if layers is not None:
             out.update(layer_summary(layers, _full_layers(a.arch, a.size)))
     if a.check:
-        from privformers.generation.plain import plain_greedy
+        from privformers.models.plain import plain_greedy
 
         plain = spec.factory()
         plain.load_state_dict(spec.weights())

@@ -5,9 +5,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from privformers.generation.models import check_length, from_args
 from privformers.generation.plan import Plan
 from privformers.generation.program import generation_program
+from privformers.models.load import from_args
+from privformers.models.spec import check_length
 from privformers.mpc.programs import register_program, to_json
 from privformers.mpc.session import Program
 

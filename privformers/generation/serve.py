@@ -27,13 +27,14 @@ from pathlib import Path
 
 import torch
 
-from privformers.generation.models import check_length, from_config_dict, from_path, public_spec
 from privformers.generation.padding import check_paddable
 from privformers.generation.parties import RemoteServer
 from privformers.generation.plan import Plan
 from privformers.generation.program import generation_program
 from privformers.generation.report import plan_report
 from privformers.generation.sampling import Sampling, check_sampling
+from privformers.models.load import from_config_dict, from_path
+from privformers.models.spec import check_length, public_spec
 from privformers.mpc.party import CLIENT, DEALER, SERVER, Party
 from privformers.mpc.process import abort_all, stop_reason
 from privformers.mpc.ring import FixedPoint

@@ -21,7 +21,7 @@ ROWS = (("decode_seconds", 1.0, "decode time per token (s)"), ("decode_online_by
 def _params(size: str, method: str, seed: int, overrides: dict) -> int:
     """Number of parameters of the random-weight model converted by the method's recipe."""
     from privformers.generation.bench_commands import METHODS
-    from privformers.generation.models import random_gpt2
+    from privformers.models.random_weights import random_gpt2
 
     model = random_gpt2(size, seed, METHODS[method], **overrides).factory()
     return sum(p.numel() for p in model.parameters())
@@ -41,7 +41,7 @@ def run_point(size: str, method: str, prompt_len: int, new_tokens: int, *, layer
     from privformers.approx.recipes import get_recipe
     from privformers.generation import bench_commands
     from privformers.generation.bench_commands import METHODS
-    from privformers.generation.models import PromptTooLongError
+    from privformers.models.spec import PromptTooLongError
 
     key = {"size": size, "method": method, "prompt_len": prompt_len}
     overrides = {"n_layer": layers} if layers else {}

@@ -44,7 +44,7 @@ def run_classify(a: argparse.Namespace) -> int:
     import torch
 
     from privformers.data.registry import read_labelled
-    from privformers.generation.models import ModelNotFoundError
+    from privformers.models.load import ModelNotFoundError
     from privformers.secure.classify import load_classifier, mpc_classify, plain_classify
 
     torch.set_num_threads(a.threads)

@@ -10,8 +10,8 @@ import pytest
 
 from privformers.cli import build_parser, main
 from privformers.generation import bench_commands
-from privformers.generation.models import SIZES
 from privformers.generation.sweep import plot_sweep, run_sweep
+from privformers.models.shapes import SIZES
 from privformers.mpc.launch import LaunchError
 
 PNG = b"\x89PNG\r\n\x1a\n"
@@ -113,7 +113,8 @@ def test_merge_points_get_matrices_as_long_as_the_prompt() -> None:
     enough (passed to the parties as the recipe's dict), instead of being skipped."""
     from privformers.approx.recipes import get_recipe
     from privformers.generation.bench_commands import random_bench_model
-    from privformers.generation.models import PromptTooLongError, from_args
+    from privformers.models.load import from_args
+    from privformers.models.spec import PromptTooLongError
 
     with pytest.raises(PromptTooLongError):
         random_bench_model("tiny", 0, "merge", {"n_positions": 512}, 200, 2)
