@@ -9,9 +9,10 @@ from dataclasses import asdict
 from pathlib import Path
 
 from privformers.argtypes import fraction, name_list, positive_float, positive_int, strict_json
-from privformers.data.evaluate import EvaluationResult, evaluate_generation, mpc_generator
 from privformers.data.registry import READERS
 from privformers.data.splits import SPLIT_BY
+from privformers.generation.many import mpc_generator
+from privformers.lm.evaluate import EvaluationResult, evaluate_generation
 from privformers.metrics.names import ALL_METRICS, DEFAULT_METRICS
 
 
