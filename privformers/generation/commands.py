@@ -8,7 +8,6 @@ import sys
 
 from privformers.argtypes import (
     check_vocab,
-    frac_bits,
     non_negative_int,
     positive_float,
     positive_int,
@@ -16,8 +15,15 @@ from privformers.argtypes import (
     strict_json,
     token_ids,
 )
+from privformers.generation.report import single_report
 from privformers.mpc.launch import add_server_gemm_options, server_gemm_from
-from privformers.mpc.transport.options import add_max_message_option, add_tls_options, max_message_from, tls_from_args
+from privformers.mpc.transport.options import (
+    add_max_message_option,
+    add_tls_options,
+    frac_bits,
+    max_message_from,
+    tls_from_args,
+)
 from privformers.mpc.transport.options import parse_addr as _addr
 
 
@@ -151,13 +157,6 @@ def _tokenizer(path: str) -> object | None:
         return AutoTokenizer.from_pretrained(path)
     except (OSError, ValueError):
         return None
-
-
-def single_report(out: object) -> dict:
-    """The one-prompt JSON report of ``generate`` and ``bench generate``: text, tokens and the cost."""
-    cost = {k: v for k, v in out.cost.items() if k not in ("passes", "per_prompt")}
-    return {"text": out.texts[0] if out.texts else " ".join(map(str, out.token_ids[0])),
-            "tokens": out.token_ids[0], **cost}
 
 
 def cmd_generate(a: argparse.Namespace) -> int:

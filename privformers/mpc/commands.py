@@ -8,12 +8,13 @@ import os
 import sys
 from pathlib import Path
 
-from privformers.argtypes import frac_bits, json_object, positive_float, positive_int, strict_json
+from privformers.argtypes import json_object, positive_float, positive_int, strict_json
 from privformers.mpc.party import ROLES
 from privformers.mpc.transport.base import TransportError
 from privformers.mpc.transport.options import (
     add_max_message_option,
     add_tls_options,
+    frac_bits,
     max_message_from,
     parse_addr,
     tls_from_args,
