@@ -49,7 +49,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                        "addresses. The dealer listens on its address for client and server; the server "
                        "listens on its address for the client; the client connects to both.")
     p.add_argument("--role", choices=ROLES, required=True)
-    p.add_argument("--program", required=True, help="a registered program, e.g. linear-demo, echo")
+    p.add_argument("--program", required=True, help="a registered program, e.g. linear-demo, generate")
     p.add_argument("--session", type=_session, required=True,
                    help="session id: 32 hex digits, the same for all three")
     for role in ROLES:
