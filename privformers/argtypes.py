@@ -101,17 +101,6 @@ def probability(text: str) -> float:
     return value
 
 
-def frac_bits(text: str) -> int:
-    """Fractional bits of the fixed-point encoding, within what the ring supports."""
-    from privformers.mpc.ring import MAX_FRAC_BITS, MIN_FRAC_BITS  # torch: only when the option is given
-
-    value = _int(text, f"a whole number from {MIN_FRAC_BITS} to {MAX_FRAC_BITS}")
-    if not MIN_FRAC_BITS <= value <= MAX_FRAC_BITS:
-        raise argparse.ArgumentTypeError(f"expected a whole number from {MIN_FRAC_BITS} to {MAX_FRAC_BITS}, "
-                                         f"got {text!r}")
-    return value
-
-
 def secret_text(text: str) -> str:
     """Non-empty text that is valid Unicode (a prompt, a text to classify); the message never repeats it.
 

@@ -1,4 +1,5 @@
-"""Shared test setup: single-threaded torch (parties share two cores) and the data folder."""
+"""Shared test setup: single-threaded torch (parties share two cores), the test-only party programs and the data
+folder."""
 
 from __future__ import annotations
 
@@ -10,8 +11,12 @@ from pathlib import Path
 import pytest
 import torch
 
+from privformers.mpc.programs import PROGRAM_MODULES_ENV
+
 torch.set_num_threads(1)
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
+# the test-only programs (echo, stall): party processes, which inherit the environment, import them from here
+os.environ.setdefault(PROGRAM_MODULES_ENV, "tests.mpc.programs")
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED_DATA = next((p for p in (REPO.parent / "shared" / "data", Path("/work/shared/data")) if p.is_dir()), None)

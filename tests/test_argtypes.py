@@ -21,7 +21,6 @@ from tests.cli_helpers import strict_loads
     (argtypes.open_unit_float, {"1e-5": 1e-5, "0.95": 0.95}, ["0", "1", "nan", "2"]),
     (argtypes.fraction, {"0": 0.0, "0.1": 0.1}, ["1", "-0.1", "nan"]),
     (argtypes.probability, {"0": 0.0, "1": 1.0}, ["1.01", "nan"]),
-    (argtypes.frac_bits, {"8": 8, "16": 16, "30": 30}, ["7", "31", "x"]),
     (argtypes.token_ids, {"1,2,3": [1, 2, 3], " 0 , 5,": [0, 5]}, ["", ",", "1,,2", "1,x", "-1", "1.0", "\u0663"]),
     (argtypes.json_object, {'{"a": 1}': {"a": 1}, "{}": {}}, ["{bad", "[1]", "3", '{"a": NaN}', '{"a": Infinity}']),
     (argtypes.regex, {"a|b": "a|b"}, ["(", "[z-a]"]),

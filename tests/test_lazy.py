@@ -9,7 +9,7 @@ import pytest
 
 from privformers.lazy import lazy_exports
 
-LAZY_PACKAGES = ("approx", "data", "distill", "dp", "generation", "lm", "metrics", "pipeline", "secure")
+LAZY_PACKAGES = ("approx", "data", "distill", "dp", "generation", "lm", "metrics", "models", "pipeline", "secure")
 
 
 @pytest.mark.parametrize("area", LAZY_PACKAGES)
@@ -58,7 +58,7 @@ def test_a_name_that_is_its_own_module_name_is_refused():
 
 def test_checking_a_model_before_launch_loads_no_model_code():
     """The launcher reads the config, tokenizer and lengths; the parties load the model classes themselves."""
-    code = ("import sys; from privformers.generation.models import from_path, check_length, check_weights; "
+    code = ("import sys; from privformers.models import from_path, check_length, check_weights; "
             "from privformers.lm import builtin_model_path; p = builtin_model_path(); s = from_path(p); "
             "check_weights(p); check_length(s, 10, 5); "
             "print(sorted(m for m in ('transformers.modeling_utils', 'privformers.approx.convert', 'scipy') "

@@ -13,6 +13,7 @@ from torch import nn
 from transformers import AutoConfig, PretrainedConfig
 
 from privformers.approx.recipes import Recipe
+from privformers.hf import auto_class as default_class
 
 RECIPE_FILE = "privformers_recipe.json"
 
@@ -81,8 +82,6 @@ def build(config: PretrainedConfig, auto_class: type, recipe: Recipe | None) -> 
 
 def load_student(path: str | Path, auto_class: type | None = None) -> nn.Module:
     """A model folder's model with its recipe applied and its weights loaded, in eval mode."""
-    from privformers.generation.models import auto_class as default_class
-
     config = AutoConfig.from_pretrained(path)
     model = build(config, auto_class or default_class(config), read_recipe(path))
     load_weights(model, state_dict_at(path))

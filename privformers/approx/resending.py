@@ -18,6 +18,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from privformers.hf import decoder_start
 from privformers.kv_cache import cache_kwargs, returned_cache
 
 
@@ -52,8 +53,6 @@ def start_ids(model: nn.Module, prompt: list[int]) -> list[int]:
     """Step 0's decoder tokens: the prompt, or an encoder-decoder's start token."""
     if not model.config.is_encoder_decoder:
         return list(prompt)
-    from privformers.generation.models import decoder_start
-
     return [decoder_start(model.config)]
 
 

@@ -33,17 +33,22 @@ import sys
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from transformers import GenerationConfig
 
 from privformers.generation.config import Decoding, cut, decoding_of, merged, model_generation_config
-from privformers.generation.models import ModelSpec, check_length, from_args, from_path, public_spec
 from privformers.generation.padding import check_paddable
 from privformers.generation.parties import InProcess, LocalProcesses, Parties, RemoteServer
 from privformers.generation.plan import Plan, plan_passes
 from privformers.generation.report import plan_report
 from privformers.lm.delex import client_prompts, relexicalise
+from privformers.models.load import from_args, from_path
+from privformers.models.spec import ModelSpec, check_length, public_spec
+
+if TYPE_CHECKING:
+    from privformers.mpc.transport.connect import Addr
+    from privformers.mpc.transport.tls import TlsConfig
 
 STREAM_PREFIX = "[stream] "   # the client process's lines that carry its tokens to the launcher's streamer
 
@@ -339,3 +344,16 @@ def print_stream_line(pass_index: int, step: int, tokens: list[int]) -> None:
     """The client process's side of streaming: one line per step on stderr, read by the launcher."""
     event = {"pass": pass_index, "step": step, "tokens": tokens}
     print(STREAM_PREFIX + json.dumps(event), file=sys.stderr, flush=True)
+
+
+def remote_generate(server: Addr, dealer: Addr, tls: TlsConfig | None, prompt: list[int], max_new_tokens: int,
+                    reveal_logits: bool = False, use_cache: bool = True, bits: int = 48, frac_bits: int = 16,
+                    io_timeout: float = 600.0, connect_timeout: float = 30.0, progress: bool = False) -> dict:
+    """One prompt, greedy, from a served model: ``generate(None, prompt, ..., parties=RemoteServer(...))``
+    as the one-prompt report (tokens, per_token, totals, breakdown). Every step runs; nothing is cut."""
+    parties = RemoteServer(server, dealer, tls, connect_timeout, io_timeout)
+    options = MpcOptions(reveal_logits=reveal_logits, use_cache=use_cache, frac_bits=frac_bits, bits=bits,
+                         progress=progress)
+    out = generate(None, prompt, GenerationConfig(max_new_tokens=max_new_tokens, eos_token_id=[]), parties=parties,
+                   options=options)
+    return {"tokens": out.token_ids[0], **{k: v for k, v in out.cost.items() if k not in ("passes", "per_prompt")}}

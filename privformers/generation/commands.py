@@ -8,7 +8,6 @@ import sys
 
 from privformers.argtypes import (
     check_vocab,
-    frac_bits,
     non_negative_int,
     positive_float,
     positive_int,
@@ -16,8 +15,15 @@ from privformers.argtypes import (
     strict_json,
     token_ids,
 )
+from privformers.generation.report import single_report
 from privformers.mpc.launch import add_server_gemm_options, server_gemm_from
-from privformers.mpc.transport.options import add_max_message_option, add_tls_options, max_message_from, tls_from_args
+from privformers.mpc.transport.options import (
+    add_max_message_option,
+    add_tls_options,
+    frac_bits,
+    max_message_from,
+    tls_from_args,
+)
 from privformers.mpc.transport.options import parse_addr as _addr
 
 
@@ -136,7 +142,7 @@ def _prompt_ids(a: argparse.Namespace, tokenizer: object | None, vocab_size: int
 def _vocab_size(model: str) -> int | None:
     """The vocabulary size of the model folder's config, where it has one (a client's folder may hold only
     the tokenizer)."""
-    from privformers.generation.models import from_path
+    from privformers.models.load import from_path
 
     try:
         return int(from_path(model).config.vocab_size)
@@ -153,17 +159,10 @@ def _tokenizer(path: str) -> object | None:
         return None
 
 
-def single_report(out: object) -> dict:
-    """The one-prompt JSON report of ``generate`` and ``bench generate``: text, tokens and the cost."""
-    cost = {k: v for k, v in out.cost.items() if k not in ("passes", "per_prompt")}
-    return {"text": out.texts[0] if out.texts else " ".join(map(str, out.token_ids[0])),
-            "tokens": out.token_ids[0], **cost}
-
-
 def cmd_generate(a: argparse.Namespace) -> int:
     from privformers.generation.api import MpcOptions, generate
-    from privformers.generation.models import check_weights, from_path
     from privformers.generation.parties import LocalProcesses
+    from privformers.models.load import check_weights, from_path
 
     if a.model is None:
         from privformers.lm import builtin_model_path
@@ -212,15 +211,15 @@ def _finish(a: argparse.Namespace, out: dict, tokenizer: object | None, prompt: 
             mapping: dict[str, str] | None = None) -> int:
     """Decode (the values of a delexicalised prompt put back), optionally compare with plaintext greedy
     decoding of the local --model, print."""
-    from privformers.generation.models import from_path
     from privformers.lm.delex import relexicalise
+    from privformers.models.load import from_path
 
     decode = (lambda ids: tokenizer.decode(ids)) if tokenizer is not None else (lambda ids: " ".join(map(str, ids)))
     out = {"text": decode(out["tokens"]), **out}
     out["text"] = relexicalise(out["text"], mapping or {})
     if a.check:
         from privformers.generation.config import cut
-        from privformers.generation.plain import plain_greedy
+        from privformers.models.plain import plain_greedy
 
         spec = from_path(a.model)
         model = spec.factory()
@@ -273,8 +272,8 @@ def _client(a: argparse.Namespace) -> int:
 def cmd_serve(a: argparse.Namespace) -> int:
     import torch
 
-    from privformers.generation.models import ModelNotFoundError
     from privformers.generation.serve import GenerationServer
+    from privformers.models.load import ModelNotFoundError
     from privformers.mpc.transport.base import TransportError
 
     torch.set_num_threads(1)

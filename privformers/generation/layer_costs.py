@@ -1,7 +1,7 @@
-"""The registered program ``generate-layers``: the ``generate`` program, with each step's cost split between the
-decoder layers and the rest (embedding, final norm, LM head, argmax), and the bytes each party holds for the
-weights. ``bench generate`` reads it to report a per-layer and a head cost, and, for a model cut to fewer layers
-(``--layers N``), a full-model figure extrapolated from them.
+"""What the program ``generate-layers`` adds to ``generate`` (``programs.py`` registers both): each step's cost
+split between the decoder layers and the rest (embedding, final norm, LM head, argmax), and the bytes each party
+holds for the weights. ``bench generate`` reads it to report a per-layer and a head cost, and, for a model cut
+to fewer layers (``--layers N``), a full-model figure extrapolated from them.
 
 Forward hooks on the model and on its decoder layers read this party's meter before and after each layer: the
 online bytes it sent, its rounds and its wall time inside the layers, per forward pass (one pass per step), in
@@ -17,9 +17,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from privformers.generation.programs import _format, generate
 from privformers.mpc.party import Party
-from privformers.mpc.programs import register_program
 from privformers.mpc.session import Program
 from privformers.secure.tensor import ServerParam
 
@@ -81,12 +79,11 @@ def _install(party: Party, model: nn.Module, records: dict[str, list[dict]]) -> 
         layer.register_forward_hook(leave)
 
 
-@register_program("generate-layers", _format)
-def generate_layers(args: dict) -> Program:
-    """Args: as for ``generate``. The result adds ``layer_costs`` ({"offline": [...], "online": [...]}, one
-    record per forward pass: this party's bytes, rounds and seconds inside the decoder layers, and the pass's
-    seconds), ``layers`` (how many), ``held_bytes`` and ``params`` (``held_bytes``)."""
-    inner = generate(args)
+def with_layer_costs(inner: Program) -> Program:
+    """The program inner (``generate``) with hooks on its model: the result adds ``layer_costs`` ({"offline":
+    [...], "online": [...]}, one record per forward pass: this party's bytes, rounds and seconds inside the
+    decoder layers, and the pass's seconds), ``layers`` (how many), ``held_bytes`` and ``params``
+    (``held_bytes``)."""
     records: dict[str, list[dict]] = {}
     info: dict[str, int] = {}
 

@@ -1,5 +1,6 @@
 """Many private generations in one session, for evaluation under MPC: ``mpc_generate``, a thin wrapper
-over ``generate`` (three local processes, lengths grouped, material streamed).
+over ``generate`` (three local processes, lengths grouped, material streamed), and ``mpc_generator``, the
+same as a ``generate`` for ``privformers.lm.evaluate.evaluate_generation`` (``evaluate --mpc``).
 
 Evaluation measures a model's generation quality under MPC, not only in plaintext. Prompts of the
 same token length share a pass (``batch_size`` rows at most), which divides the rounds of every step
@@ -11,7 +12,7 @@ runs exactly ``max_new_tokens`` steps; the client cuts the text at the end-of-te
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 DEFAULT_MATERIAL_MB = 512
@@ -38,3 +39,43 @@ def mpc_generate(model_path: str | Path, prompts: Sequence[Sequence[int]], max_n
             tokens = tokens[:-1]
         results.append({"tokens": tokens, **cost})
     return results
+
+
+def mpc_generator(model_path: str | Path, material_mb: float = DEFAULT_MATERIAL_MB, timeout: float = 7200.0,
+                  costs: list[dict] | None = None, batch_size: int = DEFAULT_BATCH) -> Callable[..., list[str]]:
+    """A ``generate`` for ``privformers.lm.evaluate.evaluate_generation`` that runs every source under MPC
+    (``mpc_generate``: client, server and dealer as local processes over TLS, one session; prompts of equal
+    token length share a pass, at most ``batch_size``); each prompt's share of the online cost is appended to
+    costs. A delexicalised model (``privformers_delex.json``) gets placeholders in its prompts; the values stay
+    in this process (the client's) and go back into the decoded texts."""
+    from privformers.lm.delex import load_delex, relexicalise
+    from privformers.lm.prompt import format_prompt
+
+    delex = load_delex(model_path)
+
+    def generate(model, tokenizer, sources: Sequence[str], max_new_tokens: int = 96) -> list[str]:
+        prompts = [delex.prompt(s) if delex is not None else None for s in sources]
+        texts = [p.text if p is not None else s for p, s in zip(prompts, sources)]
+        ids = [tokenizer(format_prompt(t), add_special_tokens=False)["input_ids"] for t in texts]
+        results = mpc_generate(model_path, ids, max_new_tokens, tokenizer.eos_token_id, timeout,
+                               material_mb=material_mb, batch_size=batch_size)
+        if costs is not None:
+            costs.extend({k: v for k, v in r.items() if k != "tokens"} for r in results)
+        return [relexicalise(tokenizer.decode(r["tokens"], skip_special_tokens=True).strip(),
+                             p.mapping if p is not None else {}) for r, p in zip(results, prompts)]
+
+    return generate
+
+
+def mpc_summary(costs: list[dict], steps: int) -> dict:
+    """Mean online cost per decode token over all prompts (each prompt's share of its pass), and the
+    totals, from ``mpc_generate``'s costs (``evaluate --mpc``, the pipeline's check)."""
+    decode = sum(c["decode_steps"] for c in costs) or 1
+    return {"prompts": len(costs), "steps_per_prompt": steps, "passes": round(sum(1 / c["batch"] for c in costs)),
+            "decode_seconds_per_token": sum(c["decode_seconds"] for c in costs) / decode,
+            "decode_bytes_per_token": sum(c["decode_bytes"] for c in costs) / decode,
+            "decode_rounds_per_token": sum(c["decode_rounds"] for c in costs) / decode,
+            "first_step_seconds_mean": sum(c["first_seconds"] for c in costs) / max(len(costs), 1),
+            "final_seconds_total": sum(c.get("final_seconds", 0.0) for c in costs),
+            "online_seconds_total": sum(c["first_seconds"] + c["decode_seconds"] + c.get("final_seconds", 0.0)
+                                        for c in costs)}

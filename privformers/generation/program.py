@@ -15,11 +15,11 @@ import privformers.secure.ops  # noqa: F401 - registers the secure ops
 from privformers.approx.convert import recipe_of
 from privformers.generation.cache import SecretCache
 from privformers.generation.ids import batch_ids
-from privformers.generation.models import decoder_start
 from privformers.generation.padding import SECRET_POSITIONS, PaddedBatch, check_paddable
 from privformers.generation.plan import Plan
 from privformers.generation.resend import resend_run
 from privformers.generation.sampling import greedy_tokens, revealed_tokens
+from privformers.hf import decoder_start
 from privformers.kv_cache import cache_kwargs
 from privformers.mpc.meter import OP_CLASSES, diff
 from privformers.mpc.party import CLIENT, SERVER, Party

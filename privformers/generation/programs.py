@@ -1,13 +1,16 @@
-"""The registered program ``generate``: private generation for ``privformers party`` processes (what
-``generate(..., parties=LocalProcesses())`` and ``privformers launch --program generate`` run)."""
+"""The registered programs ``generate``: private generation for ``privformers party`` processes (what
+``generate(..., parties=LocalProcesses())`` and ``privformers launch --program generate`` run), and
+``generate-layers``, the same with its cost per decoder layer (``layer_costs.py``; ``bench generate``)."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from privformers.generation.models import check_length, from_args
+from privformers.generation.layer_costs import with_layer_costs
 from privformers.generation.plan import Plan
 from privformers.generation.program import generation_program
+from privformers.models.load import from_args
+from privformers.models.spec import check_length
 from privformers.mpc.programs import register_program, to_json
 from privformers.mpc.session import Program
 
@@ -38,5 +41,8 @@ def generate(args: dict) -> Program:
                               bool(args.get("progress", False)), budget)
 
 
-
-from privformers.generation import layer_costs  # noqa: E402, F401 - registers generate-layers (bench generate)
+@register_program("generate-layers", _format)
+def generate_layers(args: dict) -> Program:
+    """Args: as for ``generate``. The result adds each party's cost inside the decoder layers
+    (``layer_costs.with_layer_costs``)."""
+    return with_layer_costs(generate(args))

@@ -27,13 +27,14 @@ from pathlib import Path
 
 import torch
 
-from privformers.generation.models import check_length, from_config_dict, from_path, public_spec
 from privformers.generation.padding import check_paddable
 from privformers.generation.parties import RemoteServer
 from privformers.generation.plan import Plan
 from privformers.generation.program import generation_program
 from privformers.generation.report import plan_report
 from privformers.generation.sampling import Sampling, check_sampling
+from privformers.models.load import from_config_dict, from_path
+from privformers.models.spec import check_length, public_spec
 from privformers.mpc.party import CLIENT, DEALER, SERVER, Party
 from privformers.mpc.process import abort_all, stop_reason
 from privformers.mpc.ring import FixedPoint
@@ -215,20 +216,3 @@ def served_generation(parties: RemoteServer, rows: list[list[int]], plan_of: Cal
     cost = plan_report(plan, result, {"passes": server_report["passes"]}, party.meter.summary(),
                        server_report["meter"], groups)
     return tokens, cost
-
-
-def remote_generate(server: Addr, dealer: Addr, tls: TlsConfig | None, prompt: list[int], max_new_tokens: int,
-                    reveal_logits: bool = False, use_cache: bool = True, bits: int = 48, frac_bits: int = 16,
-                    io_timeout: float = 600.0, connect_timeout: float = 30.0, progress: bool = False) -> dict:
-    """One prompt, greedy, from a served model: ``generate(None, prompt, ..., parties=RemoteServer(...))``
-    as the one-prompt report (tokens, per_token, totals, breakdown). Every step runs; nothing is cut."""
-    from transformers import GenerationConfig
-
-    from privformers.generation.api import MpcOptions, generate
-
-    parties = RemoteServer(server, dealer, tls, connect_timeout, io_timeout)
-    options = MpcOptions(reveal_logits=reveal_logits, use_cache=use_cache, frac_bits=frac_bits, bits=bits,
-                         progress=progress)
-    out = generate(None, prompt, GenerationConfig(max_new_tokens=max_new_tokens, eos_token_id=[]), parties=parties,
-                   options=options)
-    return {"tokens": out.token_ids[0], **{k: v for k, v in out.cost.items() if k not in ("passes", "per_prompt")}}

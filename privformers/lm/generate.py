@@ -20,7 +20,7 @@ def greedy_continue(model, prompt_ids: list[int], eos_token_id: int, max_new_tok
     from privformers.approx.convert import recipe_of
 
     if recipe_of(model) is not None:
-        from privformers.generation.plain import plain_greedy
+        from privformers.models.plain import plain_greedy
 
         context = getattr(model.config, "n_positions", None) or len(prompt_ids) + max_new_tokens
         tokens = plain_greedy(model, prompt_ids, min(max_new_tokens, context - len(prompt_ids)), eos_token_id)[0]

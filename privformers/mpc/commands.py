@@ -8,12 +8,13 @@ import os
 import sys
 from pathlib import Path
 
-from privformers.argtypes import frac_bits, json_object, positive_float, positive_int, strict_json
+from privformers.argtypes import json_object, positive_float, positive_int, strict_json
 from privformers.mpc.party import ROLES
 from privformers.mpc.transport.base import TransportError
 from privformers.mpc.transport.options import (
     add_max_message_option,
     add_tls_options,
+    frac_bits,
     max_message_from,
     parse_addr,
     tls_from_args,
@@ -48,7 +49,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                        "addresses. The dealer listens on its address for client and server; the server "
                        "listens on its address for the client; the client connects to both.")
     p.add_argument("--role", choices=ROLES, required=True)
-    p.add_argument("--program", required=True, help="a registered program, e.g. linear-demo, echo")
+    p.add_argument("--program", required=True, help="a registered program, e.g. linear-demo, generate")
     p.add_argument("--session", type=_session, required=True,
                    help="session id: 32 hex digits, the same for all three")
     for role in ROLES:

@@ -1,12 +1,14 @@
 """Named programs that a party process can run: a registry, so ``privformers party`` finds them by name.
 
 A program is registered with ``@register_program(name)`` on a factory ``(args: dict) -> Program``;
-its ``format_result(role, result) -> dict`` turns a party's result into plain JSON data.
+its ``format_result(role, result) -> dict`` turns a party's result into plain JSON data. A party finds
+the programs of every ``privformers.<area>.programs`` module, and of the modules named in
+``PRIVFORMERS_PROGRAM_MODULES`` (comma-separated; the test suite's own, ``tests.mpc.programs``, this way).
 """
 
 from __future__ import annotations
 
-import time
+import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -49,6 +51,7 @@ class NamedProgram:
 
 
 PROGRAMS: dict[str, NamedProgram] = {}
+PROGRAM_MODULES_ENV = "PRIVFORMERS_PROGRAM_MODULES"   # more modules whose programs a party may run
 
 
 def register_program(name: str, format_result: Callable[[str, Any], dict] = default_format):
@@ -64,7 +67,8 @@ def register_program(name: str, format_result: Callable[[str, Any], dict] = defa
 
 
 def _discover() -> None:
-    """Import every ``privformers.<area>.programs`` module so its programs register themselves."""
+    """Import every ``privformers.<area>.programs`` module, and each module named in
+    ``PRIVFORMERS_PROGRAM_MODULES``, so that their programs register themselves."""
     import importlib
     import pkgutil
 
@@ -73,6 +77,9 @@ def _discover() -> None:
     for info in pkgutil.iter_modules(privformers.__path__):
         if info.ispkg and importlib.util.find_spec(f"privformers.{info.name}.programs") is not None:
             importlib.import_module(f"privformers.{info.name}.programs")
+    for name in os.environ.get(PROGRAM_MODULES_ENV, "").split(","):
+        if name.strip():
+            importlib.import_module(name.strip())
 
 
 def get_program(name: str) -> NamedProgram:
@@ -134,50 +141,3 @@ def linear_demo(args: dict) -> Program:
         return reveal_to(y, CLIENT)
 
     return Program(run=run, setup=setup)
-
-
-# -- transport self-tests ------------------------------------------------------
-@register_program("echo")
-def echo(args: dict) -> Program:
-    """Every party sends each peer a tensor of each wire dtype and bytes; reports which arrived intact."""
-    n = int(args.get("n", 1000))
-    dtypes = (torch.int64, torch.int32, torch.int16, torch.int8, torch.uint8, torch.float64, torch.float32,
-              torch.bool)
-
-    def message(role: str, dtype: torch.dtype) -> torch.Tensor:
-        return (torch.arange(n) * (1 + len(role))).to(dtype)
-
-    def setup(party: Party) -> dict[str, bool]:
-        peers = [r for r in (CLIENT, SERVER, DEALER) if r != party.role]
-        for peer in peers:
-            for dt in dtypes:
-                party.send(peer, message(party.role, dt))
-            party.send(peer, f"hello from {party.role}".encode())
-        ok = {}
-        for peer in peers:
-            good = all(torch.equal(party.recv_tensor(peer), message(peer, dt)) for dt in dtypes)
-            ok[peer] = good and party.recv(peer) == f"hello from {peer}".encode()
-        return ok
-
-    return Program(run=lambda party, ok: ok, setup=setup)
-
-
-@register_program("stall")
-def stall(args: dict) -> Program:
-    """Everyone exchanges a tick with every peer every 50 ms for ``seconds`` (for failure tests)."""
-    seconds = float(args.get("seconds", 30))
-
-    def run(party: Party, _state: Any) -> int | None:
-        if party.mode == "online":
-            return None
-        peers = [r for r in (SERVER, CLIENT, DEALER) if r != party.role]   # the server is heard first
-        ticks = max(1, int(seconds / 0.05))
-        for i in range(ticks):
-            for peer in peers:
-                party.send(peer, torch.tensor([i]))
-            for peer in peers:
-                party.recv_tensor(peer)
-            time.sleep(0.05)
-        return ticks
-
-    return Program(run=run)

@@ -124,7 +124,7 @@ def config_from_args(a: argparse.Namespace):
 def run_command(a: argparse.Namespace) -> int:
     """Run the pipeline; exit 2 with one line on a refusal, 1 when an MPC session fails."""
     from privformers.data.errors import DataFormatError
-    from privformers.generation.models import ModelNotFoundError
+    from privformers.models.load import ModelNotFoundError
     from privformers.pipeline import BudgetError, LedgerError, OverlapError, PipelineConfigError
     from privformers.pipeline.run import run_pipeline
 

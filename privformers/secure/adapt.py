@@ -3,8 +3,9 @@
 ``adapt`` runs the folds (``fold.py``: LayerNorm affines, attention scaling, RMSNorm weights) and switches
 Llama-family attention to the grouped implementation (``attention.py``). Only the server's weights are
 real; the other parties make the same changes on placeholders, so every party runs the same program.
-``support.check_supported`` refuses the configurations the runtime cannot run, naming the feature; it runs
-here (setup) and, before any party connects, wherever a model spec is made (``generation/models.py``).
+``check_supported`` (``privformers.models.support``) refuses the configurations the runtime cannot run, naming
+the feature; it runs here (setup) and, before any party connects, wherever a model spec is made
+(``privformers.models.spec``).
 """
 
 from __future__ import annotations
@@ -12,9 +13,9 @@ from __future__ import annotations
 from torch import nn
 from transformers import PretrainedConfig
 
+from privformers.models.support import UnsupportedConfigError, check_supported
 from privformers.secure.attention import use_secure_attention
 from privformers.secure.fold import fold_attention_scaling, fold_layer_norms, fold_rms_norms
-from privformers.secure.support import UnsupportedConfigError, check_supported
 
 __all__ = ["UnsupportedConfigError", "adapt", "check_supported"]
 

@@ -23,10 +23,9 @@ from typing import Any
 import torch
 from torch import nn
 
+from privformers.models.support import APPROX_ATTENTION as APPROX  # privformers.approx's (a converted model's own)
+from privformers.models.support import SECURE_ATTENTION as NAME
 from privformers.secure.registry import UnsupportedOpError
-
-NAME = "privformers_grouped"
-APPROX = "privformers_approx"   # privformers.approx's attention (a converted model's own softmax)
 
 
 def grouped_attention(module: nn.Module, query: torch.Tensor, key: torch.Tensor, value: torch.Tensor,

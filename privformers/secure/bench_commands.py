@@ -11,8 +11,9 @@ import statistics
 import sys
 from datetime import datetime, timezone
 
-from privformers.argtypes import frac_bits, positive_float, positive_int, strict_json
+from privformers.argtypes import positive_float, positive_int, strict_json
 from privformers.mpc.launch import add_server_gemm_options, server_gemm_from
+from privformers.mpc.transport.options import frac_bits
 
 
 def register_bench(sub: argparse._SubParsersAction) -> None:

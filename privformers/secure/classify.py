@@ -83,7 +83,7 @@ def load_classifier(model_path: str | Path) -> tuple[torch.nn.Module, Any]:
     """The plaintext classifier (a student comes back converted by its recipe) and its tokenizer."""
     from transformers import AutoTokenizer
 
-    from privformers.generation.models import from_path
+    from privformers.models.load import from_path
 
     spec = from_path(model_path)
     model = spec.factory()
@@ -112,7 +112,8 @@ def mpc_classify(model_path: str | Path, tokenizer: Any, texts: Sequence[str], m
     """Classify texts under MPC with three local processes over TLS (one session; texts of equal length
     share a pass of at most batch_size): per text, in input order, the logits revealed to the client
     and its share of its pass's online cost."""
-    from privformers.generation.models import check_weights, from_path, public_spec
+    from privformers.models.load import check_weights, from_path
+    from privformers.models.spec import public_spec
     from privformers.mpc.launch import LaunchError, launch_local
 
     spec = from_path(model_path)

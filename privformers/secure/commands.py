@@ -6,8 +6,9 @@ from __future__ import annotations
 import argparse
 import sys
 
-from privformers.argtypes import frac_bits, positive_float, positive_int, secret_text, strict_json
+from privformers.argtypes import positive_float, positive_int, secret_text, strict_json
 from privformers.data.registry import CLASSIFICATION_READERS
+from privformers.mpc.transport.options import frac_bits
 
 
 def register(subparsers) -> None:
@@ -44,7 +45,7 @@ def run_classify(a: argparse.Namespace) -> int:
     import torch
 
     from privformers.data.registry import read_labelled
-    from privformers.generation.models import ModelNotFoundError
+    from privformers.models.load import ModelNotFoundError
     from privformers.secure.classify import load_classifier, mpc_classify, plain_classify
 
     torch.set_num_threads(a.threads)

@@ -31,7 +31,7 @@ def forward_model(arch: str, size: str, seed: int,
         config = BertConfig(**BERT_SIZES[size], num_labels=2)
         cls, output = AutoModelForSequenceClassification, "logits"
     elif arch == "gpt2":
-        from privformers.generation.models import SIZES
+        from privformers.models.shapes import SIZES
 
         config = GPT2Config(**SIZES[size])
         cls, output = AutoModelForCausalLM, "logits"
@@ -83,7 +83,7 @@ def classify_many(args: dict) -> Program:
     """Args: model (a sequence-classifier folder, or a student of one: the server) or hf_config and
     recipe (``public_spec``: the client and dealer); sequences (token ids: the client only) and lengths
     (public); optional material_mb, progress, batch_size (equal-length sequences per pass)."""
-    from privformers.generation.models import from_args
+    from privformers.models.load import from_args
     from privformers.secure.classify import DEFAULT_BATCH, DEFAULT_MATERIAL_MB, classify_many_program
 
     spec = from_args(args)

@@ -8,6 +8,9 @@ from typing import Any
 import torch
 
 OPS: dict[Any, Callable[..., Any]] = {}
+# what runs an op with no implementation of its own when its arguments hold server weights and no secret (at
+# most one: ``ops/server_local.py``'s, the server computing it in plaintext); see ``register_server_local``
+SERVER_LOCAL: list[Callable[[Any, tuple, dict], Any]] = []
 
 
 class UnsupportedOpError(NotImplementedError):
@@ -23,6 +26,13 @@ def register_op(*funcs: Any) -> Callable[[Callable[..., Any]], Callable[..., Any
         return impl
 
     return deco
+
+
+def register_server_local(impl: Callable[[Any, tuple, dict], Any]) -> Callable[[Any, tuple, dict], Any]:
+    """Register impl ``(func, args, kwargs)`` as what runs any op without a secure implementation of its own whose
+    arguments hold server weights and no secret; a later registration replaces it."""
+    SERVER_LOCAL[:] = [impl]
+    return impl
 
 
 def op_name(func: Any) -> str:

@@ -18,7 +18,7 @@ from privformers.mpc.party import Party
 from privformers.mpc.protocols.weights import ServerWeight
 from privformers.mpc.shares import AShare
 from privformers.secure import tracking
-from privformers.secure.registry import OPS, UnsupportedOpError, op_name
+from privformers.secure.registry import OPS, SERVER_LOCAL, UnsupportedOpError, op_name
 
 _GETTERS = ("shape", "dtype", "device", "ndim", "is_cuda", "is_meta", "requires_grad", "layout", "is_sparse",
             "is_quantized", "is_nested", "grad_fn", "is_mps", "is_xpu", "names")
@@ -152,7 +152,7 @@ def dispatch(func: Any, args: tuple, kwargs: dict) -> Any:
     if impl is not None:
         return impl(*args, **kwargs)
     leaves, _ = tree_flatten((args, kwargs))
-    if not any(isinstance(v, SecretTensor) for v in leaves) and any(isinstance(v, ServerParam) for v in leaves):
-        from privformers.secure.ops.server_local import server_local
-        return server_local(func, args, kwargs)
+    on_weights = any(isinstance(v, ServerParam) for v in leaves)
+    if on_weights and SERVER_LOCAL and not any(isinstance(v, SecretTensor) for v in leaves):
+        return SERVER_LOCAL[0](func, args, kwargs)   # ops/server_local.py: the server computes it in plaintext
     raise UnsupportedOpError(f"no secure implementation of {op_name(func)} (in module {tracking.current_module()})")

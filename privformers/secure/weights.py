@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import torch
 
+import privformers.secure.ops  # noqa: F401 - registers the secure ops (server_local's for ops on server weights)
 from privformers.mpc.party import SERVER, Party
 from privformers.mpc.protocols.weights import ServerWeight
 from privformers.secure.tensor import ServerParam

@@ -10,8 +10,8 @@ import torch
 
 from privformers.approx import RECIPE_FILE, approximate, load_student, read_recipe, recipe_of, save_student
 from privformers.generation import generate_run
-from privformers.generation.models import from_path
-from privformers.generation.plain import plain_greedy
+from privformers.models.load import from_path
+from privformers.models.plain import plain_greedy
 from privformers.secure.runtime import secure_run
 from tests.approx.families import FAMILIES, seeded
 

@@ -12,8 +12,8 @@ from transformers import BertConfig, BertForSequenceClassification, GPT2Config, 
 from privformers.approx import read_recipe
 from privformers.cli import main
 from privformers.data.registry import read_labelled, read_pairs
-from privformers.generation.models import from_path
 from privformers.lm.tokenizer import train_bpe_tokenizer
+from privformers.models.load import from_path
 from tests.cli_helpers import run_cli
 
 DATA = Path("/work/shared/data")

@@ -19,8 +19,8 @@ from privformers.distill import (
     mpcformer_stage2,
 )
 from privformers.generation import generate_run
-from privformers.generation.models import from_path
-from privformers.generation.plain import plain_greedy
+from privformers.models.load import from_path
+from privformers.models.plain import plain_greedy
 from privformers.secure.runtime import secure_run
 from tests.approx.families import seeded
 

@@ -8,7 +8,8 @@ import torch
 from tokenizers import Tokenizer, models, pre_tokenizers
 from transformers import GPT2LMHeadModel, PreTrainedTokenizerFast
 
-from privformers.generation.models import ModelSpec, random_gpt2
+from privformers.models.random_weights import random_gpt2
+from privformers.models.spec import ModelSpec
 
 PROMPT = [5, 17, 42, 8]
 SEED = 1  # with initializer_range 0.2, the top two logits differ by >= 0.46 on this prompt

@@ -9,7 +9,7 @@ import pytest
 from transformers import GenerationConfig
 
 from privformers.generation import GenerationOutput, InProcess, LocalProcesses, MpcOptions, RandomModel, generate
-from privformers.generation.plain import plain_greedy
+from privformers.models.plain import plain_greedy
 from tests.generation.helpers import SPEC, plain_model, save_model
 
 PROMPT = [5, 17, 42, 8]

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import pytest
 
-from privformers.generation.models import random_spec
-from privformers.generation.plain import plain_greedy
 from privformers.generation.program import batch_run, check_batch, setup_model
+from privformers.models.plain import plain_greedy
+from privformers.models.random_weights import random_spec
 from privformers.mpc.session import Program, run_local
 from tests.generation.helpers import SPEC, plain_model
 from tests.generation.test_resend import SPECS as RESEND_SPECS

@@ -7,8 +7,10 @@ import json
 import pytest
 
 from privformers.approx import MergeModule, get_recipe
-from privformers.generation.bench_commands import METHODS
-from privformers.generation.models import PromptTooLongError, check_length, from_args, random_gpt2
+from privformers.generation.bench_generate import METHODS
+from privformers.models.load import from_args
+from privformers.models.random_weights import random_gpt2
+from privformers.models.spec import PromptTooLongError, check_length
 
 
 def test_methods_name_recipes() -> None:

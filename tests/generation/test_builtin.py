@@ -12,11 +12,12 @@ from transformers import AutoTokenizer
 from privformers.data.e2e import read_e2e
 from privformers.data.splits import split_by_source
 from privformers.generation import generate_run
-from privformers.generation.models import ModelSpec, from_path
-from privformers.generation.plain import plain_greedy
 from privformers.lm import builtin_model_path
 from privformers.lm.delex import load_delex
 from privformers.lm.prompt import format_prompt
+from privformers.models.load import from_path
+from privformers.models.plain import plain_greedy
+from privformers.models.spec import ModelSpec
 
 pytestmark = pytest.mark.usefixtures("short_switch_interval")
 

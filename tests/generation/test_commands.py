@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from privformers.cli import main
-from privformers.generation.plain import plain_greedy
+from privformers.models.plain import plain_greedy
 from tests.generation.helpers import PROMPT, SMALL_SPEC, plain_model, save_model
 
 

@@ -7,9 +7,9 @@ import pytest
 import torch
 
 from privformers.generation.cache import SecretCache
-from privformers.generation.plain import plain_greedy
 from privformers.generation.program import generate_run, setup_model
 from privformers.generation.sampling import greedy_tokens
+from privformers.models.plain import plain_greedy
 from privformers.mpc.party import CLIENT
 from privformers.mpc.session import Program, run_local
 from privformers.secure.tensor import SecretTensor
@@ -91,8 +91,10 @@ def test_grouped_query_heads_open_each_kv_head_once() -> None:
 
 def test_a_config_we_do_not_run_fails_before_any_party_connects():
     """The launcher makes a model spec from the public config first (``from_config_dict``, ``from_path``)."""
-    from privformers.generation.models import from_config_dict, public_config, random_decoder
-    from privformers.secure.support import UnsupportedConfigError
+    from privformers.models.load import from_config_dict
+    from privformers.models.random_weights import random_decoder
+    from privformers.models.spec import public_config
+    from privformers.models.support import UnsupportedConfigError
 
     data = public_config(random_decoder("llama").config)
     data["rope_parameters"] = {"rope_type": "proportional", "rope_theta": 10000.0}

@@ -9,8 +9,8 @@ import torch
 from privformers.approx import approximate
 from privformers.approx.convert import recipe_of
 from privformers.generation.padding import PaddingUnsupported, check_paddable
-from privformers.generation.plain import plain_greedy
 from privformers.generation.program import batch_run, setup_model
+from privformers.models.plain import plain_greedy
 from privformers.mpc.party import CLIENT, SERVER
 from privformers.mpc.session import Program, run_local
 from privformers.mpc.transport import local as local_transport

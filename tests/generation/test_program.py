@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from privformers.generation import generate_run
-from privformers.generation.plain import plain_greedy
+from privformers.models.plain import plain_greedy
 from tests.generation.helpers import PROMPT, SPEC, plain_model
 
 NEW = 4

@@ -7,8 +7,8 @@ import torch
 from transformers import BartConfig, T5Config
 
 from privformers.generation import generate_run
-from privformers.generation.models import random_gpt2, random_spec
-from privformers.generation.plain import plain_greedy
+from privformers.models.plain import plain_greedy
+from privformers.models.random_weights import random_gpt2, random_spec
 
 PROMPT = [5, 17, 42, 8]
 PROMPTS = {"bart-merge": [5, 17, 42, 8, 33], "t5-merge": [5, 17, 42, 8, 33]}

@@ -6,8 +6,8 @@ import pytest
 from transformers import BartConfig, T5Config
 
 from privformers.generation import generate_run
-from privformers.generation.models import random_spec
-from privformers.generation.plain import plain_greedy
+from privformers.models.plain import plain_greedy
+from privformers.models.random_weights import random_spec
 
 PROMPT = [5, 17, 42, 8, 33]
 CONFIGS = {  # seeds where greedy decoding is non-constant and the top two logits differ by >= 0.13

@@ -17,8 +17,9 @@ from pathlib import Path
 
 import pytest
 
-from privformers.generation.plain import plain_greedy
-from privformers.generation.serve import GenerationServer, SessionRefused, remote_generate
+from privformers.generation.api import remote_generate
+from privformers.generation.serve import GenerationServer, SessionRefused
+from privformers.models.plain import plain_greedy
 from privformers.mpc.launch import free_ports
 from privformers.mpc.service import DealerService
 from privformers.mpc.transport.base import SessionAborted, TransportError

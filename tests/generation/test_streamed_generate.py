@@ -6,8 +6,8 @@ from __future__ import annotations
 import pytest
 
 from privformers.cli import main
-from privformers.generation.plain import plain_greedy
 from privformers.generation.program import generate_program
+from privformers.models.plain import plain_greedy
 from privformers.mpc.session import run_local
 from tests.cli_helpers import run_cli
 from tests.generation.helpers import SPEC, plain_model

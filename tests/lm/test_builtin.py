@@ -43,7 +43,7 @@ def devset() -> Path:
 def test_builtin_model_on_unseen_names():
     """The name split's test (3 restaurants, 73 MRs the model never saw, nor their names): BLEU >= 60,
     SER <= 5 and no text names a restaurant other than its MR's name and near."""
-    from privformers.data.evaluate import evaluate_generation
+    from privformers.lm.evaluate import evaluate_generation
 
     result = evaluate_generation(builtin_model_path(), devset(), metrics=("bleu", "ser", "other-names"),
                                  split_by="name")
@@ -56,7 +56,7 @@ def test_builtin_model_on_unseen_names():
 @pytest.mark.slow
 def test_builtin_model_on_held_out_mrs():
     """The MR split's test (55 MRs the model never saw; their names it did)."""
-    from privformers.data.evaluate import evaluate_generation
+    from privformers.lm.evaluate import evaluate_generation
 
     result = evaluate_generation(builtin_model_path(), devset(), metrics=("bleu", "ser", "other-names"))
     print(result.scores)

@@ -62,7 +62,7 @@ def test_evaluate_bad_input(tmp_path, capsys):
 def test_evaluate_refuses_unwritable_outputs_before_generating(tiny_model, tiny_data, tmp_path, capsys, monkeypatch):
     """A --hypotheses-out in a missing folder, or a --bertscore-model that is not there, would fail only after
     every source was generated (hours under --mpc): exit 2 before the model loads."""
-    import privformers.data.evaluate as evaluate
+    import privformers.lm.evaluate as evaluate
 
     monkeypatch.setattr(evaluate, "load_causal_lm", lambda path: pytest.fail("the model was loaded"))
     out, _ = tiny_model

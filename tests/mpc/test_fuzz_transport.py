@@ -24,8 +24,8 @@ from pathlib import Path
 import pytest
 import torch
 
-from privformers.generation.plain import plain_greedy
-from privformers.generation.serve import remote_generate
+from privformers.generation.api import remote_generate
+from privformers.models.plain import plain_greedy
 from privformers.mpc.launch import _env, free_ports, party_command, tls_flags
 from privformers.mpc.programs import linear_demo_inputs
 from privformers.mpc.transport.certs import make_certs

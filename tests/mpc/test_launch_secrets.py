@@ -133,8 +133,9 @@ def test_python_api_mpc_generate(folders, spied):
 def test_launch_with_role_files(folders, spied, tmp_path):
     """``privformers launch``: what --client-args-file holds reaches the client alone, --server-args-file
     the server alone."""
-    from privformers.generation.models import from_path, public_spec
     from privformers.generation.plan import Plan
+    from privformers.models.load import from_path
+    from privformers.models.spec import public_spec
 
     ids = ids_of(folders["lm"], CANARY)
     (tmp_path / "client.json").write_text(json.dumps({"prompts": [ids]}))

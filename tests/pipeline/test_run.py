@@ -14,8 +14,8 @@ from transformers import BertConfig, BertForSequenceClassification, GPT2Config, 
 
 from privformers.data.registry import read_labelled, read_pairs
 from privformers.dp.accounting import RDP_ORDERS
-from privformers.generation.models import from_path
 from privformers.lm.tokenizer import train_bpe_tokenizer
+from privformers.models.load import from_path
 from privformers.pipeline import BudgetError, Ledger, LedgerError, PhaseEvent
 from privformers.pipeline.budget import PhasePlan, plan
 from privformers.pipeline.overlap import row_hash

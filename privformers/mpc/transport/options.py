@@ -1,4 +1,6 @@
-"""Command-line options for a party's link security: ``--cert --key --ca`` or ``--insecure-transport``."""
+"""Command-line options of the engine that several commands share: a party's link security (``--cert --key
+--ca`` or ``--insecure-transport``), the largest message (``--max-message-mb``), and the fixed-point encoding's
+fractional bits (``frac_bits``, an argparse type within the ring's limits)."""
 
 from __future__ import annotations
 
@@ -79,3 +81,17 @@ def max_message_from(a: argparse.Namespace) -> int:
     if not a.max_message_mb > 0:
         raise ValueError(f"--max-message-mb must be positive, got {a.max_message_mb:g}")
     return int(a.max_message_mb * (1 << 20))
+
+
+def frac_bits(text: str) -> int:
+    """An argparse type: fractional bits of the fixed-point encoding, within what the ring supports."""
+    from privformers.mpc.ring import MAX_FRAC_BITS, MIN_FRAC_BITS  # torch: only when the option is given
+
+    try:
+        value = int(text)
+    except ValueError:
+        value = None
+    if value is None or not MIN_FRAC_BITS <= value <= MAX_FRAC_BITS:
+        raise argparse.ArgumentTypeError(f"expected a whole number from {MIN_FRAC_BITS} to {MAX_FRAC_BITS}, "
+                                         f"got {text!r}")
+    return value

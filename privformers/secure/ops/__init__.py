@@ -10,6 +10,7 @@ from privformers.secure.ops import (  # noqa: F401 - imported for their registra
     matmul,
     merge,
     norm,
+    server_local,
     shape,
     softmax,
 )

@@ -12,7 +12,7 @@ import torch
 from torch.utils._pytree import tree_map
 
 from privformers.mpc.party import SERVER
-from privformers.secure.registry import UnsupportedOpError, op_name
+from privformers.secure.registry import UnsupportedOpError, op_name, register_server_local
 from privformers.secure.tensor import ServerParam, _run_plain
 from privformers.secure.tracking import current_module
 from privformers.secure.values import party_of, secret, server_share
@@ -26,8 +26,10 @@ def _plain(v: Any) -> Any:
     return v.plain if isinstance(v, ServerParam) else v
 
 
+@register_server_local
 def server_local(func: Any, args: tuple, kwargs: dict) -> Any:
-    """Evaluate func on the server's plaintext weights; other parties get zero shares of that shape."""
+    """Evaluate func on the server's plaintext weights; other parties get zero shares of that shape (also what
+    ``tensor.dispatch`` runs for an op with no implementation of its own on server weights and public values)."""
     party = party_of(args, kwargs)
     on_server = party.role == SERVER and not party.symbolic
     a, k = tree_map(_plain if on_server else _meta, (args, kwargs))

@@ -1,4 +1,5 @@
-"""Plaintext greedy decoding: the reference the secure tokens must equal."""
+"""Plaintext greedy decoding, as the secure runtime decodes a model (Embedding Resending for a model converted
+with it): the reference the secure tokens must equal."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ import torch
 
 from privformers.approx.convert import recipe_of
 from privformers.approx.resending import head_logits, resend_greedy
-from privformers.generation.models import decoder_start
+from privformers.hf import decoder_start
 
 
 def plain_greedy(model: torch.nn.Module, prompt: list[int], max_new_tokens: int,

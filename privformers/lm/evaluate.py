@@ -1,4 +1,5 @@
-"""Plaintext evaluation of a generation model on one split of a data set: generate, then score."""
+"""Evaluation of a generation model on one split of a data set: generate (in plaintext, or by any ``generate``
+given, e.g. ``privformers.generation.many.mpc_generator`` under MPC), then score."""
 
 from __future__ import annotations
 
@@ -39,33 +40,6 @@ def load_causal_lm(model_path: str | Path):
     if read_recipe(model_path) is not None:
         return load_student(model_path, AutoModelForCausalLM), tokenizer
     return AutoModelForCausalLM.from_pretrained(model_path).eval(), tokenizer
-
-
-def mpc_generator(model_path: str | Path, material_mb: float = 512.0, timeout: float = 7200.0,
-                  costs: list[dict] | None = None, batch_size: int = 8) -> Callable[..., list[str]]:
-    """A ``generate`` for ``evaluate_generation`` that runs every source under MPC (client, server and
-    dealer as local processes over TLS, one session; prompts of equal token length share a pass, at
-    most ``batch_size``); each prompt's share of the online cost is appended to costs. A delexicalised
-    model (``privformers_delex.json``) gets placeholders in its prompts; the values stay in this process
-    (the client's) and go back into the decoded texts."""
-    from privformers.generation.many import mpc_generate
-    from privformers.lm.delex import load_delex, relexicalise
-    from privformers.lm.prompt import format_prompt
-
-    delex = load_delex(model_path)
-
-    def generate(model, tokenizer, sources: Sequence[str], max_new_tokens: int = 96) -> list[str]:
-        prompts = [delex.prompt(s) if delex is not None else None for s in sources]
-        texts = [p.text if p is not None else s for p, s in zip(prompts, sources)]
-        ids = [tokenizer(format_prompt(t), add_special_tokens=False)["input_ids"] for t in texts]
-        results = mpc_generate(model_path, ids, max_new_tokens, tokenizer.eos_token_id, timeout,
-                               material_mb=material_mb, batch_size=batch_size)
-        if costs is not None:
-            costs.extend({k: v for k, v in r.items() if k != "tokens"} for r in results)
-        return [relexicalise(tokenizer.decode(r["tokens"], skip_special_tokens=True).strip(),
-                             p.mapping if p is not None else {}) for r, p in zip(results, prompts)]
-
-    return generate
 
 
 def select_groups(

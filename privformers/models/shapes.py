@@ -1,5 +1,11 @@
-"""Named shapes of the Llama-family decoders for random-weight runs, as plain data (the command line reads them
-without loading model code; ``models.decoder_config`` builds the configs)."""
+"""Named shapes of GPT-2 and of the Llama-family decoders for random-weight runs, as plain data (the command line
+reads them without loading model code; ``random_weights.py`` builds the configs)."""
+
+SIZES = {  # GPT-2 shapes for random-weight runs
+    "tiny": dict(n_layer=2, n_embd=32, n_head=2, vocab_size=101, n_positions=64),
+    "small": dict(n_layer=4, n_embd=256, n_head=4, vocab_size=50257, n_positions=1024),
+    "base": dict(n_layer=12, n_embd=768, n_head=12, vocab_size=50257, n_positions=1024),
+}
 
 # Llama-family shapes for random-weight runs (``bench generate --arch llama|qwen2|mistral|gemma``); each arch
 # builds its own config class from the same shape (Gemma: 1 + w norms and tanh-GeLU gates; Qwen2: biased Q/K/V)

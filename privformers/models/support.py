@@ -1,14 +1,17 @@
 """Which model configurations the secure runtime runs: ``check_supported`` names the first feature it does not.
 
-Light on imports (no model code): the launcher calls it, through ``generation/models.py``, before any party
-connects, so a bad config fails there with the feature's name.
+Light on imports (no model code): every ``ModelSpec`` calls it when made, so the launcher refuses a bad config
+before any party connects, with the feature's name. ``privformers.secure.adapt`` calls it again on the model.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from privformers.secure.attention import APPROX, NAME
+# the attention implementations privformers installs itself: the secure runtime's grouped-query attention
+# (``privformers.secure.attention``) and a converted model's own (``privformers.approx.attention``)
+SECURE_ATTENTION = "privformers_grouped"
+APPROX_ATTENTION = "privformers_approx"
 
 # rope types whose cos/sin the rotary module computes from public positions and the config alone, each
 # tested under MPC (tests/secure/test_llama_family.py); others are refused by name
@@ -22,7 +25,7 @@ class UnsupportedConfigError(ValueError):
 def check_supported(config: Any) -> None:
     """Raise UnsupportedConfigError naming the first unsupported feature of config (and its sub-configs)."""
     impl = getattr(config, "_attn_implementation_internal", None)
-    if impl not in (None, "eager", NAME, APPROX):
+    if impl not in (None, "eager", SECURE_ATTENTION, APPROX_ATTENTION):
         raise UnsupportedConfigError(f"attention implementation {impl!r}: only 'eager' runs under MPC")
     rope = getattr(config, "rope_parameters", None) or {}
     layers = rope.values() if rope and all(isinstance(v, dict) for v in rope.values()) else [rope]
