@@ -114,3 +114,17 @@ def evaluate_generation(
     return EvaluationResult(
         str(model_path), task, split, len(groups), sum(map(len, references)), scores, unavailable, hypotheses
     )
+
+
+def mpc_summary(costs: list[dict], steps: int) -> dict:
+    """Mean online cost per decode token over all prompts (each prompt's share of its pass), and the
+    totals, from ``mpc_generate``'s costs."""
+    decode = sum(c["decode_steps"] for c in costs) or 1
+    return {"prompts": len(costs), "steps_per_prompt": steps, "passes": round(sum(1 / c["batch"] for c in costs)),
+            "decode_seconds_per_token": sum(c["decode_seconds"] for c in costs) / decode,
+            "decode_bytes_per_token": sum(c["decode_bytes"] for c in costs) / decode,
+            "decode_rounds_per_token": sum(c["decode_rounds"] for c in costs) / decode,
+            "first_step_seconds_mean": sum(c["first_seconds"] for c in costs) / max(len(costs), 1),
+            "final_seconds_total": sum(c.get("final_seconds", 0.0) for c in costs),
+            "online_seconds_total": sum(c["first_seconds"] + c["decode_seconds"] + c.get("final_seconds", 0.0)
+                                        for c in costs)}

@@ -91,3 +91,10 @@ def plan_report(plan: object, client: dict, server: dict, client_meter: dict, se
         if key in client:
             out[key] = client[key]
     return out
+
+
+def single_report(out: object) -> dict:
+    """The one-prompt JSON report of ``generate`` and ``bench generate``: text, tokens and the cost."""
+    cost = {k: v for k, v in out.cost.items() if k not in ("passes", "per_prompt")}
+    return {"text": out.texts[0] if out.texts else " ".join(map(str, out.token_ids[0])),
+            "tokens": out.token_ids[0], **cost}

@@ -63,8 +63,7 @@ def check_classifier(config: PipelineConfig, student_dir: Path, teacher_dir: Pat
 def check_generator(config: PipelineConfig, student_dir: Path, teacher_dir: Path, rows: list) -> dict:
     """Scores of plaintext texts (teacher and student, every held-out source and the first ``rows``) and of the
     student's texts under MPC on the first ``rows`` sources, with the online cost per generated token."""
-    from privformers.data.commands import mpc_summary
-    from privformers.data.evaluate import load_causal_lm, mpc_generator
+    from privformers.data.evaluate import load_causal_lm, mpc_generator, mpc_summary
     from privformers.data.examples import group_references
     from privformers.lm.generate import generate_texts
     from privformers.metrics.suite import compute_metrics

@@ -7,7 +7,7 @@ import json
 import pytest
 
 from privformers.approx import MergeModule, get_recipe
-from privformers.generation.bench_commands import METHODS
+from privformers.generation.bench import METHODS
 from privformers.generation.models import PromptTooLongError, check_length, from_args, random_gpt2
 
 

@@ -8,8 +8,8 @@ import platform
 import sys
 from datetime import datetime, timezone
 
-from privformers.argtypes import frac_bits
 from privformers.bench.ops import OPS
+from privformers.cli.argtypes import frac_bits
 
 
 def register_bench(sub: argparse._SubParsersAction) -> None:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from privformers.argtypes import (
+from privformers.cli.argtypes import (
     check_vocab,
     frac_bits,
     non_negative_int,
@@ -16,9 +16,15 @@ from privformers.argtypes import (
     strict_json,
     token_ids,
 )
-from privformers.mpc.launch import add_server_gemm_options, server_gemm_from
-from privformers.mpc.transport.options import add_max_message_option, add_tls_options, max_message_from, tls_from_args
-from privformers.mpc.transport.options import parse_addr as _addr
+from privformers.cli.options import (
+    add_max_message_option,
+    add_server_gemm_options,
+    add_tls_options,
+    max_message_from,
+    server_gemm_from,
+    tls_from_args,
+)
+from privformers.cli.options import parse_addr as _addr
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -153,17 +159,11 @@ def _tokenizer(path: str) -> object | None:
         return None
 
 
-def single_report(out: object) -> dict:
-    """The one-prompt JSON report of ``generate`` and ``bench generate``: text, tokens and the cost."""
-    cost = {k: v for k, v in out.cost.items() if k not in ("passes", "per_prompt")}
-    return {"text": out.texts[0] if out.texts else " ".join(map(str, out.token_ids[0])),
-            "tokens": out.token_ids[0], **cost}
-
-
 def cmd_generate(a: argparse.Namespace) -> int:
     from privformers.generation.api import MpcOptions, generate
     from privformers.generation.models import check_weights, from_path
     from privformers.generation.parties import LocalProcesses
+    from privformers.generation.report import single_report
 
     if a.model is None:
         from privformers.lm import builtin_model_path
@@ -235,6 +235,7 @@ def _client(a: argparse.Namespace) -> int:
     """Only the client: the server and the dealer are services elsewhere."""
     from privformers.generation.api import MpcOptions, generate
     from privformers.generation.parties import RemoteServer
+    from privformers.generation.report import single_report
     from privformers.mpc.transport.base import TransportError
 
     if not (a.server and a.dealer):

@@ -8,8 +8,8 @@ import sys
 from dataclasses import asdict
 from pathlib import Path
 
-from privformers.argtypes import fraction, name_list, positive_float, positive_int, strict_json
-from privformers.data.evaluate import EvaluationResult, evaluate_generation, mpc_generator
+from privformers.cli.argtypes import fraction, name_list, positive_float, positive_int, strict_json
+from privformers.data.evaluate import EvaluationResult, evaluate_generation, mpc_generator, mpc_summary
 from privformers.data.registry import READERS
 from privformers.data.splits import SPLIT_BY
 from privformers.metrics.names import ALL_METRICS, DEFAULT_METRICS
@@ -137,17 +137,3 @@ def run_evaluate(args: argparse.Namespace) -> int:
                   f"{m['decode_seconds_per_token']:.3f} s, {m['decode_bytes_per_token'] / 1e6:.2f} MB and "
                   f"{m['decode_rounds_per_token']:.0f} rounds per token (online, material streamed)")
     return 0
-
-
-def mpc_summary(costs: list[dict], steps: int) -> dict:
-    """Mean online cost per decode token over all prompts (each prompt's share of its pass), and the
-    totals, from ``mpc_generate``'s costs."""
-    decode = sum(c["decode_steps"] for c in costs) or 1
-    return {"prompts": len(costs), "steps_per_prompt": steps, "passes": round(sum(1 / c["batch"] for c in costs)),
-            "decode_seconds_per_token": sum(c["decode_seconds"] for c in costs) / decode,
-            "decode_bytes_per_token": sum(c["decode_bytes"] for c in costs) / decode,
-            "decode_rounds_per_token": sum(c["decode_rounds"] for c in costs) / decode,
-            "first_step_seconds_mean": sum(c["first_seconds"] for c in costs) / max(len(costs), 1),
-            "final_seconds_total": sum(c.get("final_seconds", 0.0) for c in costs),
-            "online_seconds_total": sum(c["first_seconds"] + c["decode_seconds"] + c.get("final_seconds", 0.0)
-                                        for c in costs)}

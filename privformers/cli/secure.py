@@ -6,7 +6,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from privformers.argtypes import frac_bits, positive_float, positive_int, secret_text, strict_json
+from privformers.cli.argtypes import frac_bits, positive_float, positive_int, secret_text, strict_json
 from privformers.data.registry import CLASSIFICATION_READERS
 
 
