@@ -1,4 +1,4 @@
-"""The shared validators and the strict JSON writer (privformers.argtypes)."""
+"""The shared validators and the strict JSON writer (privformers.cli.argtypes)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import math
 
 import pytest
 
-from privformers import argtypes
+from privformers.cli import argtypes
 from tests.cli_helpers import strict_loads
 
 

@@ -57,7 +57,7 @@ def test_the_walk_sees_every_command():
 
 
 def test_no_option_takes_a_bare_int_or_float():
-    """Every number goes through a validator of privformers.argtypes (seeds excepted): a bare int takes -5,
+    """Every number goes through a validator of privformers.cli.argtypes (seeds excepted): a bare int takes -5,
     a bare float takes nan and inf."""
     bare = [f"{path} {a.option_strings[-1]}" for path, a in _options()
             if a.type in (int, float) and a.dest not in ANY_INT]

@@ -5,8 +5,8 @@ layer below its own, never from a layer above, nor from another package of its o
 of a layer are independent of each other); and no two modules import each other, directly or through
 others (no cycle, within a package too). Layers, top to bottom:
 
-    cli                         the command line: ``privformers/cli.py`` and every ``<area>/commands.py`` and
-                                ``<area>/bench_commands.py``, the modules it discovers, wherever they are filed
+    cli                         the command line: the ``privformers/cli/`` package, the only place that parses
+                                arguments (``tests/test_cli_contract.py``)
     pipeline  bench             applications: the private pipeline (DP teacher, MPC student, one privacy
                                 report); the engine's op benchmarks and their party programs
     distill                     distillation of MPC-friendly students (with DP-SGD from ``dp``)
@@ -19,7 +19,7 @@ others (no cycle, within a package too). Layers, top to bottom:
                                 checkpoints
     data  metrics               data sets (readers, splits); generation metrics
     mpc                         the two-party engine: ring, shares, dealer, protocols, transport, meter
-    argtypes  hf  kv_cache  lazy
+    hf  jsonout  kv_cache  lazy
                                 helpers that import no other privformers module
 
 An import counts wherever it is written: at the top of a module, inside a function (where the cycles
@@ -27,8 +27,8 @@ used to hide), under ``if TYPE_CHECKING``; a package's lazy export counts as an 
 that defines the name (``from privformers.approx import load_student`` reads ``approx.checkpoint``),
 and so does ``importlib.import_module`` of a constant name. Two things are not edges: importing the
 root package itself (``privformers.__version__``, ``__path__``), and discovery by a name pattern (the
-command line's ``<area>.commands``, the party programs' ``<area>.programs``): a registry, whose
-entries the engine never names. One known upward import remains, listed with its reason in ``ALLOWED``.
+party programs' ``<area>.programs``): a registry, whose entries the engine never names. Known upward
+imports would be listed with their reasons in ``ALLOWED``; there are none.
 
 The negative controls below plant a violation in a copy of the package (never in the source) and check
 that it is reported: an upward import inside a function, an import between the two packages of a layer,
@@ -59,16 +59,11 @@ LAYERS: tuple[tuple[str, ...], ...] = (   # top to bottom; see the docstring
     ("approx",),
     ("data", "metrics"),
     ("mpc",),
-    ("argtypes", "hf", "kv_cache", "lazy"),
+    ("hf", "jsonout", "kv_cache", "lazy"),
 )
-CLI_MODULES = ("commands", "bench_commands")   # in any area: part of the command line (layer "cli")
 # Known upward imports, each with why it stays for now. The list only shrinks: a test fails once an entry's
 # import is gone, so that whoever removes the import removes the entry too.
-ALLOWED = {
-    ("privformers.pipeline.teacher", "privformers.dp.commands"):
-        "phase 1 runs dp-train exactly as its command line does: dp.train.train takes the argparse Namespace "
-        "that dp-train's parser makes (issue 34, part 2: library functions take typed configs)",
-}
+ALLOWED: dict[tuple[str, str], str] = {}
 
 
 @dataclass(frozen=True)
@@ -145,9 +140,8 @@ def imports(root: Path) -> list[Import]:
 
 
 def component(module: str) -> str:
-    """The layer entry a module belongs to: its top-level package or module under privformers, or ``cli``."""
-    parts = module.split(".")
-    return "cli" if parts[-1] in CLI_MODULES else parts[1]
+    """The layer entry a module belongs to: its top-level package or module under privformers."""
+    return module.split(".")[1]
 
 
 def layer_violations(found: Sequence[Import], layers: Sequence[Sequence[str]] = LAYERS,

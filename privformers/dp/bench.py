@@ -16,19 +16,16 @@ that changes over time hits both alike; the report gives every run and each mode
 
 from __future__ import annotations
 
-import argparse
 import json
-import os
 import resource
 import statistics
 import subprocess
 import sys
 import time
+from dataclasses import dataclass, field
 
 import torch
 import torch.nn.functional as F
-
-from privformers.argtypes import non_negative_int, positive_int
 
 BENCH_MODES = ("nonprivate", "default", "ghost", "mixed", "bk")
 LLAMA_SIZES = {
@@ -39,6 +36,31 @@ LLAMA_SIZES = {
                num_key_value_heads=8, vocab_size=128256, tie_word_embeddings=True, rope_theta=500000.0),
 }
 LORA_TARGETS = {"gpt2": r".*\.c_attn$", "llama": r".*\.(q_proj|v_proj)$"}
+WORKER_MODULE = "privformers.cli.bench.dp"   # ``python -m`` it with ``--worker MODE`` and these settings' flags
+
+
+@dataclass
+class DPBenchConfig:
+    """The settings of ``privformers bench dp`` (its defaults are these; threads None: torch's default)."""
+
+    arch: str = "gpt2"                     # gpt2 or llama
+    size: str = "tiny"                     # llama: a preset of LLAMA_SIZES
+    layers: int | None = None              # gpt2 default 4; llama: the preset's
+    hidden: int | None = None              # gpt2 default 256; llama: the preset's
+    batch: int = 16                        # global batch, split over the ranks
+    seq: int = 128
+    steps: int = 5                         # timed steps per run
+    warmup: int = 1
+    threads: int | None = None             # torch threads per process
+    modes: list[str] = field(default_factory=lambda: list(BENCH_MODES))
+    lora: int = 0                          # LoRA rank on the attention projections (0: full model)
+    dtype: str = "float32"                 # or bfloat16
+    nproc: int = 1                         # ranks per run (torchrun)
+    fsdp: bool = False                     # shard the model with FSDP2
+    repeats: int = 1                       # runs per mode, alternating the modes
+
+    def torch_threads(self) -> int:
+        return self.threads or torch.get_num_threads()
 
 
 def build_model(arch: str, layers: int | None, hidden: int | None, seq: int, size: str = "tiny") -> torch.nn.Module:
@@ -169,32 +191,33 @@ def run_worker(mode: str, arch: str, layers: int | None, hidden: int | None, bat
     return result
 
 
-def worker_command(mode: str, args: argparse.Namespace) -> list[str]:
-    """The command line of one measurement: ``python -m privformers.dp.bench --worker MODE ...``, under
-    torchrun with ``--nproc`` > 1."""
-    worker = ["-m", "privformers.dp.bench", "--worker", mode, "--arch", args.arch, "--size", args.size,
-              "--batch", str(args.batch), "--seq", str(args.seq), "--steps", str(args.steps), "--warmup",
-              str(args.warmup), "--threads", str(args.threads), "--lora", str(args.lora), "--dtype", args.dtype]
-    worker += ["--layers", str(args.layers)] if args.layers else []
-    worker += ["--hidden", str(args.hidden)] if args.hidden else []
-    worker += ["--fsdp"] if args.fsdp else []
-    if args.nproc == 1 and not args.fsdp:
+def worker_command(mode: str, config: DPBenchConfig) -> list[str]:
+    """The command line of one measurement: ``python -m privformers.cli.bench.dp --worker MODE ...``, under
+    torchrun with ``nproc`` > 1 or ``fsdp``."""
+    c = config
+    worker = ["-m", WORKER_MODULE, "--worker", mode, "--arch", c.arch, "--size", c.size,
+              "--batch", str(c.batch), "--seq", str(c.seq), "--steps", str(c.steps), "--warmup",
+              str(c.warmup), "--threads", str(c.torch_threads()), "--lora", str(c.lora), "--dtype", c.dtype]
+    worker += ["--layers", str(c.layers)] if c.layers else []
+    worker += ["--hidden", str(c.hidden)] if c.hidden else []
+    worker += ["--fsdp"] if c.fsdp else []
+    if c.nproc == 1 and not c.fsdp:
         return [sys.executable, *worker]
-    return [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc-per-node={args.nproc}", *worker]
+    return [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc-per-node={c.nproc}", *worker]
 
 
-def run_all(args: argparse.Namespace) -> list[dict]:
+def run_all(config: DPBenchConfig) -> list[dict]:
     """Run each mode ``repeats`` times, alternating, each in a fresh process or job; one entry per mode
     with the median steps/s, every run's, the largest peak memory, and ratios to the non-private run."""
     from tqdm import tqdm
 
     from privformers.dp.launch import child_env
 
-    order = [mode for _ in range(args.repeats) for mode in args.modes]
-    runs: dict[str, list[dict]] = {mode: [] for mode in args.modes}
+    order = [mode for _ in range(config.repeats) for mode in config.modes]
+    runs: dict[str, list[dict]] = {mode: [] for mode in config.modes}
     for mode in tqdm(order, desc="bench dp", file=sys.stderr):
-        out = subprocess.run(worker_command(mode, args), capture_output=True, text=True,
-                             env=child_env(args.threads))
+        out = subprocess.run(worker_command(mode, config), capture_output=True, text=True,
+                             env=child_env(config.torch_threads()))
         if out.returncode != 0:
             raise RuntimeError(f"bench worker {mode} failed:\n{out.stderr[-3000:]}")
         runs[mode].append(json.loads(out.stdout.strip().splitlines()[-1]))
@@ -209,44 +232,3 @@ def run_all(args: argparse.Namespace) -> list[dict]:
             r["ratio_to_nonprivate"] = r["steps_per_s"] / base["steps_per_s"]
             r["memory_ratio_to_nonprivate"] = r["peak_mb"] / base["peak_mb"]
     return results
-
-
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    """Benchmark settings shared by the CLI target and the worker."""
-    parser.add_argument("--arch", default="gpt2", choices=("gpt2", "llama"))
-    parser.add_argument("--size", default="tiny", choices=sorted(LLAMA_SIZES),
-                        help="llama: preset shape (1b: Llama-3.2-1B); --layers/--hidden override it")
-    parser.add_argument("--layers", type=positive_int, help="layers (gpt2 default 4; llama: the preset's)")
-    parser.add_argument("--hidden", type=positive_int, help="hidden width (gpt2 default 256; llama: the preset's)")
-    parser.add_argument("--batch", type=positive_int, default=16, help="global batch, split over --nproc ranks")
-    parser.add_argument("--seq", type=positive_int, default=128)
-    parser.add_argument("--steps", type=positive_int, default=5, help="timed steps per run")
-    parser.add_argument("--warmup", type=non_negative_int, default=1)
-    parser.add_argument("--threads", type=positive_int, default=torch.get_num_threads(),
-                        help="torch threads per process")
-    parser.add_argument("--modes", nargs="+", default=list(BENCH_MODES), choices=BENCH_MODES)
-    parser.add_argument("--lora", type=non_negative_int, default=0, metavar="RANK",
-                        help="train LoRA adapters of this rank on the attention projections (0: full model)")
-    parser.add_argument("--dtype", default="float32", choices=("float32", "bfloat16"), help="model dtype")
-    parser.add_argument("--nproc", type=positive_int, default=1,
-                        help="ranks per run (torchrun; gloo on the CPU, NCCL on GPUs): DDP against DP data parallel")
-    parser.add_argument("--fsdp", action="store_true",
-                        help="shard the model with FSDP2 over the --nproc ranks (with 1: one rank, one GPU)")
-    parser.add_argument("--repeats", type=positive_int, default=1, help="runs per mode, alternating the modes")
-
-
-def main(argv: list[str] | None = None) -> int:
-    """Worker entry point: ``python -m privformers.dp.bench --worker MODE ...``."""
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--worker", choices=BENCH_MODES, required=True)
-    add_arguments(parser)
-    a = parser.parse_args(argv)
-    result = run_worker(a.worker, a.arch, a.layers, a.hidden, a.batch, a.seq, a.steps, a.warmup, a.threads,
-                        a.size, a.lora, a.fsdp, a.dtype)
-    if int(os.environ.get("RANK", "0")) == 0:
-        print(json.dumps(result))
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -21,11 +21,12 @@ from pathlib import Path
 import torch
 from tqdm import tqdm
 
-from privformers.argtypes import strict_json
 from privformers.dp import datasets, distributed, losses
+from privformers.dp.config import DPTrainConfig
 from privformers.dp.ema import ParameterEMA
 from privformers.dp.engine import PrivacyEngine
 from privformers.dp.sampling import DistributedPoissonSampler, PoissonBatchSampler, physical_batches
+from privformers.jsonout import strict_json
 
 ACCOUNTANT_NOTE = "rdp: per-order RDP from prv-accountant, converted by dp-accounting; pld: dp-accounting"
 
@@ -61,7 +62,7 @@ def load_tokenizer(path: str):
     return tokenizer
 
 
-def load_model(args, num_labels: int | None):
+def load_model(args: DPTrainConfig, num_labels: int | None):
     """The model to fine-tune: pretrained weights, or random weights from the config (``--random-init``)."""
     from transformers import AutoConfig, AutoModelForCausalLM, AutoModelForSequenceClassification
 
@@ -72,7 +73,7 @@ def load_model(args, num_labels: int | None):
     return auto.from_pretrained(args.model, **kwargs)
 
 
-def load_examples(args, tokenizer, path: str) -> list[dict]:
+def load_examples(args: DPTrainConfig, tokenizer, path: str) -> list[dict]:
     """Tokenised examples of ``path`` for the task (lm: the ``train-lm`` format ``source = target<eos>``)."""
     if args.task == "classification":
         texts, labels = datasets.read_classification_tsv(path)
@@ -156,8 +157,8 @@ def save_checkpoint(model, tokenizer, folder: Path, report: dict) -> None:
     (folder / "privacy_report.json").write_text(strict_json(report, indent=1))
 
 
-def train(args) -> dict | None:
-    """Run dp-train with parsed ``args``; return the final report (None on ranks other than 0)."""
+def train(args: DPTrainConfig) -> dict | None:
+    """Run dp-train as ``args`` says; return the final report (None on ranks other than 0)."""
     torch.set_num_threads(args.threads)
     if distributed.launched_world() == 1:
         return _train(args, torch.device("cpu"))
@@ -168,7 +169,7 @@ def train(args) -> dict | None:
         torch.distributed.destroy_process_group()
 
 
-def _train(args, device: torch.device) -> dict | None:
+def _train(args: DPTrainConfig, device: torch.device) -> dict | None:
     rank, world = distributed.rank_and_world()
     tokenizer = load_tokenizer(args.tokenizer or args.model)
     train_set = load_examples(args, tokenizer, args.data)
@@ -187,7 +188,7 @@ def _train(args, device: torch.device) -> dict | None:
         freeze_all_but(model, args.trainable)
     if model.config.pad_token_id is None:
         model.config.pad_token_id = tokenizer.pad_token_id
-    if getattr(args, "lora", None):
+    if args.lora:
         from privformers.dp.lora import DEFAULT_TARGETS, add_lora
 
         if args.trainable or args.freeze_embeddings:
@@ -214,9 +215,9 @@ def _train(args, device: torch.device) -> dict | None:
         batches = [rng.sample(range(n), args.batch_size)[rank::world] for _ in range(steps)]
         if world > 1:
             forward = torch.nn.parallel.DistributedDataParallel(model)
-    schedule = lr_schedule(optimizer, getattr(args, "lr_schedule", "constant"), steps,
-                           getattr(args, "warmup_steps", 0))  # after attach: it wraps the private step
-    ema = ParameterEMA(trainable, args.ema) if getattr(args, "ema", None) else None
+    # after attach: the schedule wraps the private step
+    schedule = lr_schedule(optimizer, args.lr_schedule, steps, args.warmup_steps)
+    ema = ParameterEMA(trainable, args.ema) if args.ema else None
     out = Path(args.output_dir)
     history = []
 

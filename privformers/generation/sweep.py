@@ -14,13 +14,15 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import TextIO
 
+from privformers.generation import bench
+from privformers.generation.bench import METHODS
+
 MB = 1e6
 ROWS = (("decode_seconds", 1.0, "decode time per token (s)"), ("decode_online_bytes", MB, "decode MB per token"))
 
 
 def _params(size: str, method: str, seed: int, overrides: dict) -> int:
     """Number of parameters of the random-weight model converted by the method's recipe."""
-    from privformers.generation.bench_generate import METHODS
     from privformers.models.random_weights import random_gpt2
 
     model = random_gpt2(size, seed, METHODS[method], **overrides).factory()
@@ -39,8 +41,6 @@ def run_point(size: str, method: str, prompt_len: int, new_tokens: int, *, layer
 
     material_mb: stream the material at most this many MB ahead (the point records it)."""
     from privformers.approx.recipes import get_recipe
-    from privformers.generation import bench_generate
-    from privformers.generation.bench_generate import METHODS
     from privformers.models.spec import PromptTooLongError
 
     key = {"size": size, "method": method, "prompt_len": prompt_len}
@@ -50,11 +50,11 @@ def run_point(size: str, method: str, prompt_len: int, new_tokens: int, *, layer
         # Merge Module matrices as long as the point needs (the default side is 128 positions)
         recipe = get_recipe(recipe, merge_max_len=max(prompt_len + new_tokens, 128)).to_dict()
     try:
-        model, prompt = bench_generate.random_bench_model(size, seed, recipe, overrides, prompt_len, new_tokens)
+        model, prompt = bench.random_bench_model(size, seed, recipe, overrides, prompt_len, new_tokens)
     except PromptTooLongError as exc:
         return {**key, "skipped": f"exceeds the context: {exc}"}
     try:
-        out = bench_generate.bench_run(model, prompt, new_tokens, timeout=timeout, frac_bits=frac_bits,
+        out = bench.bench_run(model, prompt, new_tokens, timeout=timeout, frac_bits=frac_bits,
                                        insecure=insecure, material_mb=material_mb)
     except Exception as exc:  # a failed point (e.g. LaunchError: a party killed for memory) must not end the sweep
         lines = str(exc).strip().splitlines()

@@ -1,6 +1,6 @@
 """What a link costs per message: round trips between two processes over TLS 1.3 and over plain TCP.
 
-This process and a peer process (``python -m privformers.mpc.bench_transport --peer ...``) bounce a
+This process and a peer process (``python -m privformers.mpc.bench_transport PORT [PKI_DIR]``) bounce a
 tensor of each size back and forth over one ``TcpChannel``; the median wall time of a round trip
 and this process's CPU time per round trip are reported for each transport. Multiplied by a
 workload's rounds and bytes (``bench generate``), the TLS-minus-TCP difference is what TLS adds.
@@ -8,7 +8,6 @@ workload's rounds and bytes (``bench generate``), the TLS-minus-TCP difference i
 
 from __future__ import annotations
 
-import argparse
 import os
 import socket
 import statistics
@@ -51,8 +50,8 @@ def measure(transport: str, sizes: tuple[int, ...] = SIZES, seconds: float = 1.0
             os.chmod(pki, 0o700)
             make_certs(pki, days=1, keep_ca_key=False)
         with socket.create_server(("127.0.0.1", 0)) as srv:
-            cmd = [sys.executable, "-m", "privformers.mpc.bench_transport", "--peer", str(srv.getsockname()[1])]
-            peer = subprocess.Popen(cmd + (["--pki", str(pki)] if pki else []))
+            cmd = [sys.executable, "-m", "privformers.mpc.bench_transport", str(srv.getsockname()[1])]
+            peer = subprocess.Popen(cmd + ([str(pki)] if pki else []))
             srv.settimeout(60)
             sock, _ = srv.accept()
         link = _channel(sock, pki, "server")
@@ -94,9 +93,5 @@ def _peer(port: int, pki: Path | None) -> None:
     link.close(flush_timeout=2)
 
 
-if __name__ == "__main__":
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--peer", type=int, required=True)
-    ap.add_argument("--pki", type=Path)
-    a = ap.parse_args()
-    _peer(a.peer, a.pki)
+if __name__ == "__main__":   # the peer that ``measure`` starts: PORT to connect to, and the PKI folder for TLS
+    _peer(int(sys.argv[1]), Path(sys.argv[2]) if len(sys.argv) > 2 else None)

@@ -22,7 +22,6 @@ the launcher, which stops the parties itself.
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import secrets
@@ -110,26 +109,17 @@ class ServerGemm:
 LOCAL_DEFAULT = ServerGemm()   # the launcher's default: CPU, ``local_gemm_threads``
 
 
-def add_server_gemm_options(p: argparse.ArgumentParser) -> None:
-    """--server-gemm-device and --server-gemm-threads for commands that launch local parties."""
-    p.add_argument("--server-gemm-device", default="cpu", metavar="DEVICE",
-                   help="where the server's products with its plaintext weights run: cpu (default), cuda or "
-                        "cuda:N; the other parties stay on the CPU. A device that is not there is an error")
-    p.add_argument("--server-gemm-threads", type=int, default=None, metavar="N",
-                   help="the server's threads for those products on the CPU (default: 2 where there are 2 cores)")
-
-
-def server_gemm_from(a: argparse.Namespace) -> ServerGemm:
-    """The options of ``add_server_gemm_options``, checked (ValueError with the reason)."""
+def server_gemm(threads: int | None, device: str) -> ServerGemm:
+    """A checked ServerGemm (ValueError with the reason: threads below 1, a device that is not there)."""
     from privformers.mpc.ringmath import gemm_device
 
-    if a.server_gemm_threads is not None and a.server_gemm_threads < 1:
+    if threads is not None and threads < 1:
         raise ValueError("--server-gemm-threads must be at least 1")
     try:
-        gemm_device(a.server_gemm_device)
+        gemm_device(device)
     except ValueError as exc:
         raise ValueError(f"--server-gemm-device: {exc}") from exc
-    return ServerGemm(a.server_gemm_threads, a.server_gemm_device)
+    return ServerGemm(threads, device)
 
 
 def party_command(role: str, program: str, args: dict, session: str, addrs: dict[str, str], frac_bits: int,
@@ -138,7 +128,7 @@ def party_command(role: str, program: str, args: dict, session: str, addrs: dict
     """The command line that runs one party: only public arguments (every local user can read it).
     private_args: the party also reads its own arguments, as JSON, from its stdin."""
     threads = server_gemm.threads if role == SERVER and server_gemm.threads else local_gemm_threads(role)
-    cmd = [sys.executable, "-m", "privformers.mpc.commands", "party", "--role", role, "--program", program,
+    cmd = [sys.executable, "-m", "privformers.cli.mpc", "party", "--role", role, "--program", program,
            "--session", session, "--args", json.dumps(args), "--frac-bits", str(frac_bits),
            "--timeout", str(timeout), "--connect-timeout", str(connect_timeout), "--json", *tls_flags(tls),
            "--gemm-threads", str(threads)]

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 
-from privformers.argtypes import strict_json
+from privformers.jsonout import strict_json
 from privformers.pipeline.budget import ACCOUNTANTS, PLD_DISCRETIZATION, composed, epsilons, finite_or_none
 from privformers.pipeline.ledger import Ledger
 

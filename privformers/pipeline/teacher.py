@@ -1,60 +1,41 @@
 """Phase 1: the teacher, fine-tuned on the private rows by dp-train with the noise the budget plan chose.
 
-The pipeline calls dp-train's own entry point (``privformers.dp.train.train``) with arguments parsed by
-dp-train's own parser, so the phase is exactly ``privformers dp-train ... --noise-multiplier SIGMA``
-(or ``--non-private``): Poisson batches of expected size B over the N private rows (q = B / N), T
-steps, noise from the cryptographic streams. The multiplier is the plan's, calibrated so that the
+The pipeline calls dp-train's own entry point (``privformers.dp.train.train``) with a ``DPTrainConfig``
+whose other settings are dp-train's defaults, so the phase is exactly ``privformers dp-train ...
+--noise-multiplier SIGMA`` (or ``--non-private``): Poisson batches of expected size B over the N private
+rows (q = B / N), T steps, noise from the cryptographic streams. The multiplier is the plan's, calibrated so that the
 *composed* budget holds; dp-train's own report of the run is checked against the ledger's event.
 Cost: dp-train's (for MiniLM on SST-2 with LoRA, batch 4,096 x 75 steps: about 75 min of one core).
 """
 
 from __future__ import annotations
 
-import argparse
 import contextlib
 import math
 import sys
 from pathlib import Path
 
+from privformers.dp.config import DPTrainConfig
 from privformers.pipeline.budget import PhaseEvent
 from privformers.pipeline.config import PipelineConfig
 
 TEACHER_DIR = "teacher"
 
 
-def dp_train_argv(config: PipelineConfig, noise_multiplier: float | None, output_dir: Path) -> list[str]:
-    """The ``privformers dp-train`` command line of phase 1 (None: the non-private baseline)."""
+def dp_train_config(config: PipelineConfig, noise_multiplier: float | None, output_dir: Path) -> DPTrainConfig:
+    """The dp-train run of phase 1 (None: the non-private baseline); what ``privformers dp-train`` builds
+    from the same options, with its defaults for the rest."""
     t = config.teacher
-    argv = ["--model", config.model, "--data", config.private_data, "--task", config.task,
-            "--batch-size", str(t.batch_size), "--max-physical-batch-size", str(t.max_physical_batch_size),
-            "--steps", str(t.steps), "--lr", repr(t.lr), "--max-grad-norm", repr(t.max_grad_norm),
-            "--max-length", str(t.max_length), "--clipping-mode", t.clipping_mode, "--lr-schedule", t.lr_schedule,
-            "--warmup-steps", str(t.warmup_steps), "--log-every", str(max(1, t.steps // 4)),
-            "--threads", str(config.threads), "--seed", str(config.seed), "--output-dir", str(output_dir)]
-    if config.task == "lm":
-        argv += ["--lm-data-task", config.data_reader]
-    if noise_multiplier is None:
-        argv += ["--non-private"]
-    else:
-        argv += ["--noise-multiplier", repr(noise_multiplier), "--target-delta", repr(config.budget.delta)]
-    if t.trainable:
-        argv += ["--trainable", t.trainable]
-    if t.lora:
-        argv += ["--lora", str(t.lora)]
-    if t.freeze_embeddings:
-        argv += ["--freeze-embeddings"]
-    return argv
-
-
-def parse_dp_train(argv: list[str]) -> argparse.Namespace:
-    """dp-train's arguments as its own parser reads them (every default it has, today's and tomorrow's)."""
-    from privformers.dp.commands import register
-
-    parser = argparse.ArgumentParser(prog="privformers pipeline")
-    register(parser.add_subparsers(dest="command"))
-    args = parser.parse_args(["dp-train", *argv])
-    args.argv = argv
-    return args
+    return DPTrainConfig(
+        model=config.model, data=config.private_data, task=config.task, batch_size=t.batch_size,
+        max_physical_batch_size=t.max_physical_batch_size, steps=t.steps, lr=float(t.lr),
+        max_grad_norm=float(t.max_grad_norm),
+        max_length=t.max_length, clipping_mode=t.clipping_mode, lr_schedule=t.lr_schedule,
+        warmup_steps=t.warmup_steps, log_every=max(1, t.steps // 4), threads=config.threads, seed=config.seed,
+        output_dir=str(output_dir), **({"lm_data_task": config.data_reader} if config.task == "lm" else {}),
+        non_private=noise_multiplier is None, noise_multiplier=noise_multiplier,
+        target_delta=None if noise_multiplier is None else config.budget.delta,
+        trainable=t.trainable or None, lora=t.lora or None, freeze_embeddings=bool(t.freeze_embeddings))
 
 
 def train_teacher(config: PipelineConfig, event: PhaseEvent, out: Path) -> Path:
@@ -63,9 +44,9 @@ def train_teacher(config: PipelineConfig, event: PhaseEvent, out: Path) -> Path:
     from privformers.dp.train import train
 
     folder = out / TEACHER_DIR
-    args = parse_dp_train(dp_train_argv(config, event.noise_multiplier, folder))
+    run = dp_train_config(config, event.noise_multiplier, folder)
     with contextlib.redirect_stdout(sys.stderr):   # dp-train's progress lines; stdout is the pipeline's report
-        final = train(args)
+        final = train(run)
     if event.noise_multiplier is not None:
         stats = final["training"]
         ran = (stats["sample_rate"], stats["noise_multiplier"], final["step"])

@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import argparse
-
 import pytest
 
-from privformers.dp.bench import run_all, run_worker
+from privformers.dp.bench import DPBenchConfig, run_all, run_worker
 
 
 def test_worker_measures_speed_and_memory():
@@ -18,7 +16,7 @@ def test_worker_measures_speed_and_memory():
 
 @pytest.mark.slow
 def test_bench_reports_every_mode():
-    args = argparse.Namespace(arch="gpt2", layers=1, hidden=16, batch=2, seq=8, steps=1, warmup=0, threads=1,
+    args = DPBenchConfig(arch="gpt2", layers=1, hidden=16, batch=2, seq=8, steps=1, warmup=0, threads=1,
                               modes=["nonprivate", "bk"], size="tiny", lora=0, dtype="float32", nproc=1,
                               fsdp=False, repeats=1)
     results = run_all(args)
@@ -36,9 +34,9 @@ def test_unknown_arch_raises():
 def test_worker_command_uses_torchrun_for_several_ranks_and_for_fsdp():
     from privformers.dp.bench import worker_command
 
-    args = argparse.Namespace(arch="llama", size="1b", layers=2, hidden=None, batch=8, seq=64, steps=1, warmup=0,
+    args = DPBenchConfig(arch="llama", size="1b", layers=2, hidden=None, batch=8, seq=64, steps=1, warmup=0,
                               threads=1, lora=8, dtype="bfloat16", nproc=1, fsdp=False)
-    assert worker_command("bk", args)[1:3] == ["-m", "privformers.dp.bench"]
+    assert worker_command("bk", args)[1:3] == ["-m", "privformers.cli.bench.dp"]
     assert "--hidden" not in worker_command("bk", args) and "--layers" in worker_command("bk", args)
     for nproc, fsdp in ((2, False), (1, True)):
         args.nproc, args.fsdp = nproc, fsdp
@@ -49,7 +47,7 @@ def test_worker_command_uses_torchrun_for_several_ranks_and_for_fsdp():
 
 @pytest.mark.slow
 def test_bench_on_two_ranks_against_ddp():
-    args = argparse.Namespace(arch="llama", layers=1, hidden=None, batch=4, seq=8, steps=1, warmup=1, threads=1,
+    args = DPBenchConfig(arch="llama", layers=1, hidden=None, batch=4, seq=8, steps=1, warmup=1, threads=1,
                               modes=["nonprivate", "bk"], size="tiny", lora=2, dtype="float32", nproc=2,
                               fsdp=False, repeats=2)
     results = run_all(args)

@@ -7,7 +7,7 @@ import json
 import pytest
 
 from privformers.approx import MergeModule, get_recipe
-from privformers.generation.bench_generate import METHODS
+from privformers.generation.bench import METHODS
 from privformers.models.load import from_args
 from privformers.models.random_weights import random_gpt2
 from privformers.models.spec import PromptTooLongError, check_length

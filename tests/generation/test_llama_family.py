@@ -105,7 +105,7 @@ def test_a_config_we_do_not_run_fails_before_any_party_connects():
 def test_layer_summary_splits_layers_from_the_head_and_extrapolates() -> None:
     """Decode steps only (the first step holds the prefill); per layer = inside the layers / N; the full model =
     the measured total plus the missing layers at the per-layer cost, marked extrapolated."""
-    from privformers.generation.bench_commands import layer_summary
+    from privformers.generation.bench import layer_summary
 
     def party(inside: list[tuple[int, int, float]], steps: list[tuple[float, int, int]], held: int) -> dict:
         rec = [{"layers": {"bytes": b, "rounds": r, "seconds": s}, "forward_seconds": 2 * s} for b, r, s in inside]

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from privformers.cli import build_parser, main
-from privformers.generation import bench_generate
+from privformers.generation import bench
 from privformers.generation.sweep import plot_sweep, run_sweep
 from privformers.models.shapes import SIZES
 from privformers.mpc.launch import LaunchError
@@ -35,7 +35,7 @@ def _check_plots(paths: list[Path], out: Path) -> None:
 
 
 def test_sweep_grid_and_skips(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    monkeypatch.setattr(bench_generate, "bench_run", _fake_bench_run)
+    monkeypatch.setattr(bench, "bench_run", _fake_bench_run)
     log = io.StringIO()
     result = run_sweep(["tiny"], ["vanilla", "merge", "thex"], [8, TINY_CONTEXT], new_tokens=3, log=log)
     points = result["points"]
@@ -70,7 +70,7 @@ def test_cli_parses_lists() -> None:
 
 def test_cli_writes_json_and_plots(monkeypatch: pytest.MonkeyPatch, tmp_path: Path,
                                    capsys: pytest.CaptureFixture) -> None:
-    monkeypatch.setattr(bench_generate, "bench_run", _fake_bench_run)
+    monkeypatch.setattr(bench, "bench_run", _fake_bench_run)
     code = main(["bench", "sweep", "--random-weights", "--methods", "vanilla", "--prompt-lens", "4,80",
                  "--out", str(tmp_path), "--json"])
     out = json.loads(capsys.readouterr().out)
@@ -112,7 +112,7 @@ def test_merge_points_get_matrices_as_long_as_the_prompt() -> None:
     """A merge point beyond the default 128 positions is run with a recipe whose Merge Module is long
     enough (passed to the parties as the recipe's dict), instead of being skipped."""
     from privformers.approx.recipes import get_recipe
-    from privformers.generation.bench_generate import random_bench_model
+    from privformers.generation.bench import random_bench_model
     from privformers.models.load import from_args
     from privformers.models.spec import PromptTooLongError
 
@@ -128,7 +128,7 @@ def test_cli_combines_sweeps_of_the_same_settings(monkeypatch: pytest.MonkeyPatc
                                                  capsys: pytest.CaptureFixture) -> None:
     """Two runs (different sizes and lengths) make one table and its plots; runs of other settings,
     a point measured twice, a missing file and no --random-weights are refused with a clear error."""
-    monkeypatch.setattr(bench_generate, "bench_run", _fake_bench_run)
+    monkeypatch.setattr(bench, "bench_run", _fake_bench_run)
     a, b, both = tmp_path / "a", tmp_path / "b", tmp_path / "both"
     assert main(["bench", "sweep", "--random-weights", "--methods", "vanilla,merge", "--prompt-lens", "4,8",
                  "--out", str(a), "--json"]) == 0

@@ -179,7 +179,7 @@ def test_fuzzing_serve_and_the_dealer_while_clients_are_served(certs, tmp_path, 
         assert out["tokens"] == plain_greedy(plain, prompt, 2)[0]
 
     try:
-        procs.start("dealer", [sys.executable, "-m", "privformers.mpc.commands", "dealer", "--listen",
+        procs.start("dealer", [sys.executable, "-m", "privformers.cli.mpc", "dealer", "--listen",
                                f"127.0.0.1:{dport}", "--timeout", "60", "--pair-timeout", "10",
                                *tls_flags(certs["files"]["dealer"])])
         procs.start("serve", [sys.executable, "-m", "privformers.cli", "serve", "--model", str(folder),

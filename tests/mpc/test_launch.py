@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from privformers.mpc.commands import register
+from privformers.cli.mpc import register
 from privformers.mpc.launch import (
     GRACE_S,
     LaunchError,

@@ -146,9 +146,10 @@ def _catch(fn):
 
 def test_connect_party_and_the_command_line_set_the_limit():
     from privformers.cli import build_parser
+    from privformers.cli.options import max_message_from
     from privformers.mpc.launch import free_ports
     from privformers.mpc.transport.connect import connect_party
-    from privformers.mpc.transport.options import DEFAULT_MAX_MESSAGE_MB, max_message_from
+    from privformers.mpc.transport.options import DEFAULT_MAX_MESSAGE_MB
     from privformers.mpc.transport.tcp import MAX_MESSAGE
     from tests.mpc.test_tcp import addrs_of, run_threads
 

@@ -31,7 +31,7 @@ def test_forward_program_runs_an_approximated_student_with_cheaper_activations()
 
 
 def test_compare_summary_gives_medians_and_per_repeat_speedups_over_the_first_recipe():
-    from privformers.secure.bench_commands import compare_summary
+    from privformers.cli.bench.forward import compare_summary
 
     runs = [{"recipe": r, "seconds": s, "rounds": n, "online_bytes": b}
             for r, s, n, b in [("exact", 12.0, 500, 9), ("q", 3.0, 300, 4), ("exact", 10.0, 500, 9),

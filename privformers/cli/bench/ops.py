@@ -9,7 +9,7 @@ import sys
 from datetime import datetime, timezone
 
 from privformers.bench.ops import OPS
-from privformers.mpc.transport.options import frac_bits
+from privformers.cli.argtypes import frac_bits
 
 
 def register_bench(sub: argparse._SubParsersAction) -> None:

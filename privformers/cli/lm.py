@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from privformers.argtypes import fraction, name_list, non_negative_int, positive_float, positive_int
+from privformers.cli.argtypes import fraction, name_list, non_negative_int, positive_float, positive_int
 from privformers.data.splits import SPLIT_BY
 from privformers.lm.config import CLEANING, SELECTION, TrainConfig
 from privformers.lm.delex import PLACEHOLDERS

@@ -8,17 +8,16 @@ import os
 import sys
 from pathlib import Path
 
-from privformers.argtypes import json_object, positive_float, positive_int, strict_json
-from privformers.mpc.party import ROLES
-from privformers.mpc.transport.base import TransportError
-from privformers.mpc.transport.options import (
+from privformers.cli.argtypes import frac_bits, json_object, positive_float, positive_int, strict_json
+from privformers.cli.options import (
     add_max_message_option,
     add_tls_options,
-    frac_bits,
     max_message_from,
     parse_addr,
     tls_from_args,
 )
+from privformers.mpc.party import ROLES
+from privformers.mpc.transport.base import TransportError
 
 _addr = parse_addr
 

@@ -1,7 +1,8 @@
 """``privformers dp-train``: differentially private fine-tuning of a Hugging Face model.
 
-Every option is checked before the tokenizer or the model loads: numbers by their argparse type
-(``privformers.argtypes``), combinations, files and the data's rows here; a problem ends the
+The options become a ``DPTrainConfig`` (``privformers.dp.config``, whose defaults they share) for
+``privformers.dp.train.train``. Every option is checked before the tokenizer or the model loads: numbers
+by their argparse type (``privformers.cli.argtypes``), combinations, files and the data's rows here; a problem ends the
 command with one line ``privformers dp-train: error: ...`` and exit status 2. An error about a data
 row names the file and line and what is wrong with it, never the row's content (training data is
 what DP protects).
@@ -12,9 +13,10 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+from dataclasses import fields
 from pathlib import Path
 
-from privformers.argtypes import (
+from privformers.cli.argtypes import (
     non_negative_float,
     non_negative_int,
     open_unit_float,
@@ -26,6 +28,7 @@ from privformers.argtypes import (
 )
 from privformers.data import READERS
 from privformers.dp.clipping import CLIPPING_MODES
+from privformers.dp.config import DPTrainConfig
 
 COMMAND = "dp-train"
 
@@ -126,14 +129,21 @@ def _run(args: argparse.Namespace) -> int:
         return code
     from privformers.dp.train import train
 
-    final = train(args)
+    final = train(train_config(args))
     if final is not None:  # rank 0
         print(strict_json({k: v for k, v in final.items() if k != "training"}, indent=1))
     return 0
 
 
+def train_config(args: argparse.Namespace) -> DPTrainConfig:
+    """The run's ``DPTrainConfig`` from the parsed options (the options only the command uses, such as
+    ``--nproc``, stay out)."""
+    return DPTrainConfig(**{f.name: getattr(args, f.name) for f in fields(DPTrainConfig)})
+
+
 def register(subparsers) -> None:
-    """Add the ``dp-train`` subcommand."""
+    """Add the ``dp-train`` subcommand (its defaults are ``DPTrainConfig``'s)."""
+    D = DPTrainConfig
     p = subparsers.add_parser("dp-train", help="differentially private fine-tuning (DP-Adam)",
                               description="Fine-tune a Hugging Face model with DP-Adam; Poisson sampling, "
                               "per-example clipping, Gaussian noise, RDP and PLD accounting.")
@@ -144,32 +154,32 @@ def register(subparsers) -> None:
                    "or for lm a data-to-text file read by --lm-data-task (e.g. E2E CSV mr,ref)")
     p.add_argument("--eval-data", help="validation file in the same format (accuracy, or lm loss and BLEU)")
     p.add_argument("--task", required=True, choices=["lm", "classification"])
-    p.add_argument("--lm-data-task", default="e2e", choices=sorted(READERS),
+    p.add_argument("--lm-data-task", default=D.lm_data_task, choices=sorted(READERS),
                    help="lm: reader of --data/--eval-data; examples are 'source = target<eos>' as in train-lm")
     p.add_argument("--target-epsilon", type=positive_float)
     p.add_argument("--noise-multiplier", type=non_negative_float,
                    help="0 adds no noise (clipping only): the run is then reported as not private")
     p.add_argument("--target-delta", type=open_unit_float, help="default 1 / N^1.1")
     p.add_argument("--non-private", action="store_true", help="baseline: no clipping, no noise")
-    p.add_argument("--batch-size", type=positive_int, default=256, help="expected (logical) batch size")
-    p.add_argument("--max-physical-batch-size", type=positive_int, default=32)
+    p.add_argument("--batch-size", type=positive_int, default=D.batch_size, help="expected (logical) batch size")
+    p.add_argument("--max-physical-batch-size", type=positive_int, default=D.max_physical_batch_size)
     p.add_argument("--steps", type=positive_int)
     p.add_argument("--epochs", type=positive_float)
-    p.add_argument("--lr", type=positive_float, default=5e-4)
-    p.add_argument("--lr-schedule", choices=("constant", "linear"), default="constant",
+    p.add_argument("--lr", type=positive_float, default=D.lr)
+    p.add_argument("--lr-schedule", choices=("constant", "linear"), default=D.lr_schedule,
                    help="linear: warm up over --warmup-steps, then decay linearly to 0 at the last step. "
                         "Clipped gradients keep their size as the loss falls, so DP-Adam does not anneal "
                         "by itself the way non-private Adam does")
-    p.add_argument("--warmup-steps", type=non_negative_int, default=0)
-    p.add_argument("--max-grad-norm", type=positive_float, default=0.1)
-    p.add_argument("--clipping-mode", default="bk", choices=CLIPPING_MODES)
-    p.add_argument("--accounting-mode", default="rdp", choices=["rdp", "pld"],
+    p.add_argument("--warmup-steps", type=non_negative_int, default=D.warmup_steps)
+    p.add_argument("--max-grad-norm", type=positive_float, default=D.max_grad_norm)
+    p.add_argument("--clipping-mode", default=D.clipping_mode, choices=CLIPPING_MODES)
+    p.add_argument("--accounting-mode", default=D.accounting_mode, choices=["rdp", "pld"],
                    help="accountant used to find the noise multiplier (both are reported)")
     p.add_argument("--ema", type=open_unit_float, metavar="DECAY",
                    help="evaluate and save an exponential moving average of the trained parameters (e.g. 0.95); "
                    "post-processing of the private iterates, so no privacy cost; the last iterate's score is "
                    "reported too")
-    p.add_argument("--max-length", type=positive_int, default=64)
+    p.add_argument("--max-length", type=positive_int, default=D.max_length)
     p.add_argument("--freeze-embeddings", action="store_true",
                    help="do not train the input token embeddings (fewer noised dimensions)")
     p.add_argument("--trainable", type=regex, metavar="REGEX",
@@ -184,17 +194,18 @@ def register(subparsers) -> None:
                    "projections and the BERT pooler)")
     p.add_argument("--max-train-examples", type=positive_int)
     p.add_argument("--max-eval-examples", type=positive_int)
-    p.add_argument("--eval-batch-size", type=positive_int, default=64)
-    p.add_argument("--bleu-mrs", type=non_negative_int, default=0,
+    p.add_argument("--eval-batch-size", type=positive_int, default=D.eval_batch_size)
+    p.add_argument("--bleu-mrs", type=non_negative_int, default=D.bleu_mrs,
                    help="lm: BLEU of greedy generations for this many --eval-data sources (MRs) at the end")
-    p.add_argument("--log-every", type=positive_int, default=50, help="steps between epsilon/eval reports")
-    p.add_argument("--save-every", type=non_negative_int, default=0, help="steps between checkpoints (0: final only)")
-    p.add_argument("--output-dir", default="dp-train-out")
-    p.add_argument("--threads", type=positive_int, default=1, help="torch threads per process")
+    p.add_argument("--log-every", type=positive_int, default=D.log_every, help="steps between epsilon/eval reports")
+    p.add_argument("--save-every", type=non_negative_int, default=D.save_every,
+                   help="steps between checkpoints (0: final only)")
+    p.add_argument("--output-dir", default=D.output_dir)
+    p.add_argument("--threads", type=positive_int, default=D.threads, help="torch threads per process")
     p.add_argument("--nproc", type=positive_int, default=1,
                    help="data-parallel processes on this machine, started with torchrun (gloo on the CPU, NCCL "
                    "with one GPU each): each clips its share of every logical batch, the noise is drawn once "
                    "per coordinate; --batch-size stays the logical batch and epsilon is unchanged. Under "
                    "torchrun or accelerate launch, leave it out")
-    p.add_argument("--seed", type=int, default=0, help="seed of the non-private baseline's batches")
+    p.add_argument("--seed", type=int, default=D.seed, help="seed of the non-private baseline's batches")
     p.set_defaults(func=_run)

@@ -7,7 +7,7 @@ import sys
 
 import torch
 
-from privformers.argtypes import (
+from privformers.cli.argtypes import (
     fraction,
     non_negative_float,
     non_negative_int,

@@ -6,8 +6,9 @@ from __future__ import annotations
 import argparse
 import sys
 
-from privformers.argtypes import (
+from privformers.cli.argtypes import (
     check_vocab,
+    frac_bits,
     non_negative_int,
     positive_float,
     positive_int,
@@ -15,16 +16,15 @@ from privformers.argtypes import (
     strict_json,
     token_ids,
 )
-from privformers.generation.report import single_report
-from privformers.mpc.launch import add_server_gemm_options, server_gemm_from
-from privformers.mpc.transport.options import (
+from privformers.cli.options import (
     add_max_message_option,
+    add_server_gemm_options,
     add_tls_options,
-    frac_bits,
     max_message_from,
+    server_gemm_from,
     tls_from_args,
 )
-from privformers.mpc.transport.options import parse_addr as _addr
+from privformers.cli.options import parse_addr as _addr
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -162,6 +162,7 @@ def _tokenizer(path: str) -> object | None:
 def cmd_generate(a: argparse.Namespace) -> int:
     from privformers.generation.api import MpcOptions, generate
     from privformers.generation.parties import LocalProcesses
+    from privformers.generation.report import single_report
     from privformers.models.load import check_weights, from_path
 
     if a.model is None:
@@ -234,6 +235,7 @@ def _client(a: argparse.Namespace) -> int:
     """Only the client: the server and the dealer are services elsewhere."""
     from privformers.generation.api import MpcOptions, generate
     from privformers.generation.parties import RemoteServer
+    from privformers.generation.report import single_report
     from privformers.mpc.transport.base import TransportError
 
     if not (a.server and a.dealer):

@@ -6,9 +6,8 @@ from __future__ import annotations
 import argparse
 import sys
 
-from privformers.argtypes import positive_float, positive_int, secret_text, strict_json
+from privformers.cli.argtypes import frac_bits, positive_float, positive_int, secret_text, strict_json
 from privformers.data.registry import CLASSIFICATION_READERS
-from privformers.mpc.transport.options import frac_bits
 
 
 def register(subparsers) -> None:

@@ -1,4 +1,4 @@
-"""The engine's shared command-line options (privformers.mpc.transport.options)."""
+"""The --frac-bits argument type (privformers.cli.argtypes)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import argparse
 import pytest
 
 from privformers.mpc.ring import MAX_FRAC_BITS, MIN_FRAC_BITS
-from privformers.mpc.transport.options import frac_bits
+from privformers.cli.argtypes import frac_bits
 
 
 def test_frac_bits_accepts_the_ring_range_only() -> None:

@@ -10,7 +10,7 @@ import platform
 import sys
 from datetime import datetime, timezone
 
-from privformers.argtypes import positive_float, positive_int
+from privformers.cli.argtypes import positive_float, positive_int
 
 
 def register_bench(sub: argparse._SubParsersAction) -> None:

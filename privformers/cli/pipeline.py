@@ -11,7 +11,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from privformers.argtypes import (
+from privformers.cli.argtypes import (
     non_negative_int,
     open_unit_float,
     positive_float,

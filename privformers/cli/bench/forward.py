@@ -11,9 +11,8 @@ import statistics
 import sys
 from datetime import datetime, timezone
 
-from privformers.argtypes import positive_float, positive_int, strict_json
-from privformers.mpc.launch import add_server_gemm_options, server_gemm_from
-from privformers.mpc.transport.options import frac_bits
+from privformers.cli.argtypes import frac_bits, positive_float, positive_int, strict_json
+from privformers.cli.options import add_server_gemm_options, server_gemm_from
 
 
 def register_bench(sub: argparse._SubParsersAction) -> None:

@@ -16,13 +16,13 @@ from collections.abc import Callable, Collection
 from datetime import datetime, timezone
 from pathlib import Path
 
-from privformers.argtypes import non_negative_float, positive_float, positive_int, strict_json
-from privformers.generation.bench_generate import METHODS, bench_run, random_bench_model
-from privformers.generation.commands import add_sampling_options
+from privformers.cli.argtypes import frac_bits, non_negative_float, positive_float, positive_int, strict_json
+from privformers.cli.generate import add_sampling_options
+from privformers.cli.options import add_server_gemm_options, server_gemm_from
+from privformers.generation.bench import METHODS, bench_run, layer_summary, random_bench_model
 from privformers.models.shapes import DECODER_ARCHS, DECODER_SIZES
-from privformers.mpc.launch import add_server_gemm_options, local_gemm_threads, server_gemm_from
+from privformers.mpc.launch import local_gemm_threads
 from privformers.mpc.party import SERVER
-from privformers.mpc.transport.options import frac_bits
 
 
 def register_bench(sub: argparse._SubParsersAction) -> None:
@@ -229,7 +229,7 @@ def _full_layers(arch: str, size: str) -> int:
 
 
 def _run_generate(a: argparse.Namespace) -> int:
-    from privformers.generation.commands import _print, generation_config
+    from privformers.cli.generate import _print, generation_config
     from privformers.models.spec import PromptTooLongError
 
     try:
@@ -285,52 +285,6 @@ def _run_generate(a: argparse.Namespace) -> int:
         out["plaintext_tokens"] = plain_greedy(plain, prompt, a.new_tokens)[0]
     out["meta"] = _meta(a, spec, "tcp (insecure)" if a.insecure_transport else "tls1.3")
     return _print(out, a.json)
-
-
-def _mean(rows: list[dict], key: str) -> float:
-    return sum(r[key] for r in rows) / len(rows) if rows else 0.0
-
-
-def layer_summary(parties: dict, full_layers: int) -> dict:
-    """Per decode step (means over the steps after the first, which holds the prefill): the cost of one decoder
-    layer and of the rest, online (client seconds and rounds, client and server bytes) and offline (the
-    dealer's seconds, and the material all three send); the bytes each party holds per weight parameter; and,
-    when the model has fewer layers than ``full_layers``, those figures extrapolated to the full model."""
-    n = parties["client"]["layers"]
-    on = {r: parties[r]["layer_costs"].get("online", [])[1:] for r in ("client", "server")}
-    off = {r: parties[r]["layer_costs"].get("offline", [])[1:] for r in ("client", "server", "dealer")}
-    steps = {r: parties[r]["per_token"][1:] for r in ("client", "server", "dealer")}
-    inside = {"seconds": _mean([x["layers"] for x in on["client"]], "seconds"),
-              "online_bytes": _mean([x["layers"] for x in on["client"]], "bytes")
-              + _mean([x["layers"] for x in on["server"]], "bytes"),
-              "rounds": _mean([x["layers"] for x in on["client"]], "rounds")}
-    total = {"seconds": _mean(steps["client"], "seconds"),
-             "online_bytes": _mean(steps["client"], "online_bytes") + _mean(steps["server"], "online_bytes"),
-             "rounds": _mean(steps["client"], "rounds")}
-    per_layer = {k: round(v / n, 6) for k, v in inside.items()}
-    head = {k: round(total[k] - inside[k], 6) for k in inside}
-    dealer_inside = _mean([x["layers"] for x in off["dealer"]], "seconds")
-    material_inside = sum(_mean([x["layers"] for x in off[r]], "bytes") for r in off)
-    offline = {"dealer_seconds_per_token": round(_mean(steps["dealer"], "seconds"), 6),
-               "dealer_seconds_per_layer": round(dealer_inside / n, 6),
-               "material_bytes_per_layer": round(material_inside / n),
-               "client_offline_forward_seconds_per_token": round(_mean(off["client"], "forward_seconds"), 6)}
-    params = parties["server"]["params"]
-    held = {r: round(parties[r]["held_bytes"] / params, 3) for r in ("server", "client", "dealer")}
-    out = {"decode_per_layer": per_layer, "decode_head": head, "offline_per_token": offline,
-           "held_bytes_per_param": held, "params": params,
-           "peak_rss_mb": {r: parties[r]["peak_rss_mb"] for r in ("server", "client", "dealer")}}
-    if n < full_layers:
-        extra = full_layers - n
-        out["full_model_extrapolated"] = {
-            "extrapolated": True, "layers": full_layers, "from_layers": n,
-            "decode_seconds_per_token": round(total["seconds"] + extra * per_layer["seconds"], 3),
-            "online_bytes_per_token": round(total["online_bytes"] + extra * per_layer["online_bytes"]),
-            "rounds_per_token": round(total["rounds"] + extra * per_layer["rounds"]),
-            "dealer_seconds_per_token": round(offline["dealer_seconds_per_token"]
-                                              + extra * offline["dealer_seconds_per_layer"], 3),
-            "method": "measured total + (full - measured layers) x measured per-layer cost"}
-    return out
 
 
 def _meta(a: argparse.Namespace, spec: object, transport: str) -> dict:

@@ -1,4 +1,5 @@
-"""Argument checks shared by every command: argparse ``type=`` validators, the usage-error exit, strict JSON.
+"""Argument checks shared by every command: argparse ``type=`` validators, the usage-error exit, strict JSON
+(``strict_json``, from ``privformers.jsonout``, re-exported for the commands).
 
 A bad option is refused while the command line is parsed, before any model loads or any party
 process starts: argparse prints the usage and one line ``privformers CMD: error: argument --X: ...``
@@ -8,7 +9,8 @@ which ends the same way.
 Validators that read secret text (a prompt, a text to classify, token ids) never repeat the value in
 their message: they say what is wrong and where (an item's position), nothing of the content.
 
-This module imports only the standard library: ``privformers --help`` must stay fast.
+This module imports only the standard library (and ``privformers.jsonout``): ``privformers --help`` must
+stay fast.
 """
 
 from __future__ import annotations
@@ -19,7 +21,10 @@ import math
 import re
 import sys
 from collections.abc import Callable, Collection
-from typing import Any, NoReturn
+from typing import NoReturn
+
+from privformers.jsonout import finite_or_none as finite_or_none  # re-exported for the commands
+from privformers.jsonout import strict_json as strict_json
 
 
 def _int(text: str, what: str) -> int:
@@ -98,6 +103,17 @@ def probability(text: str) -> float:
     value = _float(text, "a number in [0, 1]")
     if not 0 <= value <= 1:
         raise argparse.ArgumentTypeError(f"expected a number in [0, 1], got {text!r}")
+    return value
+
+
+def frac_bits(text: str) -> int:
+    """Fractional bits of the fixed-point encoding, within what the ring supports."""
+    from privformers.mpc.ring import MAX_FRAC_BITS, MIN_FRAC_BITS  # torch: only when the option is given
+
+    value = _int(text, f"a whole number from {MIN_FRAC_BITS} to {MAX_FRAC_BITS}")
+    if not MIN_FRAC_BITS <= value <= MAX_FRAC_BITS:
+        raise argparse.ArgumentTypeError(f"expected a whole number from {MIN_FRAC_BITS} to {MAX_FRAC_BITS}, "
+                                         f"got {text!r}")
     return value
 
 
@@ -183,20 +199,3 @@ def usage_error(command: str, message: str) -> NoReturn:
     """Refuse a bad combination of options (or a missing file) as argparse does: one line, exit 2."""
     print(f"privformers {command}: error: {message}", file=sys.stderr, flush=True)
     raise SystemExit(2) from None
-
-
-def finite_or_none(value: Any) -> Any:
-    """``value`` with every NaN or infinite float (at any depth of dicts, lists and tuples) replaced by None."""
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    if isinstance(value, dict):
-        return {k: finite_or_none(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [finite_or_none(v) for v in value]
-    return value
-
-
-def strict_json(value: Any, indent: int | None = None) -> str:
-    """JSON that every parser accepts: non-finite floats become null (``json.dumps`` would write the
-    non-standard ``NaN`` and ``Infinity``), and ``allow_nan=False`` makes any slip an error, not bad output."""
-    return json.dumps(finite_or_none(value), indent=indent, allow_nan=False)

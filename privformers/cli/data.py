@@ -8,7 +8,7 @@ import sys
 from dataclasses import asdict
 from pathlib import Path
 
-from privformers.argtypes import fraction, name_list, positive_float, positive_int, strict_json
+from privformers.cli.argtypes import fraction, name_list, positive_float, positive_int, strict_json
 from privformers.data.registry import READERS
 from privformers.data.splits import SPLIT_BY
 from privformers.generation.many import mpc_generator, mpc_summary
