@@ -6,8 +6,8 @@ import argparse
 
 import pytest
 
-from privformers.mpc.ring import MAX_FRAC_BITS, MIN_FRAC_BITS
 from privformers.cli.argtypes import frac_bits
+from privformers.mpc.ring import MAX_FRAC_BITS, MIN_FRAC_BITS
 
 
 def test_frac_bits_accepts_the_ring_range_only() -> None:
