@@ -19,10 +19,10 @@ $(STAMP): pyproject.toml
 
 # Private generation with the built-in E2E model: client, server and dealer as three processes.
 # A restaurant the built-in model never saw: the client replaces the name by a placeholder and puts it back.
-DEMO_PROMPT ?= name[Blue Spice], eatType[coffee shop], food[French], area[riverside] =
+DEMO_PROMPT ?= name[Blue Spice], eatType[coffee shop], food[French], priceRange[cheap], area[riverside] =
 
 demo: $(STAMP)
-	HF_HUB_OFFLINE=1 $(VENV)/bin/privformers generate --prompt "$(DEMO_PROMPT)" --max-new-tokens 12 --check
+	HF_HUB_OFFLINE=1 $(VENV)/bin/privformers generate --prompt "$(DEMO_PROMPT)" --max-new-tokens 28 --check
 
 demo-engine: $(STAMP)
 	HF_HUB_OFFLINE=1 $(VENV)/bin/privformers demo

@@ -187,7 +187,8 @@ def cmd_generate(a: argparse.Namespace) -> int:
         options = MpcOptions(reveal_logits=a.reveal_logits, stop_early=a.stop_early, use_cache=not a.no_cache,
                              frac_bits=a.frac_bits, progress=True)
         config = generation_config(a)
-        out = generate(a.model, prompt, config, parties=parties, tokenizer=tokenizer, options=options)
+        out = generate(a.model, prompt, config, parties=parties, tokenizer=tokenizer, options=options,
+                       suppress=_suppressed(a, tokenizer, mapping))
     except ValueError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
@@ -206,6 +207,13 @@ def _delexicalise(a: argparse.Namespace) -> dict[str, str]:
         return {}
     a.prompt, mappings = client_prompts(a.model, a.prompt)
     return mappings[0] if mappings else {}
+
+
+def _suppressed(a: argparse.Namespace, tokenizer: object | None, mapping: dict[str, str]) -> list[list[int]] | None:
+    """A delexicalised model's text prompt: the placeholders of the slots it lacks, never to be chosen."""
+    from privformers.lm.delex import absent_placeholder_ids
+
+    return None if a.prompt is None else absent_placeholder_ids(a.model, tokenizer, [mapping])
 
 
 def _finish(a: argparse.Namespace, out: dict, tokenizer: object | None, prompt: list[int],
@@ -227,7 +235,9 @@ def _finish(a: argparse.Namespace, out: dict, tokenizer: object | None, prompt: 
         model.load_state_dict(spec.weights())
         eos = getattr(model.generation_config, "eos_token_id", None)
         stop = () if eos is None else tuple([eos] if isinstance(eos, int) else eos)
-        out["plaintext_tokens"] = cut(plain_greedy(model, prompt, a.max_new_tokens)[0], stop)
+        banned = _suppressed(a, tokenizer, mapping or {})
+        out["plaintext_tokens"] = cut(plain_greedy(model, prompt, a.max_new_tokens, suppress=banned[0] if banned
+                                                   else ())[0], stop)
     return _print(out, a.json)
 
 
@@ -264,7 +274,8 @@ def _client(a: argparse.Namespace) -> int:
         return 2
     try:
         parties = RemoteServer(a.server, a.dealer, tls, a.connect_timeout, a.timeout)
-        out = generate(a.model, prompt, config, parties=parties, tokenizer=tokenizer, options=options)
+        out = generate(a.model, prompt, config, parties=parties, tokenizer=tokenizer, options=options,
+                       suppress=_suppressed(a, tokenizer, mapping))
     except (TransportError, ValueError) as exc:
         print(f"client failed: {exc}", file=sys.stderr)
         return 1

@@ -30,7 +30,7 @@ from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -42,7 +42,7 @@ from privformers.generation.padding import check_paddable
 from privformers.generation.parties import InProcess, LocalProcesses, Parties, RemoteServer
 from privformers.generation.plan import Plan, plan_passes
 from privformers.generation.report import plan_report
-from privformers.lm.delex import client_prompts, relexicalise
+from privformers.lm.delex import absent_placeholder_ids, client_prompts, relexicalise
 from privformers.models.load import from_args, from_path
 from privformers.models.spec import ModelSpec, check_length, public_spec
 
@@ -205,14 +205,17 @@ class _Stream:
 
 def generate(model: ModelRef, prompts: Prompts,
              generation_config: GenerationConfig | None = None, *, parties: Parties | None = None,
-             tokenizer: Any = None, streamer: Any = None, options: MpcOptions | None = None) -> GenerationOutput:
+             tokenizer: Any = None, streamer: Any = None, options: MpcOptions | None = None,
+             suppress: Sequence[Collection[int]] | None = None) -> GenerationOutput:
     """Generate privately: the prompts stay with the client, the weights with the server.
 
     model: a ``save_pretrained`` folder (with its tokenizer for text), or a ``RandomModel``; for a
     ``RemoteServer``, only where the tokenizer is (or None with token-id prompts). prompts: a text,
     a list of texts, a list of ids, or a list of id lists. generation_config: merged over the model
     folder's ``generation_config.json``, as ``model.generate`` does. parties: ``LocalProcesses()`` by
-    default. streamer: ``put``/``end`` as in transformers (one pass only, i.e. at most batch_size prompts)."""
+    default. streamer: ``put``/``end`` as in transformers (one pass only, i.e. at most batch_size prompts).
+    suppress: per prompt, token ids it may never choose (with ``GenerationConfig.suppress_tokens``, which
+    holds for every prompt); the client's secret, at no cost (``sampling.suppressed``)."""
     parties = parties or LocalProcesses()
     options = options or MpcOptions()
     if options.stop_early and getattr(parties, "material_budget_mb", None) is not None:
@@ -223,6 +226,9 @@ def generate(model: ModelRef, prompts: Prompts,
     # a delexicalised model (privformers_delex.json): placeholders in the text prompts, the values kept here
     prompts, mappings = client_prompts(folder, prompts)
     rows = prompt_ids(prompts, tokenizer)
+    # and it may not write a placeholder whose slot the prompt lacks (it would stay in the text)
+    suppress = banned_tokens(len(rows), decoding.suppress, suppress,
+                             None if mappings is None else absent_placeholder_ids(folder, tokenizer, mappings))
     if isinstance(parties, RemoteServer):
         from privformers.generation.serve import served_generation
 
@@ -230,13 +236,15 @@ def generate(model: ModelRef, prompts: Prompts,
         stream_for = lambda first: _Stream(streamer, first, decoding.stop_ids)  # noqa: E731
         if streamer is not None and len(rows) > 1:
             raise ValueError("a streamer follows one prompt (as transformers' streamers do); give one prompt")
-        tokens, cost = served_generation(parties, rows, plan_of, decoding.stop_ids, options, stream_for)
+        tokens, cost = served_generation(parties, rows, plan_of, decoding.stop_ids, options, stream_for, suppress)
     else:
         spec = _spec(model)
         vocab = int(spec.config.vocab_size)
         for i, row in enumerate(rows):
             if any(not 0 <= t < vocab for t in row):
                 raise ValueError(f"prompt {i}: token ids must lie in [0, {vocab}) for this model")
+        if suppress is not None and any(not 0 <= t < vocab for row in suppress for t in row):
+            raise ValueError(f"suppressed token ids must lie in [0, {vocab}) for this model")
         plan, groups = make_plan(spec.config, spec.recipe, [len(r) for r in rows], decoding, options)
         for _, width in plan.passes:
             check_length(spec, width, plan.max_new_tokens)
@@ -247,9 +255,10 @@ def generate(model: ModelRef, prompts: Prompts,
         if streamer is not None and len(rows) > 1:
             raise ValueError("a streamer follows one prompt (as transformers' streamers do); give one prompt")
         ordered = [rows[i] for g in groups for i in g]
+        banned = None if suppress is None else [suppress[i] for g in groups for i in g]
         stream = _Stream(streamer, rows[0], decoding.stop_ids)
         run = _in_process if isinstance(parties, InProcess) else _local_processes
-        client, server, meters = run(model, spec, plan, ordered, decoding.stop_ids, stream, parties, options)
+        client, server, meters = run(model, spec, plan, ordered, decoding.stop_ids, stream, parties, options, banned)
         stream.end()
         flat = [row for p in client["passes"] for row in p["tokens"]]
         tokens = [None] * len(rows)
@@ -260,6 +269,20 @@ def generate(model: ModelRef, prompts: Prompts,
     if mappings is not None and out.texts is not None:   # the values go back on the client only
         out.texts = [relexicalise(t, m) for t, m in zip(out.texts, mappings)]
     return out
+
+
+def banned_tokens(rows: int, every: Sequence[int], *per_prompt: Sequence[Collection[int]] | None
+                  ) -> list[list[int]] | None:
+    """Per prompt, the token ids it may never choose: ``every`` for all, plus each per-prompt list given
+    (None where nothing is suppressed at all)."""
+    for lists in per_prompt:
+        if lists is not None and len(lists) != rows:
+            raise ValueError(f"suppressed tokens for {len(lists)} prompts, but {rows} prompts")
+    banned = [set(map(int, every)) for _ in range(rows)]
+    for lists in per_prompt:
+        for row, ids in zip(banned, lists or ()):
+            row.update(int(t) for t in ids)
+    return [sorted(row) for row in banned] if any(banned) else None
 
 
 def _output(tokens: list[list[int]], cost: dict, decoding: Decoding, tokenizer: Any) -> GenerationOutput:
@@ -278,19 +301,21 @@ def _output(tokens: list[list[int]], cost: dict, decoding: Decoding, tokenizer: 
 
 
 def _in_process(model: ModelRef, spec: ModelSpec, plan: Plan, prompts: list[list[int]], stop_ids: tuple[int, ...],
-                stream: _Stream, parties: InProcess, options: MpcOptions) -> tuple[dict, dict, tuple[dict, dict]]:
+                stream: _Stream, parties: InProcess, options: MpcOptions, suppress: list[list[int]] | None = None
+                ) -> tuple[dict, dict, tuple[dict, dict]]:
     from privformers.generation.program import generation_program
     from privformers.mpc.session import run_local
 
     program = generation_program(spec.factory, spec.weights, plan, prompts, stop_ids, stream.tokens,
-                                 options.progress)
+                                 options.progress, suppress=suppress)
     run = run_local(program, frac_bits=options.frac_bits, timeout=parties.timeout)
     meters = (run.meters["client"].summary(), run.meters["server"].summary())
     return run.results["client"], run.results["server"], meters
 
 
 def process_args(model: ModelRef, spec: ModelSpec, plan: Plan, prompts: list[list[int]], stop_ids: tuple[int, ...],
-                 material_mb: float | None, stream: bool) -> tuple[dict, dict, dict]:
+                 material_mb: float | None, stream: bool, suppress: list[list[int]] | None = None
+                 ) -> tuple[dict, dict, dict]:
     """(public, the client's own, the server's own) arguments of the ``generate`` program for party
     processes: the prompts reach the client alone, the model folder the server alone."""
     public: dict = {"plan": plan.to_json(), "progress": True, "stream": stream}
@@ -302,16 +327,20 @@ def process_args(model: ModelRef, spec: ModelSpec, plan: Plan, prompts: list[lis
         server["model"] = str(Path(model).resolve())
     if material_mb is not None:
         public["material_mb"] = material_mb
-    return public, {"prompts": prompts, "stop_ids": list(stop_ids)}, server
+    client: dict = {"prompts": prompts, "stop_ids": list(stop_ids)}
+    if suppress is not None:
+        client["suppress"] = suppress
+    return public, client, server
 
 
 def _local_processes(model: ModelRef, spec: ModelSpec, plan: Plan, prompts: list[list[int]],
-                     stop_ids: tuple[int, ...], stream: _Stream, parties: LocalProcesses, options: MpcOptions
-                     ) -> tuple[dict, dict, tuple[dict, dict]]:
+                     stop_ids: tuple[int, ...], stream: _Stream, parties: LocalProcesses, options: MpcOptions,
+                     suppress: list[list[int]] | None = None) -> tuple[dict, dict, tuple[dict, dict]]:
     from privformers.mpc.launch import LaunchError, launch_local
 
     streaming = stream.streamer is not None
-    public, client, server = process_args(model, spec, plan, prompts, stop_ids, parties.material_budget_mb, streaming)
+    public, client, server = process_args(model, spec, plan, prompts, stop_ids, parties.material_budget_mb, streaming,
+                                          suppress)
 
     def on_line(line: str) -> bool:
         """A stream line from the client: to the streamer, not to our stderr."""

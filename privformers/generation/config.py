@@ -2,10 +2,11 @@
 naming every field we do not.
 
 Supported: ``max_new_tokens``, ``do_sample``, ``temperature``, ``top_k``, ``top_p``,
-``eos_token_id`` (an id or a list) and ``stop_strings`` (the client cuts its text there; with
-``stop_early`` the session also ends there). Fields with no effect on the tokens (ids of special
-tokens, output flags, ``use_cache``) are accepted. Any other field set to a value that would change
-the tokens (beams, repetition penalties, ``min_new_tokens``, ...) is refused by name: silently
+``eos_token_id`` (an id or a list), ``stop_strings`` (the client cuts its text there; with
+``stop_early`` the session also ends there) and ``suppress_tokens`` (ids never chosen: the client
+lowers them in its own share of the logits, so they stay its secret). Fields with no effect on the
+tokens (ids of special tokens, output flags, ``use_cache``) are accepted. Any other field set to a
+value that would change the tokens (beams, repetition penalties, ``min_new_tokens``, ...) is refused by name: silently
 ignoring it would give different text than the user asked for.
 """
 
@@ -16,7 +17,8 @@ from pathlib import Path
 
 from transformers import GenerationConfig
 
-SUPPORTED = {"max_new_tokens", "do_sample", "temperature", "top_k", "top_p", "eos_token_id", "stop_strings"}
+SUPPORTED = {"max_new_tokens", "do_sample", "temperature", "top_k", "top_p", "eos_token_id", "stop_strings",
+             "suppress_tokens"}
 NO_EFFECT = {"transformers_version", "_from_model_config", "pad_token_id", "bos_token_id", "decoder_start_token_id",
              "use_cache", "output_attentions", "output_hidden_states", "output_scores", "output_logits",
              "return_dict_in_generate", "max_length", "cache_implementation", "compile_config", "disable_compile"}
@@ -39,6 +41,7 @@ class Decoding:
     sampling: dict | None
     stop_ids: tuple[int, ...]
     stop_strings: tuple[str, ...]
+    suppress: tuple[int, ...] = ()
 
 
 def model_generation_config(path: str | Path | None) -> GenerationConfig | None:
@@ -89,7 +92,8 @@ def decoding_of(config: GenerationConfig) -> Decoding:
     stop_ids = () if eos is None else tuple(int(t) for t in ([eos] if isinstance(eos, int) else eos))
     strings = config.stop_strings
     stop_strings = () if not strings else ((strings,) if isinstance(strings, str) else tuple(strings))
-    return Decoding(config.max_new_tokens, sampling, stop_ids, stop_strings)
+    suppress = tuple(int(t) for t in (config.suppress_tokens or ()))
+    return Decoding(config.max_new_tokens, sampling, stop_ids, stop_strings, suppress)
 
 
 def cut(tokens: list[int], stop_ids: tuple[int, ...]) -> list[int]:

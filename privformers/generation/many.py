@@ -21,9 +21,11 @@ DEFAULT_BATCH = 8
 
 def mpc_generate(model_path: str | Path, prompts: Sequence[Sequence[int]], max_new_tokens: int,
                  eos_token_id: int | None = None, timeout: float = 7200.0, frac_bits: int = 16,
-                 material_mb: float = DEFAULT_MATERIAL_MB, batch_size: int = DEFAULT_BATCH) -> list[dict]:
+                 material_mb: float = DEFAULT_MATERIAL_MB, batch_size: int = DEFAULT_BATCH,
+                 suppress: Sequence[Sequence[int]] | None = None) -> list[dict]:
     """Generate for every prompt under MPC with three local processes over TLS; per prompt the new
-    tokens (cut before the first ``eos_token_id``) and its share of its pass's online cost."""
+    tokens (cut before the first ``eos_token_id``) and its share of its pass's online cost. suppress: per
+    prompt, token ids it may never choose (the client's)."""
     from transformers import GenerationConfig
 
     from privformers.generation.api import MpcOptions, generate
@@ -32,7 +34,8 @@ def mpc_generate(model_path: str | Path, prompts: Sequence[Sequence[int]], max_n
     config = GenerationConfig(max_new_tokens=max_new_tokens, eos_token_id=eos_token_id)
     out = generate(model_path, [list(map(int, p)) for p in prompts], config,
                    parties=LocalProcesses(timeout=timeout, material_budget_mb=material_mb),
-                   options=MpcOptions(batch_size=batch_size, lengths_public=True, frac_bits=frac_bits, progress=True))
+                   options=MpcOptions(batch_size=batch_size, lengths_public=True, frac_bits=frac_bits, progress=True),
+                   suppress=suppress)
     results = []
     for tokens, cost in zip(out.token_ids, out.cost["per_prompt"]):
         if eos_token_id is not None and tokens and tokens[-1] == eos_token_id:
@@ -47,8 +50,9 @@ def mpc_generator(model_path: str | Path, material_mb: float = DEFAULT_MATERIAL_
     (``mpc_generate``: client, server and dealer as local processes over TLS, one session; prompts of equal
     token length share a pass, at most ``batch_size``); each prompt's share of the online cost is appended to
     costs. A delexicalised model (``privformers_delex.json``) gets placeholders in its prompts; the values stay
-    in this process (the client's) and go back into the decoded texts."""
-    from privformers.lm.delex import load_delex, relexicalise
+    in this process (the client's) and go back into the decoded texts; the placeholders of slots a prompt
+    lacks are suppressed, as in plaintext."""
+    from privformers.lm.delex import absent_placeholder_ids, load_delex, relexicalise
     from privformers.lm.prompt import format_prompt
 
     delex = load_delex(model_path)
@@ -57,8 +61,9 @@ def mpc_generator(model_path: str | Path, material_mb: float = DEFAULT_MATERIAL_
         prompts = [delex.prompt(s) if delex is not None else None for s in sources]
         texts = [p.text if p is not None else s for p, s in zip(prompts, sources)]
         ids = [tokenizer(format_prompt(t), add_special_tokens=False)["input_ids"] for t in texts]
+        banned = None if delex is None else absent_placeholder_ids(delex, tokenizer, [p.mapping for p in prompts])
         results = mpc_generate(model_path, ids, max_new_tokens, tokenizer.eos_token_id, timeout,
-                               material_mb=material_mb, batch_size=batch_size)
+                               material_mb=material_mb, batch_size=batch_size, suppress=banned)
         if costs is not None:
             costs.extend({k: v for k, v in r.items() if k != "tokens"} for r in results)
         return [relexicalise(tokenizer.decode(r["tokens"], skip_special_tokens=True).strip(),

@@ -18,7 +18,7 @@ from privformers.generation.ids import batch_ids
 from privformers.generation.padding import SECRET_POSITIONS, PaddedBatch, check_paddable
 from privformers.generation.plan import Plan
 from privformers.generation.resend import resend_run
-from privformers.generation.sampling import greedy_tokens, revealed_tokens
+from privformers.generation.sampling import greedy_tokens, revealed_tokens, suppressed
 from privformers.hf import decoder_start
 from privformers.kv_cache import cache_kwargs
 from privformers.mpc.meter import OP_CLASSES, diff
@@ -130,8 +130,8 @@ def batch_run(party: Party, model: torch.nn.Module, prompts: Sequence[list[int]]
               reveal_logits: bool = False, use_cache: bool = True, bits: int = 48,
               progress: bool = False, padded_to: int | None = None, *, sampling: dict | None = None,
               stop_early: bool = False,
-              stop_ids: Collection[int] = (), on_tokens: Callable[[int, list[int]], None] | None = None
-              ) -> dict[str, Any]:
+              stop_ids: Collection[int] = (), on_tokens: Callable[[int, list[int]], None] | None = None,
+              suppress: Sequence[Collection[int]] | None = None) -> dict[str, Any]:
     """One party's greedy generation for a batch of prompts, one secure pass per step for all rows.
 
     The prompts have one length, or (``padded_to``: the public width) the client's may differ and
@@ -139,7 +139,8 @@ def batch_run(party: Party, model: torch.nn.Module, prompts: Sequence[list[int]]
     rows of that width). ``sampling`` (public): temperature, top_k and top_p for sampled tokens (None:
     the secure argmax; ``choose_tokens``). ``stop_early`` (public, opt-in): the session ends once every row has
     generated one of the client's ``stop_ids`` (``end_here``: the server then learns the number of
-    steps); otherwise every row runs ``max_new_tokens`` steps. ``on_tokens(step, tokens)`` (client,
+    steps); otherwise every row runs ``max_new_tokens`` steps. ``suppress`` (client only, secret): per row,
+    token ids it may never choose (``sampling.suppressed``; no cost). ``on_tokens(step, tokens)`` (client,
     online): each step's tokens, one per row, as soon as the client learns them. Result: per row the
     tokens (client only; None elsewhere) and the batch's per-step costs; a model converted with
     Embedding Resending runs ``resend_run`` (all tokens at the end)."""
@@ -153,8 +154,10 @@ def batch_run(party: Party, model: torch.nn.Module, prompts: Sequence[list[int]]
         if stop_early:
             raise ValueError("stop_early needs each token as it is made; a model with Embedding Resending knows "
                              "its tokens only at the end")
+        every_step = None if suppress is None else [ids for ids in suppress for _ in range(max_new_tokens)]
         result = resend_run(party, model, prompts, max_new_tokens, reveal_logits, use_cache, bits, progress,
-                            _new_cache, step_cost, lambda share: choose_tokens(share, reveal_logits, sampling, bits))
+                            _new_cache, step_cost,
+                            lambda share: choose_tokens(suppressed(share, every_step), reveal_logits, sampling, bits))
         if on_tokens is not None and result["tokens"] is not None and party.mode == "online":
             for step in range(max_new_tokens):
                 on_tokens(step, [row[step] for row in result["tokens"]])
@@ -177,7 +180,7 @@ def batch_run(party: Party, model: torch.nn.Module, prompts: Sequence[list[int]]
         if not isinstance(logits, SecretTensor):
             raise TypeError("model logits are not a secret tensor")
         with party.meter.scope("sampling"):
-            chosen = choose_tokens(logits.share[:, -1, :], reveal_logits, sampling, bits)
+            chosen = choose_tokens(suppressed(logits.share[:, -1, :], suppress), reveal_logits, sampling, bits)
         for row, token in zip(generated, chosen or [0] * len(prompts)):
             row.append(token)
         if on_tokens is not None and chosen is not None and party.mode == "online":
@@ -206,12 +209,14 @@ def choose_tokens(share: Any, reveal_logits: bool, sampling: dict | None, bits: 
 def generation_program(factory: Callable[[], torch.nn.Module], weights: Weights, plan: Plan,
                        prompts: Sequence[Sequence[int]] | None = None, stop_ids: Collection[int] = (),
                        on_tokens: Callable[[int, int, list[int]], None] | None = None, progress: bool = False,
-                       material_budget: int | None = None) -> Program:
+                       material_budget: int | None = None, suppress: Sequence[Collection[int]] | None = None
+                       ) -> Program:
     """The session every route runs (threads, local processes, a served model): the plan's passes in
     order, each a ``batch_run`` over its rows.
 
     Client only: prompts (in pass order: the first pass's rows, then the second's ...), stop_ids
-    (with ``plan.stop_early``) and on_tokens(pass, step, tokens). Every party: the public plan. The
+    (with ``plan.stop_early``), on_tokens(pass, step, tokens) and suppress (per prompt, in the same order:
+    token ids it may never choose). Every party: the public plan. The
     client's result: per pass the rows' tokens and the pass's per-step costs; the server's: its own
     per-step costs. material_budget: stream the correlated material at most this many bytes ahead
     of the online pass (bounded memory; not with ``stop_early``, which drops unused material)."""
@@ -219,6 +224,8 @@ def generation_program(factory: Callable[[], torch.nn.Module], weights: Weights,
         raise ValueError(f"material budget must be positive, got {material_budget} bytes")
     if plan.stop_early and material_budget is not None:
         raise ValueError("stop_early needs the material made first: leave out the material budget")
+    if suppress is not None and (prompts is None or len(suppress) != len(prompts)):
+        raise ValueError("suppressed tokens are given per prompt, by the client")
     if prompts is not None:
         if len(prompts) != plan.rows:
             raise ValueError(f"{len(prompts)} prompts for a plan of {plan.rows} rows")
@@ -235,9 +242,11 @@ def generation_program(factory: Callable[[], torch.nn.Module], weights: Weights,
             own = prompts is not None and party.role == CLIENT
             batch = [list(q) for q in prompts[start:start + rows]] if own else [[0] * width for _ in range(rows)]
             hook = None if on_tokens is None else (lambda step, tokens, _i=index: on_tokens(_i, step, tokens))
+            banned = list(suppress[start:start + rows]) if own and suppress is not None else None
             result = batch_run(party, model, batch, plan.max_new_tokens, plan.reveal_logits, plan.use_cache,
                                plan.bits, progress, width if plan.padded else None, sampling=plan.sampling,
-                               stop_early=plan.stop_early, stop_ids=stop_ids if own else (), on_tokens=hook)
+                               stop_early=plan.stop_early, stop_ids=stop_ids if own else (), on_tokens=hook,
+                               suppress=banned)
             out.append(result)
             start += rows
         return {"passes": out}

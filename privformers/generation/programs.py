@@ -24,7 +24,8 @@ def generate(args: dict) -> Program:
     """Args, public: the model (hf_config and recipe, as ``public_spec``; or arch/size/seed/config/recipe
     for seeded random weights), plan (``Plan.to_json``), progress, stream, material_mb (stream the
     material at most this many MB ahead; every party gives the same). The server's own: model (its
-    ``save_pretrained`` folder). The client's own: prompts (token id rows in pass order) and stop_ids."""
+    ``save_pretrained`` folder). The client's own: prompts (token id rows in pass order), stop_ids and
+    suppress (per prompt: token ids it may never choose)."""
     from privformers.generation.api import print_stream_line
 
     spec = from_args(args)
@@ -35,10 +36,13 @@ def generate(args: dict) -> Program:
     if prompts is not None:
         prompts = [[int(t) for t in row] for row in prompts]
     stop_ids = [int(t) for t in args.get("stop_ids", ())]
+    suppress = args.get("suppress")
+    if suppress is not None:
+        suppress = [[int(t) for t in row] for row in suppress]
     on_tokens = print_stream_line if args.get("stream") and prompts is not None else None
     budget = None if args.get("material_mb") is None else int(float(args["material_mb"]) * 2**20)
     return generation_program(spec.factory, spec.weights, plan, prompts, stop_ids, on_tokens,
-                              bool(args.get("progress", False)), budget)
+                              bool(args.get("progress", False)), budget, suppress)
 
 
 @register_program("generate-layers", _format)

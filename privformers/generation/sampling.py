@@ -4,10 +4,12 @@ or (opt-in) logits revealed to the client."""
 from __future__ import annotations
 
 import math
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 
 import torch
 
+from privformers.models.plain import SUPPRESSED_LOGIT
 from privformers.mpc.functions.nucleus import top_p_keep
 from privformers.mpc.party import CLIENT
 from privformers.mpc.protocols.gumbel import GUMBEL_MAX, gumbel
@@ -17,6 +19,28 @@ from privformers.mpc.protocols.order import distinct_keys, index_bits, top
 from privformers.mpc.protocols.select import argmax, argmax_index
 from privformers.mpc.protocols.shuffle import shuffle
 from privformers.mpc.shares import AShare
+
+
+def suppressed(logits: AShare, rows: Sequence[Collection[int]] | None) -> AShare:
+    """Secret logits (n, vocab) with some tokens of each row pushed out of reach: the client (who alone
+    gives ``rows``, one collection of token ids per row) subtracts ``SUPPRESSED_LOGIT`` from its own share
+    at those ids. What Hugging Face's ``suppress_tokens`` does, per row, and secret: the other parties'
+    shares and messages are unchanged, so they learn neither which tokens nor whether any.
+    Cost: none (a local addition on the client)."""
+    if rows is None or logits.party.role != CLIENT or logits.party.symbolic:
+        return logits
+    if len(rows) != logits.shape[0]:
+        raise ValueError(f"{len(rows)} rows of suppressed tokens for {logits.shape[0]} rows of logits")
+    data = logits.data.clone()
+    penalty = int(logits.party.fp.encode(torch.tensor(SUPPRESSED_LOGIT)))
+    vocab = logits.shape[-1]
+    for i, ids in enumerate(rows):
+        index = sorted({int(t) for t in ids})
+        if any(not 0 <= t < vocab for t in index):
+            raise ValueError(f"suppressed token ids must lie in [0, {vocab})")
+        if index:
+            data[i, index] -= penalty
+    return AShare(logits.party, data)
 
 
 def greedy_tokens(logits: AShare, bits: int = 48) -> list[int] | None:

@@ -161,16 +161,17 @@ class GenerationServer(Service):
 
 
 def served_generation(parties: RemoteServer, rows: list[list[int]], plan_of: Callable[..., tuple[Plan, list]],
-                      stop_ids: tuple[int, ...], options: object, stream_for: Callable[[list[int]], object]
-                      ) -> tuple[list[list[int]], dict]:
+                      stop_ids: tuple[int, ...], options: object, stream_for: Callable[[list[int]], object],
+                      suppress: list[list[int]] | None = None) -> tuple[list[list[int]], dict]:
     """The client's side of a served session (``generate`` with a ``RemoteServer``): per prompt, in
     input order, its tokens, and the cost report.
 
     The client reaches the dealer first (so a dead dealer fails here, before the server starts a
     session), then asks the server for the public plan; the server answers with the model's public
     architecture; client and server send the dealer the same description. Prompts and stop ids stay
-    here. plan_of(None, None): the plan and each pass's prompt indices (the server checks that its
-    model can run it, e.g. pad); stream_for(first prompt): the token stream of the first pass."""
+    here, as do suppress (per prompt: token ids it may never choose). plan_of(None, None): the plan and
+    each pass's prompt indices (the server checks that its model can run it, e.g. pad); stream_for(first
+    prompt): the token stream of the first pass."""
     torch.set_num_threads(1)
     tls = parties.tls
     if tls is not None:
@@ -199,7 +200,9 @@ def served_generation(parties: RemoteServer, rows: list[list[int]], plan_of: Cal
                 raise ValueError(f"prompt {i}: token ids must lie in [0, {vocab}) for the served model: is the "
                                  "tokenizer the server's?")
         ordered = [rows[i] for g in groups for i in g]
-        program = generation_program(spec.factory, None, plan, ordered, stop_ids, stream.tokens, options.progress)
+        banned = None if suppress is None else [suppress[i] for g in groups for i in g]
+        program = generation_program(spec.factory, None, plan, ordered, stop_ids, stream.tokens, options.progress,
+                                     suppress=banned)
         party = Party(CLIENT, dict(links), FixedPoint(frac_bits))
         party.handshake()
         result = execute(party, program)

@@ -21,8 +21,10 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 DELEX_FILE = "privformers_delex.json"
 PLACEHOLDERS = {"name": "XNAME", "near": "XNEAR", "food": "XFOOD", "eatType": "XEAT"}
@@ -145,3 +147,30 @@ def client_prompts(folder: str | Path | None, prompts: object) -> tuple[object, 
     done = [delex.prompt(p) for p in ([prompts] if isinstance(prompts, str) else prompts)]
     texts = [d.text for d in done]
     return (texts[0] if isinstance(prompts, str) else texts), [d.mapping for d in done]
+
+
+def placeholder_token_ids(tokenizer: Any, placeholders: Collection[str]) -> dict[str, list[int]]:
+    """Per placeholder, the ids of the tokenizer's tokens whose text holds it (`` XFOOD``, ``XFOOD`` ...): what
+    a model must not write when its prompt lacks that slot. Cost: one decode per vocabulary entry."""
+    found: dict[str, list[int]] = {p: [] for p in placeholders}
+    for token_id in range(len(tokenizer)):
+        text = tokenizer.decode([token_id])
+        for placeholder in placeholders:
+            if placeholder in text:
+                found[placeholder].append(token_id)
+    return found
+
+
+def absent_placeholder_ids(delex: Delexicaliser | str | Path | None, tokenizer: Any,
+                           mappings: Sequence[dict[str, str]]) -> list[list[int]] | None:
+    """Per prompt (its ``Delexicalisation.mapping``), the token ids of the placeholders whose slot it lacks:
+    a delexicalised model that wrote one would leave it in the text (an invented slot), so generation
+    suppresses them (``suppress``; under MPC the lists are the client's secret). ``delex``: a Delexicaliser or
+    a model folder; None when it records no delexicalisation or there is no tokenizer."""
+    if not isinstance(delex, Delexicaliser):
+        delex = load_delex(delex)
+    if delex is None or tokenizer is None:
+        return None
+    ids = placeholder_token_ids(tokenizer, tuple(delex.slots.values()))
+    return [sorted({t for p, found in ids.items() if p not in mapping for t in found}) for mapping in mappings]
+

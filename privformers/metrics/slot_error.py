@@ -26,7 +26,8 @@ How each slot is found in a text (case-insensitive, whole words; ``SLOT_PATTERNS
 
 A slot of the MR is an error when none of its value's phrases is found (missing; wrong when a phrase
 of another value of the slot is found instead) or when a phrase of another value is found too (wrong).
-A slot absent from the MR whose phrases are found is added. Patterns miss some paraphrases, so SER
+A slot absent from the MR whose phrases are found is added, and so is a delexicalised model's placeholder
+left in the text (``XNAME``, ``XFOOD`` ...: the model wrote a slot its prompt lacks). Patterns miss some paraphrases, so SER
 is an estimate, as in the papers; human references of the E2E development set score 9.6 with these
 patterns (``tests/metrics/test_slot_error.py`` prints it).
 """
@@ -156,6 +157,9 @@ def _family_mentions(text: str) -> set[str]:
     return said
 
 
+LEFTOVER_PLACEHOLDER = re.compile(r"\bX(?:NAME|NEAR|FOOD|EAT)\b")   # privformers.lm.delex's placeholders
+
+
 def slot_errors(mr: str | dict[str, str], text: str) -> SlotErrors:
     """Missing, wrong and added slot values of one text against its E2E MR (see the module's patterns)."""
     slots = parse_mr(mr) if isinstance(mr, str) else dict(mr)
@@ -172,6 +176,8 @@ def slot_errors(mr: str | dict[str, str], text: str) -> SlotErrors:
     for name in result.other_names:
         text, _ = _blank(text, _NAME_PATTERNS[name])
     result.added += len(result.other_names)
+    # a delexicalised model's placeholder left in the text (its slot was not in the prompt): an invented slot
+    result.added += len(set(LEFTOVER_PLACEHOLDER.findall(text)))
     for slot, values in _COMPILED.items():
         said = {v for v, p in values.items() if p.search(text)}
         given = slots.get(slot)

@@ -11,7 +11,7 @@ from privformers.lm.delex import load_delex
 from privformers.metrics import slot_errors
 
 MAX_BYTES = 20 * 1024 * 1024
-DEMO_MR = "name[Blue Spice], eatType[coffee shop], food[French], area[riverside]"   # the Makefile's demo prompt
+DEMO_MR = "name[Blue Spice], eatType[coffee shop], food[French], priceRange[cheap], area[riverside]"   # the Makefile's demo prompt
 
 
 def test_builtin_model_loads_and_copies_an_unseen_name():
@@ -28,6 +28,31 @@ def test_builtin_model_loads_and_copies_an_unseen_name():
     [text] = generate_texts(model, tokenizer, [DEMO_MR], progress=False)
     errors = slot_errors(DEMO_MR, text)
     assert "Blue Spice" in text and errors.errors == 0, (text, errors)
+
+
+NO_FOOD_MR = ("name[The Cambridge Blue], eatType[coffee shop], customer rating[1 out of 5], area[riverside], "
+              "familyFriendly[yes], near[Burger King]")
+
+
+def test_builtin_model_writes_no_placeholder_of_a_slot_its_mr_lacks():
+    """The delexicalised model tends to write "serves XFOOD food" for an MR without food; generation
+    suppresses the placeholders of absent slots (as the MPC client does, in its own share)."""
+    from privformers.lm.delex import absent_placeholder_ids
+    from privformers.lm.generate import greedy_continue
+    from privformers.lm.prompt import format_prompt
+
+    path = builtin_model_path()
+    model = AutoModelForCausalLM.from_pretrained(path)
+    tokenizer = AutoTokenizer.from_pretrained(path)
+    delex = load_delex(path)
+    prompt = delex.prompt(NO_FOOD_MR)
+    [banned] = absent_placeholder_ids(delex, tokenizer, [prompt.mapping])
+    assert banned and all("XFOOD" in tokenizer.decode([t]) for t in banned)
+    ids = tokenizer(format_prompt(prompt.text), add_special_tokens=False)["input_ids"]
+    # negative control: without the suppression this MR gets a food placeholder
+    assert "XFOOD" in tokenizer.decode(greedy_continue(model, ids, tokenizer.eos_token_id, 60))
+    [text] = generate_texts(model, tokenizer, [NO_FOOD_MR], progress=False)
+    assert "XFOOD" not in text and slot_errors(NO_FOOD_MR, text).added == 0, text
 
 
 def devset() -> Path:

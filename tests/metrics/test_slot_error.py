@@ -75,3 +75,10 @@ def test_human_references_of_the_e2e_devset(shared_data):
     others = texts_naming_other_restaurants(sources, texts)
     print(f"E2E devset references: SER {ser:.2f}, {others} of {len(texts)} name another restaurant")
     assert 5 < ser < 15 and others <= 10
+
+
+def test_a_leftover_placeholder_is_an_invented_slot() -> None:
+    mr = "name[Blue Spice], eatType[coffee shop], area[riverside]"
+    good = "Blue Spice is a coffee shop in the riverside area."
+    assert slot_errors(mr, good).errors == 0
+    assert slot_errors(mr, "Blue Spice is a coffee shop serving XFOOD food in the riverside area.").added == 1
