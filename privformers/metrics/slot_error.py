@@ -26,10 +26,10 @@ How each slot is found in a text (case-insensitive, whole words; ``SLOT_PATTERNS
 
 A slot of the MR is an error when none of its value's phrases is found (missing; wrong when a phrase
 of another value of the slot is found instead) or when a phrase of another value is found too (wrong).
-A slot absent from the MR whose phrases are found is added, and so is a delexicalised model's placeholder
-left in the text (``XNAME``, ``XFOOD`` ...: the model wrote a slot its prompt lacks). Patterns miss some paraphrases, so SER
-is an estimate, as in the papers; human references of the E2E development set score 9.6 with these
-patterns (``tests/metrics/test_slot_error.py`` prints it).
+A slot absent from the MR whose phrases are found is added, and so is a delexicalised model's
+placeholder left in the text (``XNAME``, ``XFOOD`` ...: the model wrote a slot its prompt lacks).
+Patterns miss some paraphrases, so SER is an estimate, as in the papers; human references of the E2E
+development set score 9.6 with these patterns (``tests/metrics/test_slot_error.py`` prints it).
 """
 
 from __future__ import annotations

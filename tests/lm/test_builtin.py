@@ -11,7 +11,7 @@ from privformers.lm.delex import load_delex
 from privformers.metrics import slot_errors
 
 MAX_BYTES = 20 * 1024 * 1024
-DEMO_MR = "name[Blue Spice], eatType[coffee shop], food[French], priceRange[cheap], area[riverside]"   # the Makefile's demo prompt
+DEMO_MR = "name[Blue Spice], eatType[coffee shop], food[French], priceRange[cheap], area[riverside]"   # make demo's
 
 
 def test_builtin_model_loads_and_copies_an_unseen_name():
