@@ -226,7 +226,13 @@ def _figure(result: dict, x: str, columns: str, title: str, xlabel: str, path: P
 
 
 def plot_sweep(result: dict, out_dir: str | Path) -> list[Path]:
-    """Write sweep_vs_prompt_len.png and sweep_vs_size.png (time and MB per decode token, a line per method)."""
+    """Write sweep_vs_prompt_len.png and sweep_vs_size.png (time and MB per decode token, a line per method).
+    Needs matplotlib, an optional extra (``pip install 'privformers[plots]'``): ImportError saying so."""
+    try:
+        import matplotlib  # noqa: F401
+    except ImportError:
+        raise ImportError("the sweep's figures need matplotlib: pip install 'privformers[plots]' "
+                          "(sweep.json is written without it)") from None
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     return [_figure(result, "prompt_len", "sizes", "Private generation: cost per token against prompt length",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import sys
 from pathlib import Path
 
 import pytest
@@ -57,6 +58,13 @@ def test_sweep_grid_and_skips(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -
 def test_plots_without_points(tmp_path: Path) -> None:
     empty = {"points": [], "skipped": [{"size": "tiny", "method": "merge", "prompt_len": 99, "skipped": "x"}]}
     _check_plots(plot_sweep(empty, tmp_path), tmp_path)
+
+
+def test_plots_without_matplotlib_say_which_extra(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """matplotlib is an optional extra (``plots``): without it the error says how to get it."""
+    monkeypatch.setitem(sys.modules, "matplotlib", None)   # import matplotlib now raises ImportError
+    with pytest.raises(ImportError, match=r"pip install 'privformers\[plots\]'"):
+        plot_sweep({"points": [], "skipped": []}, tmp_path)
 
 
 def test_cli_parses_lists() -> None:

@@ -206,7 +206,13 @@ def _run_sweep(a: argparse.Namespace) -> int:
         out = Path(a.out)
         out.mkdir(parents=True, exist_ok=True)
         (out / "sweep.json").write_text(strict_json(result, indent=2) + "\n")
-        for path in [out / "sweep.json", *plot_sweep(result, out)]:
+        print(f"[sweep] wrote {out / 'sweep.json'}", file=sys.stderr)
+        try:
+            figures = plot_sweep(result, out)
+        except ImportError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 2
+        for path in figures:
             print(f"[sweep] wrote {path}", file=sys.stderr)
     print(text)
     if not result["points"]:
