@@ -86,3 +86,20 @@ def test_builtin_llama_loads_and_copies_an_unseen_name():
 def test_builtin_model_path_names_the_architectures():
     with pytest.raises(ValueError, match="no built-in model of architecture 'bert'"):
         builtin_model_path("bert")
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("split_by, sources", [("name", 73), ("mr", 55)])
+def test_builtin_llama_on_held_out_tests(split_by, sources):
+    """The Llama model on both held-out tests of its card (it was trained on neither, ``--split-by name+mr``):
+    unseen restaurant names, and unseen MRs. BLEU >= 60, SER <= 5, no text names another restaurant."""
+    from privformers.data.evaluate import evaluate_generation
+
+    try:
+        path = builtin_model_path("llama")
+    except FileNotFoundError as exc:
+        pytest.skip(str(exc))
+    result = evaluate_generation(path, devset(), metrics=("bleu", "ser", "other-names"), split_by=split_by)
+    print(split_by, result.scores)
+    assert result.sources == sources and result.scores["other-names"] == 0
+    assert result.scores["bleu"] >= 60 and result.scores["ser"] <= 5
