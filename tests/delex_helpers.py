@@ -9,6 +9,16 @@ AREAS = ["city centre", "riverside"]
 UNSEEN = "name[Blue Spice], area[riverside], customer rating[3]"   # a name the model was not trained on
 
 
+def write_delex_data(path: Path) -> Path:
+    """16 MRs, two references each, every text beginning with the restaurant's name."""
+    rows = ["mr,ref"]
+    for i, name in enumerate(NAMES * 2):
+        mr = f"name[{name}], area[{AREAS[i % 2]}], customer rating[{i}]"
+        rows += [f'"{mr}","{name} is in the {AREAS[i % 2]}."', f'"{mr}","{name} is a place in the {AREAS[i % 2]}."']
+    path.write_text("\n".join(rows) + "\n")
+    return path
+
+
 def train_tiny_delex_model(folder: Path) -> Path:
     """Train (a few seconds) a 1-layer GPT-2 whose texts begin with the name: ``XNAME is in the <area>.``;
     its folder records the delexicalisation of ``name``."""
@@ -16,11 +26,7 @@ def train_tiny_delex_model(folder: Path) -> Path:
     from privformers.lm.train import TrainConfig, train_lm
 
     folder.mkdir(parents=True, exist_ok=True)
-    rows = ["mr,ref"]
-    for i, name in enumerate(NAMES * 2):
-        mr = f"name[{name}], area[{AREAS[i % 2]}], customer rating[{i}]"
-        rows += [f'"{mr}","{name} is in the {AREAS[i % 2]}."', f'"{mr}","{name} is a place in the {AREAS[i % 2]}."']
-    (folder / "data.csv").write_text("\n".join(rows) + "\n")
+    write_delex_data(folder / "data.csv")
     out = folder / "model"
     train_lm(TrainConfig(data=str(folder / "data.csv"), out=str(out), vocab_size=300,
                          shape=ModelShape(1, 32, 2, 64, 0.0), epochs=6, batch_size=8, warmup_steps=2, eval_every=6,

@@ -1,4 +1,4 @@
-"""CLI: ``privformers train-lm`` trains the small data-to-text GPT-2 (how the built-in model is rebuilt)."""
+"""CLI: ``privformers train-lm`` trains the small data-to-text GPT-2 or Llama (how the built-in models are rebuilt)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from privformers.cli.argtypes import fraction, name_list, non_negative_int, posi
 from privformers.data.splits import SPLIT_BY
 from privformers.lm.config import CLEANING, SELECTION, TrainConfig
 from privformers.lm.delex import PLACEHOLDERS
-from privformers.lm.model import ModelShape
+from privformers.lm.model import ARCHS, ModelShape
 
 
 def register(subparsers) -> None:
@@ -16,7 +16,7 @@ def register(subparsers) -> None:
     defaults = TrainConfig(data="", out="")
     shape = ModelShape()
     p = subparsers.add_parser(
-        "train-lm", help="train a small GPT-2 data-to-text model (e.g. the built-in E2E model)"
+        "train-lm", help="train a small GPT-2 or Llama data-to-text model (e.g. the built-in E2E model)"
     )
     p.add_argument("--data", required=True, help="data file, e.g. e2e/devset.csv")
     p.add_argument(
@@ -36,9 +36,16 @@ def register(subparsers) -> None:
     p.add_argument("--test-fraction", type=fraction, default=defaults.test_fraction)
     p.add_argument("--split-seed", type=int, default=defaults.split_seed)
     p.add_argument("--vocab-size", type=positive_int, default=defaults.vocab_size)
+    p.add_argument("--arch", default=shape.arch, choices=ARCHS,
+                   help="gpt2 (learned positions, LayerNorm, GELU MLP 4 x hidden) or llama (rotary positions, "
+                        "RMSNorm, gated SiLU MLP, grouped-query attention); embeddings tied (default gpt2)")
     p.add_argument("--layers", type=positive_int, default=shape.n_layer)
     p.add_argument("--hidden", type=positive_int, default=shape.n_embd)
     p.add_argument("--heads", type=positive_int, default=shape.n_head)
+    p.add_argument("--kv-heads", type=positive_int, default=None,
+                   help="llama: key/value heads, dividing --heads (default half the heads)")
+    p.add_argument("--intermediate", type=positive_int, default=None,
+                   help="llama: width of the gated MLP (default 3 x hidden)")
     p.add_argument("--context", type=positive_int, default=shape.n_positions)
     p.add_argument("--dropout", type=fraction, default=shape.dropout)
     p.add_argument("--epochs", type=positive_int, default=defaults.epochs)
@@ -62,6 +69,13 @@ def run_train_lm(args: argparse.Namespace) -> int:
 
     if not Path(args.data).is_file():
         raise SystemExit(f"train-lm: data file not found: {args.data}")
+    if args.arch != "llama" and (args.kv_heads is not None or args.intermediate is not None):
+        raise SystemExit("train-lm: --kv-heads and --intermediate are for --arch llama")
+    try:
+        shape = ModelShape(args.layers, args.hidden, args.heads, args.context, args.dropout, args.arch,
+                           args.kv_heads, args.intermediate)
+    except ValueError as exc:
+        raise SystemExit(f"train-lm: {exc}") from None
     config = TrainConfig(
         data=args.data,
         out=args.out,
@@ -73,7 +87,7 @@ def run_train_lm(args: argparse.Namespace) -> int:
         test_fraction=args.test_fraction,
         split_seed=args.split_seed,
         vocab_size=args.vocab_size,
-        shape=ModelShape(args.layers, args.hidden, args.heads, args.context, args.dropout),
+        shape=shape,
         epochs=args.epochs,
         batch_size=args.batch_size,
         learning_rate=args.lr,

@@ -9,6 +9,7 @@ from tqdm import tqdm
 
 from privformers.kv_cache import cache_kwargs, returned_cache
 from privformers.lm.delex import Delexicaliser, absent_placeholder_ids, load_delex, relexicalise
+from privformers.lm.model import context_length
 from privformers.lm.prompt import format_prompt
 
 
@@ -23,14 +24,14 @@ def greedy_continue(model, prompt_ids: list[int], eos_token_id: int, max_new_tok
     if recipe_of(model) is not None:
         from privformers.models.plain import plain_greedy
 
-        context = getattr(model.config, "n_positions", None) or len(prompt_ids) + max_new_tokens
+        context = context_length(model.config) or len(prompt_ids) + max_new_tokens
         tokens = plain_greedy(model, prompt_ids, min(max_new_tokens, context - len(prompt_ids)), eos_token_id,
                               suppress)[0]
         return tokens[:tokens.index(eos_token_id)] if eos_token_id in tokens else tokens
     input_ids = torch.tensor([prompt_ids])
     past = None
     new_ids: list[int] = []
-    limit = model.config.n_positions if hasattr(model.config, "n_positions") else None
+    limit = context_length(model.config)
     for _ in range(max_new_tokens):
         if limit is not None and len(prompt_ids) + len(new_ids) >= limit:
             break

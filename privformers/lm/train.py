@@ -1,7 +1,7 @@
-"""Train a small GPT-2 on a data-to-text set split by source (or by E2E restaurant name); keep the
-checkpoint with the best validation BLEU (or BLEU minus slot error rate, ``select``). Optionally
-delexicalised (``privformers.lm.delex``) and with the training references that contradict their MR
-left out (``clean``)."""
+"""Train a small GPT-2 or Llama (``ModelShape.arch``) on a data-to-text set split by source (or by E2E
+restaurant name); keep the checkpoint with the best validation BLEU (or BLEU minus slot error rate,
+``select``). Optionally delexicalised (``privformers.lm.delex``) and with the training references that
+contradict their MR left out (``clean``)."""
 
 from __future__ import annotations
 
@@ -22,7 +22,7 @@ from privformers.lm.batches import collate, encode_pair
 from privformers.lm.config import CLEANING, SELECTION, TrainConfig
 from privformers.lm.delex import DELEX_FILE, Delexicaliser
 from privformers.lm.generate import generate_texts
-from privformers.lm.model import build_gpt2
+from privformers.lm.model import build_model
 from privformers.lm.prompt import format_prompt, format_target
 from privformers.lm.tokenizer import train_bpe_tokenizer
 from privformers.metrics import corpus_bleu
@@ -120,8 +120,8 @@ def train_lm(config: TrainConfig) -> dict:
     )
     print(f"vocab {len(tokenizer)}; longest example {longest} tokens (context {config.shape.n_positions})")
 
-    model = build_gpt2(config.shape, len(tokenizer), tokenizer.eos_token_id)
-    print(f"parameters {sum(p.numel() for p in model.parameters()):,}")
+    model = build_model(config.shape, len(tokenizer), tokenizer.eos_token_id)
+    print(f"{config.shape.arch}: parameters {sum(p.numel() for p in model.parameters()):,}")
     optimizer = torch.optim.AdamW(
         model.parameters(), lr=config.learning_rate, weight_decay=config.weight_decay
     )
@@ -181,6 +181,7 @@ def train_lm(config: TrainConfig) -> dict:
     else:   # a folder trained over must not keep an earlier model's delexicalisation
         (out / DELEX_FILE).unlink(missing_ok=True)
     summary = {
+        "arch": config.shape.arch,
         "training_references": len(train_pairs),
         "config": asdict(config),
         "best_epoch": best["epoch"],
