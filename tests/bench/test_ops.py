@@ -2,11 +2,14 @@
 
 import json
 
+import pytest
+
 from privformers.cli import main
 
 KEYS = {"op", "n", "rounds", "online_bytes_per_party", "offline_bytes", "seconds", "max_abs_error"}
 
 
+@pytest.mark.slow   # three party processes over TLS for every op: about 40 s
 def test_bench_ops_json_separate_processes(capsys):
     assert main(["bench", "ops", "--ops", "mul,compare", "--json"]) == 0
     rows = json.loads(capsys.readouterr().out)

@@ -88,6 +88,7 @@ def test_cli_writes_json_and_plots(monkeypatch: pytest.MonkeyPatch, tmp_path: Pa
     assert main(["bench", "sweep", "--random-weights", "--prompt-lens", "500", "--json"]) == 1  # all skipped
 
 
+@pytest.mark.slow   # a real private generation per point; the other sweep tests cover the grid with a stand-in
 def test_cli_one_real_point(capsys: pytest.CaptureFixture) -> None:
     """One point the real way: three TLS processes, one-layer tiny GPT-2."""
     code = main(["bench", "sweep", "--random-weights", "--methods", "merge", "--prompt-lens", "8", "--layers", "1",

@@ -81,6 +81,7 @@ def _evaluate(model, data, capsys, *extra):
     return json.loads(capsys.readouterr().out)
 
 
+@pytest.mark.slow   # evaluate --mpc also runs in test_evaluate_student_in_plaintext_and_mpc and the launch spy tests
 def test_evaluate_under_mpc_equals_plaintext(tiny_model, tiny_data, tmp_path, capsys):
     """--mpc generates every source in one three-process session; the texts (so the scores) equal
     plaintext greedy decoding, and the report carries the online cost per token."""
