@@ -41,7 +41,7 @@ class PoissonBatchSampler:
             yield keep.nonzero().flatten().tolist()
 
 
-class DistributedPoissonSampler:
+class DistributedPoissonSampler(PoissonBatchSampler):
     """This rank's share of each Poisson logical batch drawn over the whole dataset.
 
     Every rank derives the same membership mask (each of the ``num_examples`` examples kept with
@@ -62,20 +62,11 @@ class DistributedPoissonSampler:
                  key: bytes | None = None):
         from privformers.dp.distributed import rank_and_world, shared_key
 
-        if num_examples <= 0:
-            raise ValueError(f"num_examples must be > 0, got {num_examples}")
-        if not 0 < sample_rate <= 1:
-            raise ValueError(f"sample_rate must be in (0, 1], got {sample_rate}")
-        self.num_examples = num_examples
-        self.sample_rate = sample_rate
-        self.steps = steps if steps is not None else math.ceil(1 / sample_rate)
+        super().__init__(num_examples, sample_rate, steps)   # the same checks, rate and steps
         self.rank, self.world = rank_and_world()
         self._stream = AesCtrPrg(key if key is not None else shared_key())
         self.last_batch_size = 0
         self.last_max_share = 0
-
-    def __len__(self) -> int:
-        return self.steps
 
     def __iter__(self) -> Iterator[list[int]]:
         for _ in range(self.steps):
